@@ -1,0 +1,25 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= configs/cnn.py
+WORKDIR ?= runs/cnn
+
+.PHONY: run test venv clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv  ## build the synthetic dataset, train, evaluate (resumes if WORKDIR holds a run)
+	$(PY) run.py --config $(CONFIG) --workdir $(WORKDIR)
+
+test: venv  ## the test suite (CPU, a few minutes)
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf runs data

@@ -1,0 +1,75 @@
+"""The base config: every field a run reads, with its default. Other configs change a few."""
+import ml_collections
+
+
+def get_config():
+  """Returns the base config; `configs/cnn.py` and the others start from it."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.data = ml_collections.ConfigDict()
+  config.data.source = 'synthetic'  # 'synthetic', or a folder, a zip, a folder of four zips, a CSV.
+  config.data.data_dir = 'data'  # Where TFDS keeps built datasets (relative to the current folder).
+  config.data.image_size = 64  # Models see image_size x image_size.
+  config.data.split_by = 'sample'  # 'sample' (the original's) or 'bg' (test backgrounds unseen).
+  config.data.test_fraction = 0.3
+  config.data.on_bad_sample = 'error'  # 'error' stops before writing; 'skip' skips and lists.
+  config.data.build_workers = 2  # Processes that render / encode samples while building.
+  config.data.num_workers = 0  # grain worker processes (0: in the main process).
+  config.data.prefetch = 2  # Batches prepared ahead of the train step.
+  config.data.synthetic = ml_collections.ConfigDict()
+  config.data.synthetic.num_backgrounds = 10
+  config.data.synthetic.num_foregrounds = 10
+  config.data.synthetic.flips = 2  # 1: plain only; 2: plain and mirrored foregrounds.
+  config.data.synthetic.placements = 4  # Placements per (background, foreground, flip).
+  config.data.synthetic.render_size = 64  # Stored image size (pixels, square).
+  config.data.synthetic.seed = 0
+  config.data.synthetic.exposure = 1.0  # Nuisance levels: 0 turns each off, 1 is the default strength.
+  config.data.synthetic.noise = 1.0
+  config.data.synthetic.jpeg = 1.0
+  config.data.synthetic.shift = 1.0
+  config.data.synthetic.shadow = 1.0
+  config.data.augment = [  # Applied in order, train split only.
+      dict(name='hflip', p=0.5),
+      dict(name='color_jitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02),
+  ]
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = 'dmnet_cnn'
+  config.model.dtype = 'float32'  # Compute dtype; parameters stay float32.
+
+  config.loss = ml_collections.ConfigDict()
+  config.loss.mask = 'bce_with_logits'
+  config.loss.depth = 'smooth_l1'
+  config.loss.combine = 'weighted_sum'  # weighted_sum, sqrt_sum, uncertainty.
+  config.loss.mask_weight = 1.0
+  config.loss.depth_weight = 1.0
+
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.name = 'adam'  # adam, adamw, sgd.
+  config.optimizer.lr = 3e-3  # Peak learning rate.
+  config.optimizer.weight_decay = 0.0
+  config.optimizer.momentum = 0.9  # sgd only.
+  config.optimizer.grad_clip_norm = 1.0  # 0 turns clipping off.
+
+  config.schedule = ml_collections.ConfigDict()
+  config.schedule.name = 'cosine'  # constant, cosine, cyclic, one_cycle.
+  config.schedule.warmup_steps = 50
+  config.schedule.min_lr = 1e-3  # cyclic: the low end; cosine: the final value as a fraction-free lr.
+  config.schedule.half_cycle_steps = 2000  # cyclic: steps up (and again down).
+
+  config.train = ml_collections.ConfigDict()
+  config.train.steps = 600
+  config.train.batch_size = 32
+  config.train.checkpoint_every = 200
+  config.train.keep_checkpoints = 3
+  config.train.log_every = 20
+  config.train.init_from = ''  # A workdir or checkpoint to start from (fine-tuning).
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.every = 300
+  config.eval.batch_size = 64
+  config.eval.mask_ssim_threshold = 0.90
+  config.eval.depth_ssim_threshold = 0.50
+  config.eval.num_grid_samples = 8
+  return config

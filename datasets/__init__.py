@@ -1,0 +1,65 @@
+"""Datasets: the synthetic classroom and users' folders, zips or CSV, as one TFDS builder.
+
+`datasets.load(config.data)` builds the dataset the config names (or reuses it) and
+returns its splits and statistics; `datasets.pipeline` turns a split into batches.
+"""
+import dataclasses
+from typing import Any
+
+from datasets import builder as builder_lib
+from datasets import sources as sources_lib
+from datasets import synthetic
+
+
+@dataclasses.dataclass
+class LoadedDataset:
+  """A built dataset: its splits as random-access sources, its statistics, its origin."""
+  builder: Any
+  train: Any
+  test: Any
+  stats: dict[str, Any]
+  reused: bool
+
+  source: str
+
+  @property
+  def summary(self) -> dict[str, Any]:
+    """The JSON object that `--mode build` prints as its last line."""
+    return dict(train=len(self.train), test=len(self.test), source=self.source,
+                name=self.builder.builder_config.name, path=str(self.builder.data_path),
+                reused=self.reused, skipped=len(self.stats.get('skipped', [])))
+
+
+def make_source(data_config) -> sources_lib.Source:
+  """The source that `data.source` names: 'synthetic' or a path of the user's data."""
+  if data_config.source == 'synthetic':
+    return sources_lib.SyntheticSource(synthetic_spec(data_config))
+  return sources_lib.from_path(data_config.source)
+
+
+def synthetic_spec(data_config) -> synthetic.SyntheticSpec:
+  """`data.synthetic.*` as a renderer spec."""
+  fields = {f.name for f in dataclasses.fields(synthetic.SyntheticSpec)}
+  spec = synthetic.SyntheticSpec(**{k: v for k, v in data_config.synthetic.items()
+                                    if k in fields})
+  synthetic.validate_spec(spec)
+  return spec
+
+
+def build_options(data_config) -> builder_lib.BuildOptions:
+  """`data.*` split and bad-sample settings as builder options."""
+  return builder_lib.BuildOptions(
+      split_by=data_config.split_by, test_fraction=data_config.test_fraction,
+      on_bad_sample=data_config.on_bad_sample,
+      workers=data_config.build_workers)
+
+
+def load(data_config) -> LoadedDataset:
+  """Builds (or reuses) the dataset `data_config` names and opens both splits."""
+  builder, reused = builder_lib.build(make_source(data_config),
+                                      build_options(data_config),
+                                      data_config.data_dir)
+  metadata = dict(builder.info.metadata)
+  return LoadedDataset(builder=builder, train=builder.as_data_source('train'),
+                       test=builder.as_data_source('test'), stats=metadata,
+                       reused=reused, source=data_config.source)

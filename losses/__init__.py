@@ -1,0 +1,23 @@
+"""Losses looked up by name, the combination of the two heads' losses, and metrics.
+
+    import losses
+    fn = losses.get('smooth_l1')          # fn(pred, target, **kwargs) -> scalar
+    fn.on_logits                          # False: pass sigmoid(logits), not logits
+    loss, aux = losses.total_loss(config.loss, outputs, batch, loss_params)
+
+`losses.metrics` holds the evaluation metrics and the baselines.
+"""
+from losses.registry import get
+from losses.registry import names
+from losses.registry import register
+from losses import builtin  # Registers the built-in losses.  # pylint: disable=unused-import
+from losses.combine import combiner_names
+from losses.combine import init_loss_params
+from losses.combine import total_loss
+from losses.combine import validate_loss_config
+from losses import metrics
+
+__all__ = [
+    'combiner_names', 'get', 'init_loss_params', 'metrics', 'names', 'register',
+    'total_loss', 'validate_loss_config',
+]

@@ -1,0 +1,74 @@
+"""What `run.py --mode X` does, one function per mode, looked up by name."""
+import json
+import os
+import traceback
+from typing import Callable
+
+from absl import logging
+
+import datasets
+import zoo
+from datasets import synthetic
+from training import loop
+from training import validate
+
+MODES: dict[str, Callable] = {}
+
+# Errors a user can fix (bad config, bad data, NaN loss): one line, exit code 2.
+UserError = (ValueError, FileNotFoundError, loop.NonFiniteLossError)
+
+
+def mode(fn):
+  """Registers `fn(config, flags)` as the mode of the same name."""
+  MODES[fn.__name__] = fn
+  return fn
+
+
+def run(name: str, config, flags):
+  """Validates the config, then runs mode `name`."""
+  try:
+    validate.validate_config(config)
+    MODES[name](config, flags)
+  except UserError:
+    logging.debug(traceback.format_exc())
+    raise
+
+
+def _require_workdir(flags, name):
+  if not flags.workdir:
+    raise ValueError(f'--mode {name} needs --workdir')
+  return flags.workdir
+
+
+@mode
+def train(config, flags):
+  """Builds or reuses the dataset, trains (resuming), evaluates."""
+  loop.train_and_evaluate(config, _require_workdir(flags, 'train'))
+
+
+@mode
+def build(config, flags):
+  """Builds or reuses the dataset; the last line is a JSON summary."""
+  del flags
+  data = datasets.load(config.data)
+  print(json.dumps(data.summary))
+
+
+@mode
+def summary(config, flags):
+  """Prints the model's layer table, parameters and FLOPs."""
+  del flags
+  print(zoo.summary(zoo.build(config.model), config.data.image_size))
+
+
+@mode
+def preview(config, flags):
+  """Writes a PNG contact sheet of synthetic samples (to --out or preview.png)."""
+  spec = datasets.synthetic_spec(config.data)
+  count = min(8, synthetic.num_samples(spec))
+  stride = max(synthetic.num_samples(spec) // count, 1)
+  samples = [synthetic.render_sample(spec, i * stride) for i in range(count)]
+  out = flags.out or 'preview.png'
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  synthetic.contact_sheet(samples, out)
+  print(out)

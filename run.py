@@ -1,0 +1,43 @@
+"""Train, evaluate, predict and inspect mask+depth models: `python run.py --config ...`.
+
+  python run.py --config configs/cnn.py --workdir runs/cnn                 # train + eval
+  python run.py --config configs/cnn.py --workdir runs/cnn --mode eval
+  python run.py --config configs/cnn.py --mode build | summary | preview
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+import datasets
+
+if not os.path.abspath(datasets.__file__).startswith(os.path.dirname(os.path.abspath(__file__))):
+  sys.exit(f'error: `import datasets` found {datasets.__file__}, not this repository\'s '
+           'datasets/ package; run run.py from the repository root.')
+
+import modes  # pylint: disable=g-import-not-at-top
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', 'configs/cnn.py', 'A config file with get_config().')
+flags.DEFINE_string('workdir', None, 'Where the run keeps checkpoints, logs and results.')
+flags.DEFINE_enum('mode', 'train', sorted(modes.MODES), 'What to do.')
+flags.DEFINE_string('step', 'latest', "eval/predict: a checkpoint step, 'latest' or 'best'.")
+flags.DEFINE_string('bg', None, 'predict: a background image or a folder of them.')
+flags.DEFINE_string('fg_bg', None, 'predict: a foreground image or a folder of them.')
+flags.DEFINE_string('out', None, 'predict, preview: the output folder or file.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  try:
+    modes.run(FLAGS.mode, FLAGS.config, FLAGS)
+  except modes.UserError as error:
+    print(f'error: {error}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny synthetic config that builds in seconds."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if sys.path[0] != ROOT:
+  sys.path.insert(0, ROOT)
+
+from configs import base  # pylint: disable=g-import-not-at-top
+
+
+def tiny_config(data_dir: str):
+  """The base config shrunk to 32 px, 32 samples and a few steps."""
+  config = base.get_config()
+  config.data.data_dir = data_dir
+  config.data.image_size = 32
+  config.data.build_workers = 1
+  config.data.synthetic.update(num_backgrounds=2, num_foregrounds=4, flips=2,
+                               placements=2, render_size=32)
+  config.train.update(steps=6, batch_size=4, checkpoint_every=3, log_every=2)
+  config.eval.update(every=6, batch_size=8, num_grid_samples=2)
+  config.schedule.warmup_steps = 2
+  return config
+
+
+@pytest.fixture(scope='session')
+def tiny_data_dir(tmp_path_factory):
+  """One data folder per test session, so the tiny dataset is built once."""
+  return str(tmp_path_factory.mktemp('tfds'))

@@ -1,0 +1,67 @@
+"""Streaming evaluation on the test split, with the two baselines beside the model."""
+import os
+from typing import Any
+
+import jax
+import numpy as np
+
+from datasets import pipeline
+from losses import metrics as metrics_lib
+
+BASELINE_SAMPLES = 2048  # Train samples used to fit the baselines.
+
+
+def fit_baselines(train_source, config, workdir: str) -> dict[str, np.ndarray]:
+  """The frame-differencing threshold and the mean depth map, fit on the train split.
+
+  Fit once on up to BASELINE_SAMPLES train samples and cached in the workdir.
+  """
+  path = os.path.join(workdir, 'baselines.npz')
+  if os.path.exists(path):
+    with np.load(path) as cached:
+      if cached['mean_depth'].shape[0] == config.data.image_size:
+        return dict(threshold=cached['threshold'], mean_depth=cached['mean_depth'])
+  batches = [{key: value.astype(np.float32) / 255.0 for key, value in batch.items()}
+             for batch in pipeline.eval_batches(
+                 train_source, image_size=config.data.image_size,
+                 batch_size=config.eval.batch_size, limit=BASELINE_SAMPLES)]
+  threshold = metrics_lib.choose_frame_difference_threshold(batches)
+  mean_depth = metrics_lib.MeanDepthAccumulator()
+  for batch in batches:
+    mean_depth.update(batch['depth'])
+  baselines = dict(threshold=np.float32(threshold),
+                   mean_depth=np.asarray(mean_depth.result(), np.float32))
+  np.savez(path, **baselines)
+  return baselines
+
+
+def pad_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
+  """Pads a short last batch to `size` rows (repeating row 0) so every batch shards."""
+  rows = len(batch['bg'])
+  if rows == size:
+    return batch
+  return {key: np.concatenate([value, np.repeat(value[:1], size - rows, axis=0)])
+          for key, value in batch.items()}
+
+
+def evaluate(eval_step, state, test_source, baselines, config, place) -> tuple[dict, Any]:
+  """Metrics of `state` over the whole test split, streamed batch by batch.
+
+  `place` puts a host batch on the devices. Returns the metrics (model and baselines)
+  and the first batch with its prediction, for the picture grid.
+  """
+  model_acc = metrics_lib.MetricAccumulator()
+  baseline_acc = metrics_lib.BaselineAccumulator()
+  first = None
+  batch_size = config.eval.batch_size
+  for batch in pipeline.eval_batches(test_source, image_size=config.data.image_size,
+                                     batch_size=batch_size):
+    rows = len(batch['bg'])
+    per_sample, baseline_per_sample, prediction = eval_step(
+        state.params, state.batch_stats, place(pad_batch(batch, batch_size)), baselines)
+    trim = lambda tree: jax.tree.map(lambda x: np.asarray(x)[:rows], tree)
+    model_acc.update(trim(per_sample))
+    baseline_acc.update(trim(baseline_per_sample))
+    if first is None:
+      first = (batch, trim(prediction))
+  return dict(**model_acc.result(), **baseline_acc.result()), first

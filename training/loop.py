@@ -1,0 +1,218 @@
+"""train_and_evaluate: the whole run, from dataset to `eval_metrics.json`, resumable."""
+import json
+import os
+import signal
+import time
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+import datasets
+import zoo
+from datasets import pipeline
+from training import checkpoint as checkpoint_lib
+from training import evaluate as evaluate_lib
+from training import optim
+from training import steps as steps_lib
+from training import visualize
+from training import writers
+
+EVAL_KEYS_SHOWN = ('mask_iou', 'baseline_mask_iou', 'mask_dice', 'mask_ssim_acc',
+                   'depth_rmse', 'baseline_depth_rmse', 'depth_abs_rel', 'depth_delta1',
+                   'depth_ssim_acc')
+
+
+class StopRequested:
+  """Turns SIGTERM/SIGINT into a flag the loop checks between steps."""
+
+  def __init__(self):
+    self.signal = None
+    self._previous = {sig: signal.signal(sig, self._handle)
+                      for sig in (signal.SIGTERM, signal.SIGINT)}
+
+  def restore(self):
+    """Puts back the handlers that were there before."""
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.signal is not None:  # A second Ctrl-C: stop at once.
+      raise KeyboardInterrupt
+    self.signal = signum
+    print(f'\n{signal.Signals(signum).name}: saving a checkpoint and stopping...',
+          flush=True)
+
+
+def make_mesh() -> jax.sharding.Mesh:
+  """A 1-D mesh over every device, axis 'data' (batch split, params replicated)."""
+  return jax.make_mesh((jax.device_count(),), ('data',))
+
+
+def write_config(config, workdir: str):
+  """Writes `config.json`; refuses a workdir that holds a run of another model."""
+  path = os.path.join(workdir, 'config.json')
+  if os.path.exists(path):
+    with open(path) as f:
+      previous = json.load(f)
+    if previous.get('model') != json.loads(config.to_json()).get('model'):
+      raise ValueError(
+          f'{workdir} holds a run of model {previous.get("model")}, not '
+          f'{config.model.to_dict()}: use another --workdir or delete that one')
+  with open(path, 'w') as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+
+
+def format_table(metrics: dict[str, float]) -> str:
+  """The evaluation as a two-column table, model beside baseline where there is one."""
+  lines = [f'{"metric":<18} {"value":>10}']
+  for key in EVAL_KEYS_SHOWN + tuple(k for k in sorted(metrics) if k not in EVAL_KEYS_SHOWN):
+    if key in metrics:
+      lines.append(f'{key:<18} {metrics[key]:>10.4f}')
+  return '\n'.join(lines)
+
+
+def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
+                       ) -> dict[str, float] | None:
+  """Trains `config` in `workdir` (resuming what is there) and evaluates on test.
+
+  Returns the final test metrics, or None when the run stopped early: on SIGTERM or
+  SIGINT, or after step `stop_at` (as if preempted there). Either way the state is
+  checkpointed and the same call resumes it.
+  """
+  os.makedirs(workdir, exist_ok=True)
+  write_config(config, workdir)
+  data = datasets.load(config.data)
+  print(f'dataset {data.builder.builder_config.name}: {len(data.train)} train, '
+        f'{len(data.test)} test ({"reused" if data.reused else "built"}, '
+        f'{data.builder.data_path})', flush=True)
+
+  model = zoo.build(config.model)
+  schedule = optim.make_schedule(config)
+  optimizer = optim.make_optimizer(config)
+  mesh = make_mesh()
+  replicated = NamedSharding(mesh, PartitionSpec())
+  sharded = NamedSharding(mesh, PartitionSpec('data'))
+  place = lambda batch: jax.make_array_from_process_local_data(sharded, batch)
+  stats = {key: data.stats[key] for key in ('bg', 'fg_bg')}
+  train_step, eval_step = steps_lib.jit_steps(model, optimizer, schedule, config, stats)
+
+  init = jax.jit(lambda rng: steps_lib.create_train_state(
+      model, optimizer, config.loss, rng, config.data.image_size), out_shardings=replicated)
+  state = init(jax.random.key(config.seed))
+  iterator = iter(pipeline.train_dataset(
+      data.train, image_size=config.data.image_size,
+      global_batch_size=config.train.batch_size, seed=config.seed,
+      num_workers=config.data.num_workers, prefetch=config.data.prefetch))
+  manager = checkpoint_lib.make_manager(workdir, keep=config.train.keep_checkpoints,
+                                        best_metric='mask_iou')
+  if manager.latest_step() is not None:
+    start = manager.latest_step()
+    state = checkpoint_lib.restore(manager, start, checkpoint_lib.abstract_like(state),
+                                   iterator)
+    print(f'resuming from step {start} ({manager.directory})', flush=True)
+
+  baselines = evaluate_lib.fit_baselines(data.train, config, workdir)
+  writer = writers.RunWriter(workdir)
+  stop = StopRequested()
+  step = int(jax.device_get(state.step))
+  progress = writers.Progress(config.train.steps, step, config.train.log_every)
+  last_eval = None
+  wait_time, last_log_time, last_log_step = 0.0, time.time(), step
+  try:
+    end = config.train.steps if stop_at is None else min(stop_at, config.train.steps)
+    while step < end and stop.signal is None:
+      wait_start = time.time()
+      batch = next(iterator)
+      wait_time += time.time() - wait_start
+      state, metrics = train_step(state, place(batch))
+      step += 1
+      if step % config.train.log_every == 0 or step == config.train.steps:
+        metrics = jax.device_get(metrics)
+        _check_finite(state)
+        now = time.time()
+        elapsed = now - last_log_time
+        timing = dict(steps_per_s=(step - last_log_step) / elapsed,
+                      images_per_s=(step - last_log_step) * config.train.batch_size / elapsed,
+                      data_wait_share=wait_time / elapsed)
+        writer.scalars(step, dict(**metrics, **timing, **writers.memory_stats()), 'train/')
+        progress.update(step, dict(loss=metrics['loss'], lr=metrics['lr']))
+        wait_time, last_log_time, last_log_step = 0.0, now, step
+      if step % config.eval.every == 0 or step == config.train.steps:
+        _check_finite(state)
+        last_eval = _evaluate_and_log(eval_step, state, data, baselines, config, place,
+                                      writer, workdir, step)
+      if step % config.train.checkpoint_every == 0 or step == config.train.steps:
+        _check_finite(state)
+        checkpoint_lib.save(manager, state, iterator,
+                            metrics=last_eval if last_eval and last_eval['step'] == step
+                            else None)
+    if step < config.train.steps:
+      _check_finite(state)
+      if manager.latest_step() != step:
+        checkpoint_lib.save(manager, state, iterator, force=True)
+      manager.wait_until_finished()
+      print(f'\nstopped at step {step}; checkpoint saved. Run the same command to resume.',
+            flush=True)
+      if stop.signal is not None:
+        raise SystemExit(128 + stop.signal)
+      return None
+  finally:
+    progress.close()
+    manager.wait_until_finished()
+    stop.restore()
+
+  if last_eval is None:  # The run was already complete: evaluate what it left.
+    last_eval = _evaluate_and_log(eval_step, state, data, baselines, config, place,
+                                  writer, workdir, step)
+  writer.hparams(_flat_hparams(config), {k: v for k, v in last_eval.items()
+                                         if isinstance(v, float)})
+  writer.close()
+  print(f'\nresults in {workdir}: eval_metrics.json, samples/, tb/, checkpoints/')
+  print(format_table(last_eval))
+  return last_eval
+
+
+class NonFiniteLossError(RuntimeError):
+  """Training met a NaN or Inf; the last checkpoint before it is kept."""
+
+
+def _check_finite(state):
+  bad_step = int(jax.device_get(state.nonfinite_step))
+  if bad_step >= 0:
+    raise NonFiniteLossError(
+        f'the loss or its gradient became NaN or Inf at step {bad_step}; training '
+        'stopped and the last checkpoint before it is kept. Lower optimizer.lr or '
+        'set optimizer.grad_clip_norm.')
+
+
+def _evaluate_and_log(eval_step, state, data, baselines, config, place, writer, workdir,
+                      step) -> dict[str, Any]:
+  metrics, (batch, prediction) = evaluate_lib.evaluate(
+      eval_step, state, data.test, baselines, config, place)
+  metrics = dict(metrics, step=step)
+  writer.scalars(step, {k: v for k, v in metrics.items() if k != 'step'}, 'eval/')
+  grid = visualize.prediction_grid(batch, prediction, config.eval.num_grid_samples)
+  os.makedirs(os.path.join(workdir, 'samples'), exist_ok=True)
+  visualize.save_png(grid, os.path.join(workdir, 'samples', f'step_{step:07d}.png'))
+  writer.image(step, 'eval/predictions', grid)
+  writer.histograms(step, state.params['model'])
+  with open(os.path.join(workdir, 'eval_metrics.json'), 'w') as f:
+    json.dump(metrics, f, indent=2, sort_keys=True)
+  return metrics
+
+
+def _flat_hparams(config) -> dict[str, Any]:
+  flat = {}
+
+  def walk(prefix, node):
+    for key, value in node.items():
+      name = f'{prefix}{key}'
+      if isinstance(value, dict):
+        walk(name + '.', value)
+      elif isinstance(value, (int, float, str, bool)):
+        flat[name] = value
+  walk('', config.to_dict())
+  return flat

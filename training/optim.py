@@ -1,0 +1,103 @@
+"""Learning-rate schedules and optimizers, looked up by their config names."""
+from typing import Callable
+
+import optax
+
+SCHEDULES: dict[str, Callable] = {}
+OPTIMIZERS: dict[str, Callable] = {}
+
+
+def _register(table):
+  def decorator(fn):
+    table[fn.__name__] = fn
+    return fn
+  return decorator
+
+
+def _lookup(table, name, field):
+  if name not in table:
+    raise ValueError(f'{field}: unknown name {name!r}; known: {", ".join(sorted(table))}')
+  return table[name]
+
+
+@_register(SCHEDULES)
+def constant(lr, schedule_config, total_steps):
+  """The same learning rate at every step (after an optional linear warmup)."""
+  del total_steps
+  return _with_warmup(optax.constant_schedule(lr), lr, schedule_config.warmup_steps)
+
+
+@_register(SCHEDULES)
+def cosine(lr, schedule_config, total_steps):
+  """Linear warmup to `lr`, then cosine decay to `schedule.min_lr` at the last step."""
+  warmup = min(schedule_config.warmup_steps, max(total_steps - 1, 0))
+  return optax.warmup_cosine_decay_schedule(
+      init_value=0.0 if warmup else lr, peak_value=lr, warmup_steps=warmup,
+      decay_steps=max(total_steps, warmup + 1), end_value=schedule_config.min_lr)
+
+
+@_register(SCHEDULES)
+def cyclic(lr, schedule_config, total_steps):
+  """The original's triangular cyclic LR: min_lr -> lr over half_cycle_steps, and back."""
+  del total_steps
+  low, high, half = schedule_config.min_lr, lr, schedule_config.half_cycle_steps
+
+  def schedule(step):
+    position = (step % (2 * half)) / half  # 0 -> 2 over one cycle.
+    rise = 1.0 - abs(position - 1.0)  # 0 -> 1 -> 0.
+    return low + (high - low) * rise
+  return schedule
+
+
+@_register(SCHEDULES)
+def one_cycle(lr, schedule_config, total_steps):
+  """Smith's one-cycle: warm up to `lr` over 30% of the run, then anneal far below."""
+  del schedule_config
+  return optax.cosine_onecycle_schedule(transition_steps=max(total_steps, 1), peak_value=lr)
+
+
+def _with_warmup(schedule, lr, warmup_steps):
+  if not warmup_steps:
+    return schedule
+  return optax.join_schedules(
+      [optax.linear_schedule(0.0, lr, warmup_steps), schedule], [warmup_steps])
+
+
+def make_schedule(config) -> optax.Schedule:
+  """The learning-rate schedule of `config.schedule` for `config.train.steps` steps."""
+  factory = _lookup(SCHEDULES, config.schedule.name, 'schedule.name')
+  return factory(config.optimizer.lr, config.schedule, config.train.steps)
+
+
+@_register(OPTIMIZERS)
+def adam(schedule, optimizer_config):
+  """Adam; with weight_decay > 0 it is L2-coupled (use adamw for decoupled decay)."""
+  base = optax.adam(schedule)
+  if optimizer_config.weight_decay:
+    return optax.chain(optax.add_decayed_weights(optimizer_config.weight_decay), base)
+  return base
+
+
+@_register(OPTIMIZERS)
+def adamw(schedule, optimizer_config):
+  """AdamW: Adam with decoupled weight decay."""
+  return optax.adamw(schedule, weight_decay=optimizer_config.weight_decay)
+
+
+@_register(OPTIMIZERS)
+def sgd(schedule, optimizer_config):
+  """SGD with (Nesterov-free) momentum and optional L2 weight decay."""
+  base = optax.sgd(schedule, momentum=optimizer_config.momentum or None)
+  if optimizer_config.weight_decay:
+    return optax.chain(optax.add_decayed_weights(optimizer_config.weight_decay), base)
+  return base
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+  """Clipping (if any), then the optimizer of `config.optimizer`, on `config.schedule`."""
+  factory = _lookup(OPTIMIZERS, config.optimizer.name, 'optimizer.name')
+  optimizer = factory(make_schedule(config), config.optimizer)
+  if config.optimizer.grad_clip_norm:
+    optimizer = optax.chain(optax.clip_by_global_norm(config.optimizer.grad_clip_norm),
+                            optimizer)
+  return optimizer

@@ -1,0 +1,122 @@
+"""The train state and the pure, jitted train and eval steps."""
+import functools
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+
+import losses
+from datasets import augment
+from datasets import pipeline
+from losses import metrics as metrics_lib
+
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything that changes during training, as one pytree.
+
+  `params` holds the model's parameters under 'model' and the loss's learned weights
+  (if any) under 'loss', so one optimizer trains both. `nonfinite_step` is -1 until a
+  step meets a NaN or Inf loss or gradient; that step and all after it leave the state
+  unchanged, so the last saved checkpoint stays good.
+  """
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  rng: jax.Array
+  nonfinite_step: jax.Array
+
+
+def create_train_state(model, optimizer, loss_config, rng, image_size: int) -> TrainState:
+  """Initializes the model on a dummy batch and the optimizer on its parameters."""
+  init_rng, state_rng = jax.random.split(rng)
+  dummy = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+  variables = model.init(init_rng, dummy, dummy, train=False)
+  params = {'model': variables['params'], 'loss': losses.init_loss_params(loss_config)}
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    batch_stats=variables.get('batch_stats', {}),
+                    opt_state=optimizer.init(params), rng=state_rng,
+                    nonfinite_step=-jnp.ones((), jnp.int32))
+
+
+def model_inputs(batch_uint8, stats, dtype_name: str):
+  """uint8 batch -> (float targets in [0, 1], standardized inputs in the compute dtype)."""
+  unit = pipeline.to_unit_range(batch_uint8)
+  return unit, pipeline.standardize(unit, stats, DTYPES[dtype_name])
+
+
+def apply_model(model, params, batch_stats, inputs, *, train: bool):
+  """Runs the model; returns (outputs, new batch_stats)."""
+  variables = {'params': params['model']}
+  if batch_stats:
+    variables['batch_stats'] = batch_stats
+  if train and batch_stats:
+    outputs, updates = model.apply(variables, inputs['bg'], inputs['fg_bg'], train=True,
+                                   mutable=['batch_stats'])
+    return outputs, updates['batch_stats']
+  return model.apply(variables, inputs['bg'], inputs['fg_bg'], train=train), batch_stats
+
+
+def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, stats):
+  """One optimizer step on a uint8 batch: augment, normalize, forward, backward, update."""
+  step_rng = jax.random.fold_in(state.rng, state.step)
+  targets = augment.apply(config.data.augment, step_rng, pipeline.to_unit_range(batch))
+  inputs = pipeline.standardize(targets, stats, DTYPES[config.model.dtype])
+
+  def loss_fn(params):
+    outputs, batch_stats = apply_model(model, params, state.batch_stats, inputs, train=True)
+    loss, aux = losses.total_loss(config.loss, outputs, targets, params['loss'])
+    return loss, (aux, batch_stats)
+
+  (loss, (aux, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params)
+  updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  grad_norm = optax.global_norm(grads)
+  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & (state.nonfinite_step < 0)
+  keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+  new_state = state.replace(
+      step=state.step + 1,
+      params=keep(params, state.params),
+      batch_stats=keep(batch_stats, state.batch_stats),
+      opt_state=keep(opt_state, state.opt_state),
+      nonfinite_step=jnp.where((state.nonfinite_step < 0) & ~finite, state.step,
+                               state.nonfinite_step))
+  metrics = dict(loss=loss, grad_norm=grad_norm, lr=schedule(state.step), **aux)
+  return new_state, metrics
+
+
+def predict(params, batch_stats, batch, *, model, stats, dtype_name):
+  """Mask and depth probabilities in [0, 1] for a uint8 batch (N x H x W x 1 each)."""
+  _, inputs = model_inputs(batch, stats, dtype_name)
+  outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
+  return {key: jax.nn.sigmoid(outputs[key].astype(jnp.float32)) for key in ('mask', 'depth')}
+
+
+def eval_step(params, batch_stats, batch, baseline, *, model, stats, config):
+  """Per-sample metrics of the model and of the two baselines on one uint8 batch."""
+  targets = pipeline.to_unit_range(batch)
+  prediction = predict(params, batch_stats, batch, model=model, stats=stats,
+                       dtype_name=config.model.dtype)
+  per_sample = metrics_lib.per_sample_metrics(
+      prediction['mask'], prediction['depth'], targets['mask'], targets['depth'],
+      mask_ssim_threshold=config.eval.mask_ssim_threshold,
+      depth_ssim_threshold=config.eval.depth_ssim_threshold)
+  baseline_metrics = metrics_lib.baseline_per_sample(
+      targets['bg'], targets['fg_bg'], targets['mask'], targets['depth'],
+      baseline['threshold'], baseline['mean_depth'])
+  return per_sample, baseline_metrics, prediction
+
+
+def jit_steps(model, optimizer, schedule, config, stats):
+  """The jitted train step (state donated) and eval step for this model and config."""
+  train = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer,
+                                    schedule=schedule, config=config, stats=stats),
+                  donate_argnums=0)
+  evaluate = jax.jit(functools.partial(eval_step, model=model, stats=stats, config=config))
+  return train, evaluate

@@ -1,0 +1,21 @@
+"""The model zoo: models that map (bg, fg_bg) to mask and depth logits.
+
+Typical use:
+
+  model = zoo.build(config.model)
+  variables = zoo.init(model, jax.random.key(0), config.data.image_size)
+  outputs = model.apply(variables, bg, fg_bg, train=False)  # mask, depth logits.
+"""
+# Importing the model modules registers them.
+from zoo import dmnet_cnn
+from zoo import dmnet_resnet
+from zoo import unet
+from zoo.registry import build
+from zoo.registry import fields
+from zoo.registry import names
+from zoo.registry import register
+from zoo.registry import stride
+from zoo.summary import count_params
+from zoo.summary import flops_per_image
+from zoo.summary import init
+from zoo.summary import summary

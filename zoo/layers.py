@@ -1,0 +1,82 @@
+"""Building blocks shared by the models of the zoo."""
+import functools
+from typing import Any, Callable
+
+from flax import linen as nn
+import jax
+import jax.numpy as jnp
+
+ModuleDef = Any
+
+
+def conv_and_norm(dtype, train: bool) -> tuple[ModuleDef, ModuleDef]:
+  """Returns the conv and norm constructors every model builds its layers with.
+
+  Convs carry no bias since a BatchNorm follows each; parameters stay float32
+  whatever the compute `dtype` (the flax default `param_dtype`).
+  """
+  conv = functools.partial(nn.Conv, use_bias=False, dtype=dtype)
+  # momentum 0.9 (the imagenet example's) lets the running statistics catch up
+  # within the few hundred steps of a quick experiment.
+  norm = functools.partial(
+      nn.BatchNorm,
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=1e-5,
+      dtype=dtype,
+  )
+  return conv, norm
+
+
+class ConvBlock(nn.Module):
+  """Conv 3x3 (optionally strided or dilated), BatchNorm, activation."""
+
+  features: int
+  conv: ModuleDef
+  norm: ModuleDef
+  strides: int = 1
+  dilation: int = 1
+  act: Callable = nn.relu
+
+  @nn.compact
+  def __call__(self, x):
+    x = self.conv(
+        self.features,
+        (3, 3),
+        strides=self.strides,
+        kernel_dilation=self.dilation,
+    )(x)
+    return self.act(self.norm()(x))
+
+
+class Heads(nn.Module):
+  """Two 1x1 convs, one per task, giving float32 logits of one channel each."""
+
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    outputs = {}
+    for task in ('mask', 'depth'):
+      logits = nn.Conv(1, (1, 1), dtype=self.dtype, name=f'{task}_head')(x)
+      outputs[task] = jnp.asarray(logits, jnp.float32)
+    return outputs
+
+
+def upsample(x, like):
+  """Bilinearly resizes NHWC `x` to the spatial size of `like`."""
+  n, _, _, c = x.shape
+  _, h, w, _ = like.shape
+  return jax.image.resize(x, (n, h, w, c), 'bilinear')
+
+
+def check_inputs(bg, fg_bg, stride: int):
+  """Raises ValueError unless `bg` and `fg_bg` are equal NHWC batches of a valid size."""
+  if bg.shape != fg_bg.shape:
+    raise ValueError(f'bg and fg_bg differ in shape: {bg.shape} vs {fg_bg.shape}')
+  if bg.ndim != 4 or bg.shape[-1] != 3:
+    raise ValueError(f'expected N x H x W x 3 images, got shape {bg.shape}')
+  _, h, w, _ = bg.shape
+  if h % stride or w % stride:
+    raise ValueError(
+        f'image size {h}x{w} is not a multiple of the model stride {stride}')

@@ -1,0 +1,130 @@
+"""The model registry: models are looked up by the name in the model config.
+
+A model config is a mapping (a dict or an `ml_collections.ConfigDict`) such as
+`dict(name='dmnet_cnn', dtype='bfloat16', widths=(32, 64))`: `name` picks the
+model, `dtype` sets the compute dtype (parameters stay float32), every other key
+sets a field of the model.
+"""
+import dataclasses
+import functools
+from typing import Any, Callable, Mapping
+
+from flax import linen as nn
+import jax.numpy as jnp
+
+ModelFactory = Callable[..., nn.Module]
+
+_MODELS: dict[str, ModelFactory] = {}
+_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+# Fields every flax module has that a config must not set.
+_RESERVED_FIELDS = ('parent', 'name')
+
+
+def register(name: str, factory: ModelFactory | None = None):
+  """Registers a model factory (a module class or a `functools.partial` of one).
+
+  Use as `register('name', factory)` or as a class decorator `@register('name')`.
+
+  Args:
+    name: The name a model config selects the model by.
+    factory: Called with the config's fields as keywords, returns the module.
+
+  Returns:
+    The factory; without `factory`, a decorator that registers its argument.
+  """
+  if factory is None:
+    return functools.partial(register, name)
+  if name in _MODELS:
+    raise ValueError(f'model {name!r} is already registered')
+  _MODELS[name] = factory
+  return factory
+
+
+def names() -> list[str]:
+  """Returns the registered model names, sorted."""
+  return sorted(_MODELS)
+
+
+def get(name: str) -> ModelFactory:
+  """Returns the factory registered as `name`; ValueError listing names if none."""
+  if name not in _MODELS:
+    raise ValueError(
+        f"unknown model {name!r}; registered: {', '.join(names())}")
+  return _MODELS[name]
+
+
+def fields(name: str) -> list[str]:
+  """Returns the sorted names of the fields a config may set for model `name`."""
+  factory = get(name)
+  cls = factory.func if isinstance(factory, functools.partial) else factory
+  return sorted(
+      f.name for f in dataclasses.fields(cls)
+      if f.init and f.name not in _RESERVED_FIELDS)
+
+
+def _as_tuples(value):
+  """Turns lists (from JSON or a ConfigDict) into tuples, recursively."""
+  if isinstance(value, (list, tuple)):
+    return tuple(_as_tuples(v) for v in value)
+  return value
+
+
+def _to_dict(model_config) -> dict[str, Any]:
+  if hasattr(model_config, 'to_dict'):  # ml_collections.ConfigDict.
+    model_config = model_config.to_dict()
+  if not isinstance(model_config, Mapping):
+    raise TypeError(
+        f'a model config must be a mapping, got {type(model_config).__name__}')
+  return dict(model_config)
+
+
+def _dtype(name) -> Any:
+  try:
+    key = jnp.dtype(name).name
+  except TypeError:
+    key = str(name)
+  if key not in _DTYPES:
+    raise ValueError(
+        f"unknown dtype {name!r}; expected one of: {', '.join(sorted(_DTYPES))}")
+  return _DTYPES[key]
+
+
+def build(model_config) -> nn.Module:
+  """Builds the model a model config describes.
+
+  Args:
+    model_config: A mapping with `name`, optionally `dtype` ('float32', the
+      default, or 'bfloat16') and any fields of the model. Sequences may be
+      lists or tuples.
+
+  Returns:
+    The unbound `nn.Module`.
+
+  Raises:
+    ValueError: For an unknown model name, dtype or field.
+  """
+  config = _to_dict(model_config)
+  if 'name' not in config:
+    raise ValueError(
+        f"a model config needs a 'name'; registered: {', '.join(names())}")
+  name = config.pop('name')
+  factory = get(name)
+  dtype = _dtype(config.pop('dtype', 'float32'))
+  allowed = fields(name)
+  for key in config:
+    if key not in allowed:
+      raise ValueError(
+          f"unknown field {key!r} for model {name!r}; fields: "
+          f"{', '.join(allowed)}")
+  kwargs = {key: _as_tuples(value) for key, value in config.items()}
+  return factory(dtype=dtype, **kwargs)
+
+
+def stride(model_or_config) -> int:
+  """Returns the total stride of a model or model config.
+
+  Image sides must be multiples of it.
+  """
+  if isinstance(model_or_config, nn.Module):
+    return model_or_config.stride
+  return build(model_or_config).stride

@@ -1,0 +1,141 @@
+"""Variables, parameter counts, FLOPs and a Keras-like table of a zoo model."""
+import functools
+import math
+from typing import Any, Sequence
+
+from flax import linen as nn
+import jax
+import jax.numpy as jnp
+
+ImageSize = int | Sequence[int]
+
+
+def _height_width(image_size: ImageSize) -> tuple[int, int]:
+  if isinstance(image_size, int):
+    return image_size, image_size
+  height, width = image_size
+  return int(height), int(width)
+
+
+def _dummy_images(image_size: ImageSize, batch_size: int) -> jax.Array:
+  height, width = _height_width(image_size)
+  return jnp.zeros((batch_size, height, width, 3), jnp.float32)
+
+
+def init(model: nn.Module, rng, image_size: ImageSize, batch_size: int = 1):
+  """Initializes `model` for `image_size` (an int or (height, width)) images.
+
+  Returns:
+    The variables: a dict with 'params' and, for models with BatchNorm,
+    'batch_stats'.
+  """
+  images = _dummy_images(image_size, batch_size)
+  return jax.jit(functools.partial(model.init, train=False))(
+      rng, images, images)
+
+
+def _variable_shapes(model: nn.Module, image_size: ImageSize):
+  """The variables' shapes and dtypes, without computing anything."""
+  images = _dummy_images(image_size, 1)
+  return jax.eval_shape(
+      functools.partial(model.init, train=False),
+      jax.random.key(0), images, images)
+
+
+def _size(tree) -> int:
+  return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(tree))
+
+
+def count_params(model: nn.Module, image_size: ImageSize) -> int:
+  """Returns the number of trainable parameters (batch statistics excluded)."""
+  return _size(_variable_shapes(model, image_size)['params'])
+
+
+def flops_per_image(model: nn.Module, image_size: ImageSize) -> float:
+  """Returns the forward (inference) FLOPs for one image of `image_size`.
+
+  Counted by XLA's cost analysis of the lowered forward pass, so convs count
+  only the multiply-adds inside the image (not those against zero padding),
+  and normalization, activations and resizing count too.
+  """
+  variables = _variable_shapes(model, image_size)
+  images = jax.ShapeDtypeStruct(_dummy_images(image_size, 1).shape, jnp.float32)
+  forward = jax.jit(functools.partial(model.apply, train=False))
+  cost = forward.lower(variables, images, images).cost_analysis()
+  if isinstance(cost, (list, tuple)):  # One entry per device in older jax.
+    cost = cost[0]
+  return float(cost['flops'])
+
+
+def _layer_rows(model: nn.Module, image_size: ImageSize, batch_size: int):
+  """Returns (path, module type, output shape) of every leaf module, in call order."""
+  calls = []
+
+  def record(next_fun, args, kwargs, context):
+    if context.method_name != '__call__':
+      return next_fun(*args, **kwargs)
+    index = len(calls)
+    calls.append(None)
+    output = next_fun(*args, **kwargs)
+    calls[index] = (context.module.path, type(context.module).__name__, output)
+    return output
+
+  images = _dummy_images(image_size, batch_size)
+  with nn.intercept_methods(record):
+    jax.eval_shape(
+        functools.partial(model.init, train=False),
+        jax.random.key(0), images, images)
+
+  paths = [path for path, _, _ in calls]
+  is_parent = {path[:i] for path in paths for i in range(len(path))}
+  return [(path, kind, output) for path, kind, output in calls
+          if path not in is_parent]
+
+
+def _shape_str(output: Any) -> str:
+  if isinstance(output, dict):
+    return ', '.join(f'{k}: {_shape_str(v)}' for k, v in output.items())
+  return str(tuple(output.shape))
+
+
+def _subtree(tree, path):
+  for name in path:
+    tree = tree.get(name, {}) if isinstance(tree, dict) else {}
+  return tree
+
+
+def summary(model: nn.Module, image_size: ImageSize, batch_size: int = 1) -> str:
+  """Returns a Keras-like table of the model's layers and its totals.
+
+  One row per leaf module in call order: its path, type, output shape (for a
+  batch of `batch_size`) and parameters. Below: total parameters, batch
+  statistics and forward FLOPs per image at `image_size`.
+  """
+  height, width = _height_width(image_size)
+  variables = _variable_shapes(model, image_size)
+  params = variables['params']
+  rows = [('Layer (path)', 'Type', 'Output shape', 'Params')]
+  for path, kind, output in _layer_rows(model, image_size, batch_size):
+    rows.append(('/'.join(path), kind, _shape_str(output),
+                 f'{_size(_subtree(params, path)):,}'))
+  widths = [max(len(row[i]) for row in rows) for i in range(4)]
+
+  def fmt(row):
+    return '  '.join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
+                      row[2].ljust(widths[2]), row[3].rjust(widths[3])])
+
+  rule = '-' * len(fmt(rows[0]))
+  flops = flops_per_image(model, (height, width))
+  images = _dummy_images(image_size, batch_size)
+  outputs = jax.eval_shape(
+      functools.partial(model.apply, train=False), variables, images, images)
+  lines = [
+      f'{type(model).__name__} on {height}x{width} images, batch {batch_size}',
+      rule, fmt(rows[0]), rule, *map(fmt, rows[1:]), rule,
+      f'Outputs: {_shape_str(outputs)}',
+      f'Total parameters: {_size(params):,}',
+      f"Batch statistics: {_size(variables.get('batch_stats', {})):,}",
+      f'FLOPs per image (forward, {height}x{width}): '
+      f'{flops / 1e9:.3f} GFLOPs ({flops:,.0f})',
+  ]
+  return '\n'.join(lines)

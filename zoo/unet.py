@@ -1,0 +1,65 @@
+"""U-Net: an encoder-decoder with skip connections at every resolution."""
+import functools
+from typing import Any, Sequence
+
+from flax import linen as nn
+import jax.numpy as jnp
+
+from zoo import layers
+from zoo import registry
+
+
+class UNet(nn.Module):
+  """A U-Net with `convs` conv blocks per level and skips between the halves.
+
+  Inputs meet as stacked channels with their difference: the first conv sees
+  the 9 channels `[bg, fg_bg, fg_bg - bg]`.
+
+  The encoder halves the resolution between levels by max pooling; the
+  decoder upsamples, concatenates the encoder's features of that level and
+  runs `convs` conv blocks.
+
+  Attributes:
+    widths: Features per level, finest first; the stride is 2**(len - 1).
+    convs: Conv blocks per level, in the encoder and in the decoder.
+    upsample: 'resize' or 'transpose' (TEMPORARY, for measurement).
+    dtype: Compute dtype; parameters stay float32.
+  """
+
+  widths: Sequence[int] = (32, 64, 128, 256)
+  convs: int = 2
+  upsample: str = 'resize'
+  dtype: Any = jnp.float32
+
+  @property
+  def stride(self) -> int:
+    """The total downsampling factor: image sides must be multiples of it."""
+    return 2 ** (len(self.widths) - 1)
+
+  @nn.compact
+  def __call__(self, bg, fg_bg, *, train: bool):
+    layers.check_inputs(bg, fg_bg, self.stride)
+    conv, norm = layers.conv_and_norm(self.dtype, train)
+    block = functools.partial(layers.ConvBlock, conv=conv, norm=norm)
+
+    x = jnp.concatenate([bg, fg_bg, fg_bg - bg], axis=-1).astype(self.dtype)
+    skips = []
+    for level, width in enumerate(self.widths):
+      if level > 0:
+        skips.append(x)
+        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      for _ in range(self.convs):
+        x = block(width)(x)
+
+    for skip in reversed(skips):
+      if self.upsample == 'resize':
+        x = layers.upsample(x, skip)
+      else:
+        x = nn.ConvTranspose(x.shape[-1] // 2, (2, 2), strides=(2, 2), dtype=self.dtype)(x)
+      x = jnp.concatenate([x, skip], axis=-1)
+      for _ in range(self.convs):
+        x = block(skip.shape[-1])(x)
+    return layers.Heads(dtype=self.dtype)(x)
+
+
+registry.register('unet', UNet)
