@@ -5,6 +5,8 @@ the decoded `bg`/`fg_bg` arrays (for the dataset statistics). Sources are small 
 dataclasses so that builder worker processes can receive them by pickling.
 """
 import dataclasses
+import functools
+import hashlib
 import io
 from typing import Any, Protocol
 
@@ -62,14 +64,21 @@ def encode_png(array: np.ndarray) -> bytes:
   return buffer.getvalue()
 
 
+@functools.cache
+def _renderer_digest() -> str:
+  """A hash of the renderer's source: any change to it makes a new dataset."""
+  with open(synthetic.__file__, 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
 @dataclasses.dataclass(frozen=True)
 class SyntheticSource:
   """The procedural classroom of `datasets.synthetic`, rendered on the fly."""
   spec: synthetic.SyntheticSpec
 
   def fingerprint(self) -> dict[str, Any]:
-    """The renderer's spec and version identify the samples exactly."""
-    return dict(kind='synthetic', renderer_version=synthetic.RENDERER_VERSION,
+    """The spec and the renderer's code identify the samples exactly."""
+    return dict(kind='synthetic', renderer=_renderer_digest(),
                 **dataclasses.asdict(self.spec))
 
   def entries(self) -> list[Entry]:
@@ -86,3 +95,16 @@ class SyntheticSource:
     encoded = {key: encode_png(sample[key]) for key in IMAGE_KEYS}
     return LoadedSample(key=sample['name'], encoded=encoded, bg=sample['bg'],
                         fg_bg=sample['fg_bg'])
+
+
+def from_path(path: str) -> Source:
+  """The source of the user's own data at `path`, read in place.
+
+  `path` is a folder holding `bg/ fg_bg/ mask/ depth/` (or the four zips `bg.zip`,
+  `fg_bg.zip`, `mask.zip`, `depth.zip`), a `.zip` of the four folders, or a CSV
+  manifest with columns `bg,fg_bg,mask,depth`. `datasets.user_data` describes the
+  layouts and checks; a path that is none of them raises BadSampleError naming it.
+  """
+  # Imported here: user_data builds on this module's types.
+  from datasets import user_data  # pylint: disable=g-import-not-at-top
+  return user_data.from_path(path)

@@ -10,7 +10,7 @@
 from losses.registry import get
 from losses.registry import names
 from losses.registry import register
-from losses import builtin  # Registers the built-in losses.  # pylint: disable=unused-import
+from losses import builtin  # pylint: disable=unused-import  (registers the built-in losses)
 from losses.combine import combiner_names
 from losses.combine import init_loss_params
 from losses.combine import total_loss

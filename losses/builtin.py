@@ -162,7 +162,7 @@ def silog(pred, target, lam=0.5):
   inverse depth, so d is minus the log-depth difference: the loss is the same as
   on depth 1 / p'. lam = 0.5 is Eigen's training value; lam = 1 makes it fully
   scale invariant (multiplying p' by a constant leaves it unchanged). It is >= 0
-  (up to rounding) for lam <= 1.
+  for lam <= 1.
 
   Args:
     pred: Predicted nearness in [0, 1], N x H x W x C.
@@ -174,5 +174,9 @@ def silog(pred, target, lam=0.5):
   """
   d = jnp.log(_utils.positive_nearness(pred)) - jnp.log(_utils.positive_nearness(target))
   axes = tuple(range(1, d.ndim))
-  per_sample = jnp.mean(d**2, axis=axes) - lam * jnp.mean(d, axis=axes) ** 2
+  mean = jnp.mean(d, axis=axes, keepdims=True)
+  # mean(d^2) - lam mean(d)^2, written as var(d) + (1 - lam) mean(d)^2 so that a
+  # constant d (a pure scale) gives exactly (1 - lam) mean(d)^2, without cancellation.
+  variance = jnp.mean((d - mean) ** 2, axis=axes)
+  per_sample = variance + (1.0 - lam) * jnp.squeeze(mean, axes) ** 2
   return jnp.mean(per_sample)

@@ -15,6 +15,7 @@ A loss config (a dict or an `ml_collections.ConfigDict`) has these fields:
 Heads whose loss has `on_logits=False` get sigmoid(logits); the others get logits.
 """
 import inspect
+import math
 import numbers
 from typing import Any, Callable, Mapping, NamedTuple
 
@@ -26,8 +27,8 @@ from losses import registry
 
 HEADS = ('mask', 'depth')
 _WEIGHT_FIELDS = ('mask_weight', 'depth_weight')
-# Added under the square root: sqrt(L + eps) - sqrt(eps) is 0 at L = 0 and its slope is
-# at most 1 / (2 sqrt(eps)) = 5e3, where sqrt(L) has an infinite one.
+# Below this, sqrt_sum's square root becomes linear (L / sqrt(eps)): still 0 at 0, but
+# with a bounded slope (1e4) where sqrt(L)'s is infinite; exact sqrt(L) above it.
 _SQRT_EPS = 1e-8
 
 
@@ -53,8 +54,12 @@ def _weighted_sum(weights, mask_loss, depth_loss, params):
 
 
 def _safe_sqrt(loss):
+  """sqrt(loss) for loss >= eps, loss / sqrt(eps) below: finite gradients at 0."""
   # Clipped at 0: 1 - SSIM of identical images can round to -1e-7.
-  return jnp.sqrt(jnp.maximum(loss, 0.0) + _SQRT_EPS) - jnp.sqrt(_SQRT_EPS)
+  loss = jnp.maximum(loss, 0.0)
+  above = loss > _SQRT_EPS
+  # The double where keeps sqrt's infinite slope at 0 out of the gradient.
+  return jnp.where(above, jnp.sqrt(jnp.where(above, loss, 1.0)), loss / math.sqrt(_SQRT_EPS))
 
 
 def _sqrt_sum(weights, mask_loss, depth_loss, params):

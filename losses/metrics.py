@@ -81,9 +81,10 @@ def _num_pixels(x) -> jax.Array:
   return jnp.full(x.shape[:1], np.prod(x.shape[1:]), jnp.float32)
 
 
+@jax.jit
 def per_sample_metrics(mask_prob, depth_pred, mask_true, depth_true, *,
                        mask_ssim_threshold=0.9, depth_ssim_threshold=0.5):
-  """Per-sample metric terms of one batch, each an array of shape (N,); jit-safe.
+  """Per-sample metric terms of one batch, each an array of shape (N,); jitted.
 
   Args:
     mask_prob: Predicted mask probabilities, N x H x W x 1 in [0, 1].
@@ -274,8 +275,9 @@ class MeanDepthAccumulator:
     return (self._sum / self._count).astype(np.float32)
 
 
+@jax.jit
 def baseline_per_sample(bg, fg_bg, mask_true, depth_true, threshold, mean_depth):
-  """Per-sample metric terms of the two baselines on one batch; jit-safe.
+  """Per-sample metric terms of the two baselines on one batch; jitted.
 
   Args:
     bg: Background images, N x H x W x 3 in [0, 1] (or uint8).

@@ -50,8 +50,7 @@ def evaluate(eval_step, state, test_source, baselines, config, place) -> tuple[d
   `place` puts a host batch on the devices. Returns the metrics (model and baselines)
   and the first batch with its prediction, for the picture grid.
   """
-  model_acc = metrics_lib.MetricAccumulator()
-  baseline_acc = metrics_lib.BaselineAccumulator()
+  accumulator = metrics_lib.MetricAccumulator()
   first = None
   batch_size = config.eval.batch_size
   for batch in pipeline.eval_batches(test_source, image_size=config.data.image_size,
@@ -60,8 +59,7 @@ def evaluate(eval_step, state, test_source, baselines, config, place) -> tuple[d
     per_sample, baseline_per_sample, prediction = eval_step(
         state.params, state.batch_stats, place(pad_batch(batch, batch_size)), baselines)
     trim = lambda tree: jax.tree.map(lambda x: np.asarray(x)[:rows], tree)
-    model_acc.update(trim(per_sample))
-    baseline_acc.update(trim(baseline_per_sample))
+    accumulator.update(trim(dict(per_sample, **baseline_per_sample)))
     if first is None:
       first = (batch, trim(prediction))
-  return dict(**model_acc.result(), **baseline_acc.result()), first
+  return accumulator.result(), first

@@ -48,7 +48,8 @@ class StopRequested:
 
 def make_mesh() -> jax.sharding.Mesh:
   """A 1-D mesh over every device, axis 'data' (batch split, params replicated)."""
-  return jax.make_mesh((jax.device_count(),), ('data',))
+  return jax.make_mesh((jax.device_count(),), ('data',),
+                       axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def write_config(config, workdir: str):

@@ -16,19 +16,18 @@ class UNet(nn.Module):
   the 9 channels `[bg, fg_bg, fg_bg - bg]`.
 
   The encoder halves the resolution between levels by max pooling; the
-  decoder upsamples, concatenates the encoder's features of that level and
+  decoder upsamples bilinearly (faster on CPU than a transposed conv),
+  concatenates the encoder's features of that level and
   runs `convs` conv blocks.
 
   Attributes:
     widths: Features per level, finest first; the stride is 2**(len - 1).
     convs: Conv blocks per level, in the encoder and in the decoder.
-    upsample: 'resize' or 'transpose' (TEMPORARY, for measurement).
     dtype: Compute dtype; parameters stay float32.
   """
 
   widths: Sequence[int] = (32, 64, 128, 256)
   convs: int = 2
-  upsample: str = 'resize'
   dtype: Any = jnp.float32
 
   @property
@@ -52,11 +51,7 @@ class UNet(nn.Module):
         x = block(width)(x)
 
     for skip in reversed(skips):
-      if self.upsample == 'resize':
-        x = layers.upsample(x, skip)
-      else:
-        x = nn.ConvTranspose(x.shape[-1] // 2, (2, 2), strides=(2, 2), dtype=self.dtype)(x)
-      x = jnp.concatenate([x, skip], axis=-1)
+      x = jnp.concatenate([layers.upsample(x, skip), skip], axis=-1)
       for _ in range(self.convs):
         x = block(skip.shape[-1])(x)
     return layers.Heads(dtype=self.dtype)(x)

@@ -1,0 +1,1356 @@
+"""Procedurally rendered classroom scenes with exact masks and depth.
+
+The embedded default data source (see DESIGN.md, "Where data comes from"). It has
+the combinatorics of the original 400K composited set, backgrounds x foregrounds x
+{plain, flipped} x placements, but every image is ray cast here, so the ground
+truth is exact:
+
+* A background is a room seen through a pinhole camera: floor, walls, ceiling, a
+  black- or whiteboard on the back wall, windows on a side wall, rows of desks
+  and chairs (axis-aligned boxes). Textures, paint, lighting and the camera vary
+  per background. It is rendered once (3x3 supersampled) and cached.
+* A foreground is a person made of ellipsoids (a seated or standing student, or
+  a standing teacher) with its own clothes, skin, hair and pose. The flipped
+  variant is its mirror image (the 3D figure and its clothes pattern mirrored).
+* A placement puts the figure on the floor (or on a chair) somewhere in view and
+  ray casts it in the same camera, z-buffered against the room, so desks in
+  front hide it. The mask is its visible part; the depth is the true z-depth.
+
+`fg_bg` and `bg` then get capture nuisances a real pair of photos has (exposure
+and white balance, sensor noise, JPEG, a sub-pixel camera shift, the figure's
+shadow), each with a level where 0 turns it off. Labels stay exact: mask and
+depth always describe `fg_bg`'s camera and geometry.
+
+Only numpy and pillow; everything is deterministic from `SyntheticSpec.seed`.
+"""
+import colorsys
+import dataclasses
+import functools
+import io
+import math
+
+import numpy as np
+from PIL import Image
+from PIL import ImageDraw
+
+# Depth is stored as nearness: inverse depth over this fixed range, 255 nearest.
+NEAR_M = 1.0
+FAR_M = 15.0
+
+_SS = 3  # Background supersampling per axis; odd, so one subsample is the pixel centre.
+_MARGIN = 3  # Extra subsamples around the background, room for shifts of up to 1 px.
+_MIN_MASK_FRACTION = 0.005  # Placements whose visible figure is smaller are retried.
+_PLACEMENT_TRIES = 24
+_POSITION_TRIES = 40
+_EXPOSURE_PREVIEW = 48  # The (size-independent) render auto-exposure is measured on.
+
+_FLOOR, _CEILING, _LEFT, _RIGHT, _BACK = range(5)
+_FIRST_BOX = 5  # Face ids from here on are boxes (desks, chairs, furniture).
+
+_LEVELS = ('exposure', 'noise', 'jpeg', 'shift', 'shadow')
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticSpec:
+  """What to render: the four counts, the image size, the seed, nuisance levels.
+
+  Each level scales one capture nuisance between `bg` and `fg_bg`; 0 turns it
+  off and 1 is the default strength.
+  """
+  num_backgrounds: int = 10
+  num_foregrounds: int = 10
+  flips: int = 2  # 1: plain foregrounds only; 2: plain and mirrored.
+  placements: int = 4
+  render_size: int = 64  # Square images, render_size x render_size.
+  seed: int = 0
+  exposure: float = 1.0  # Global gain and white balance of fg_bg vs bg.
+  noise: float = 1.0  # Independent Gaussian sensor noise in both images.
+  jpeg: float = 1.0  # JPEG round trip of both, quality 95 - 25 * level.
+  shift: float = 1.0  # Sub-pixel camera shift between bg and fg_bg, 0.7 * level px.
+  shadow: float = 1.0  # The figure's soft shadow on the floor, in fg_bg only.
+
+
+def validate_spec(spec):
+  """Raises ValueError naming the first field of `spec` outside its range."""
+  for name in ('num_backgrounds', 'num_foregrounds', 'placements'):
+    value = getattr(spec, name)
+    if not _is_int(value) or value < 1:
+      raise ValueError(f'SyntheticSpec.{name} must be an integer >= 1, got {value!r}')
+  if not _is_int(spec.flips) or spec.flips not in (1, 2):
+    raise ValueError(f'SyntheticSpec.flips must be 1 or 2, got {spec.flips!r}')
+  if not _is_int(spec.render_size) or not 16 <= spec.render_size <= 1024:
+    raise ValueError('SyntheticSpec.render_size must be an integer between 16 and '
+                     f'1024, got {spec.render_size!r}')
+  if not _is_int(spec.seed) or spec.seed < 0:
+    raise ValueError(f'SyntheticSpec.seed must be an integer >= 0, got {spec.seed!r}')
+  for name in _LEVELS:
+    value = getattr(spec, name)
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or
+        not math.isfinite(value) or value < 0):
+      raise ValueError(f'SyntheticSpec.{name} must be a finite number >= 0 '
+                       f'(0 turns it off), got {value!r}')
+
+
+def _is_int(value):
+  return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def num_samples(spec):
+  """The dataset size: backgrounds x foregrounds x flips x placements."""
+  validate_spec(spec)
+  return (spec.num_backgrounds * spec.num_foregrounds * spec.flips *
+          spec.placements)
+
+
+def sample_index_to_ids(spec, index):
+  """Maps a sample index to (bg_id, fg_id, flip, placement), background-major.
+
+  Consecutive indices share a background, so its cached render is reused.
+  """
+  total = num_samples(spec)
+  if not _is_int(index) or not 0 <= index < total:
+    raise IndexError(f'sample index {index!r} outside [0, {total})')
+  index = int(index)
+  index, placement = divmod(index, spec.placements)
+  index, flip = divmod(index, spec.flips)
+  bg_id, fg_id = divmod(index, spec.num_foregrounds)
+  return bg_id, fg_id, flip, placement
+
+
+def sample_name(spec, index):
+  """The original dataset's name of a sample, e.g. 'fg003_bg012_05'."""
+  bg_id, fg_id, flip, placement = sample_index_to_ids(spec, index)
+  return f'fg{fg_id:03d}_bg{bg_id:03d}_{flip * spec.placements + placement:02d}'
+
+
+def background_name(bg_id):
+  """The original dataset's name of a background image, e.g. 'img_012'."""
+  return f'img_{bg_id:03d}'
+
+
+def depth_to_nearness(depth_m):
+  """Metres to uint8 nearness: inverse depth over [NEAR_M, FAR_M], 255 nearest."""
+  depth_m = np.asarray(depth_m, np.float64)
+  with np.errstate(divide='ignore'):
+    inverse = 1.0 / depth_m
+  scaled = 255.0 * (inverse - 1.0 / FAR_M) / (1.0 / NEAR_M - 1.0 / FAR_M)
+  return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def nearness_to_depth(nearness):
+  """uint8 nearness back to metres (the centre of each nearness step)."""
+  nearness = np.asarray(nearness, np.float64)
+  inverse = nearness / 255.0 * (1.0 / NEAR_M - 1.0 / FAR_M) + 1.0 / FAR_M
+  return (1.0 / inverse).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------
+# Geometry.
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Camera:
+  """A pinhole camera; ray directions have a forward component of exactly 1."""
+  origin: np.ndarray  # (3,) world position.
+  axes: np.ndarray  # (3, 3) rows: right, up, forward, in world coordinates.
+  focal: float  # Pixels.
+  size: int  # The image is size x size pixels; pixel i spans [i, i + 1).
+
+  def rays(self, us, vs):
+    """World directions through image points (columns `us`, rows `vs`)."""
+    x = (np.asarray(us, np.float64) - self.size / 2) / self.focal
+    y = (self.size / 2 - np.asarray(vs, np.float64)) / self.focal
+    return (x[None, :, None] * self.axes[0] + y[:, None, None] * self.axes[1] +
+            self.axes[2])
+
+  def project(self, points):
+    """Image column, row and z-depth of world `points` (N, 3)."""
+    rel = points - self.origin
+    z = rel @ self.axes[2]
+    u = self.size / 2 + self.focal * (rel @ self.axes[0]) / z
+    v = self.size / 2 - self.focal * (rel @ self.axes[1]) / z
+    return u, v, z
+
+
+def _look_axes(yaw, pitch):
+  """Camera axes for a heading `yaw` (about +y) and a downward `pitch`."""
+  forward = np.array([math.sin(yaw) * math.cos(pitch), -math.sin(pitch),
+                      math.cos(yaw) * math.cos(pitch)])
+  right = np.array([math.cos(yaw), 0.0, -math.sin(yaw)])
+  return np.stack([right, np.cross(forward, right), forward])
+
+
+def _yaw_matrix(yaw):
+  """Rotation about +y taking +z (a figure's front) to (sin yaw, 0, cos yaw)."""
+  c, s = math.cos(yaw), math.sin(yaw)
+  return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def _rot_x(angle):
+  """Rotation about +x; positive angles tip +y towards +z (forwards)."""
+  c, s = math.cos(angle), math.sin(angle)
+  return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def _box_corners(lo, hi):
+  """The 8 corners of an axis-aligned box."""
+  return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                   for z in (lo[2], hi[2])])
+
+
+def _pixel_window(us, vs, u, v, z):
+  """Index ranges of grid `us` x `vs` covering projected points, or None."""
+  if np.any(z <= 1e-6):
+    return 0, len(vs), 0, len(us)
+  c0, c1 = np.searchsorted(us, [u.min(), u.max()])
+  r0, r1 = np.searchsorted(vs, [v.min(), v.max()])
+  if c0 >= c1 or r0 >= r1:
+    return None
+  return r0, r1, c0, c1
+
+
+def _trace_room(origin, dirs, room):
+  """Ray casts the inside of the room box: z-depth and face id per ray."""
+  half_w, depth, height = room['width'] / 2, room['depth'], room['height']
+  with np.errstate(divide='ignore', invalid='ignore'):
+    tx = np.where(dirs[..., 0] > 0, half_w - origin[0], -half_w - origin[0])
+    tx = np.abs(tx / dirs[..., 0])
+    ty = np.abs(np.where(dirs[..., 1] > 0, height - origin[1], -origin[1]) /
+                dirs[..., 1])
+    tz = (depth - origin[2]) / dirs[..., 2]
+  ts = np.stack([np.nan_to_num(tx, nan=np.inf), np.nan_to_num(ty, nan=np.inf),
+                 np.where(tz > 0, tz, np.inf)], -1)
+  axis = ts.argmin(-1)
+  t = np.take_along_axis(ts, axis[..., None], -1)[..., 0]
+  face = np.where(axis == 0, np.where(dirs[..., 0] < 0, _LEFT, _RIGHT),
+                  np.where(axis == 1, np.where(dirs[..., 1] > 0, _CEILING, _FLOOR),
+                           _BACK))
+  return t, face
+
+
+def _trace_boxes(camera, us, vs, dirs, t, face, lo, hi):
+  """Slab-method ray casting of boxes into the depth/face buffers, in place.
+
+  Only the rays inside each box's projected bounding rectangle are tested.
+  """
+  origin = camera.origin
+  for k in range(len(lo)):
+    window = _pixel_window(us, vs, *camera.project(_box_corners(lo[k], hi[k])))
+    if window is None:
+      continue
+    r0, r1, c0, c1 = window
+    d = dirs[r0:r1, c0:c1]
+    with np.errstate(divide='ignore', invalid='ignore'):
+      inv = 1.0 / d
+      t1 = (lo[k] - origin) * inv
+      t2 = (hi[k] - origin) * inv
+    near = np.minimum(t1, t2).max(-1)
+    far = np.maximum(t1, t2).min(-1)
+    tw = t[r0:r1, c0:c1]
+    hit = (far >= near) & (near > 0) & (near < tw)
+    tw[hit] = near[hit]
+    face[r0:r1, c0:c1][hit] = _FIRST_BOX + k
+
+
+def _box_normals(points, ids, lo, hi):
+  """Outward normals of box hits: the face nearest to each hit point."""
+  gaps = np.concatenate([np.abs(points - lo[ids]), np.abs(points - hi[ids])], -1)
+  side = gaps.argmin(-1)
+  normals = np.zeros_like(points)
+  normals[np.arange(len(points)), side % 3] = np.where(side < 3, -1.0, 1.0)
+  return normals
+
+
+def _value_noise(grid, u, v):
+  """Smooth tileable value noise in [0, 1] from a random `grid`, at (u, v)."""
+  n = grid.shape[0]
+  u0, v0 = np.floor(u), np.floor(v)
+  fu, fv = u - u0, v - v0
+  fu, fv = fu * fu * (3 - 2 * fu), fv * fv * (3 - 2 * fv)
+  i0, j0 = u0.astype(np.int64) % n, v0.astype(np.int64) % n
+  i1, j1 = (i0 + 1) % n, (j0 + 1) % n
+  top = grid[i0, j0] * (1 - fu) + grid[i1, j0] * fu
+  bottom = grid[i0, j1] * (1 - fu) + grid[i1, j1] * fu
+  return top * (1 - fv) + bottom * fv
+
+
+def _hashed(table, i, j):
+  """A random value per integer cell (i, j), from a square random `table`."""
+  n = table.shape[0]
+  return table[np.asarray(i, np.int64) % n, np.asarray(j, np.int64) % n]
+
+
+# ----------------------------------------------------------------------------
+# Lighting: ambient, sunlight through the windows, one ceiling lamp.
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Light:
+  tint: np.ndarray  # (3,) colour temperature of the room light.
+  ambient: float
+  sun: float
+  sun_dir: np.ndarray  # (3,) unit direction the sunlight travels.
+  window_x: float  # The plane of the window wall.
+  windows: np.ndarray  # (n, 4) z0, z1, y0, y1 of each window opening.
+  lamp: float
+  lamp_pos: np.ndarray  # (3,)
+  gain: float = 1.0  # Auto-exposure.
+
+
+def _shade(light, points, normals):
+  """Irradiance factor (N,) at `points` with unit `normals` (both (N, 3))."""
+  s = light.sun_dir
+  sunlit = np.zeros(len(points), bool)
+  if light.sun > 0 and len(light.windows):
+    # Follow each point back towards the sun; lit if that passes a window.
+    lam = (points[:, 0] - light.window_x) / s[0]
+    qy = points[:, 1] - lam * s[1]
+    qz = points[:, 2] - lam * s[2]
+    for z0, z1, y0, y1 in light.windows:
+      sunlit |= (qz > z0) & (qz < z1) & (qy > y0) & (qy < y1)
+    sunlit &= lam > 0
+  sun = light.sun * sunlit * np.clip(-(normals @ s), 0.0, None)
+  to_lamp = light.lamp_pos - points
+  dist = np.sqrt((to_lamp * to_lamp).sum(-1))
+  lamp = light.lamp * np.clip((normals * to_lamp).sum(-1) / dist, 0.0, None)
+  lamp /= 1.0 + (dist / 4.0) ** 2
+  return light.gain * (light.ambient + sun + lamp)
+
+
+def _lit(light, albedo, shade):
+  return albedo * shade[:, None] * light.tint
+
+
+# ----------------------------------------------------------------------------
+# Backgrounds.
+
+_PAINTS = np.array([
+    [0.93, 0.90, 0.82], [0.95, 0.94, 0.89], [0.85, 0.90, 0.80],
+    [0.82, 0.88, 0.93], [0.96, 0.91, 0.72], [0.93, 0.84, 0.79],
+    [0.86, 0.86, 0.87], [0.90, 0.86, 0.94]])
+_DADOS = np.array([
+    [0.45, 0.58, 0.48], [0.40, 0.50, 0.66], [0.66, 0.56, 0.42],
+    [0.56, 0.56, 0.60], [0.62, 0.40, 0.36]])
+_WOODS = np.array([
+    [0.72, 0.52, 0.32], [0.60, 0.42, 0.26], [0.80, 0.64, 0.44],
+    [0.52, 0.36, 0.24]])
+_TILES = np.array([
+    [0.82, 0.82, 0.80], [0.70, 0.72, 0.70], [0.80, 0.76, 0.68],
+    [0.55, 0.58, 0.60], [0.62, 0.54, 0.50]])
+_LINOS = np.array([
+    [0.50, 0.60, 0.55], [0.60, 0.54, 0.48], [0.48, 0.54, 0.66],
+    [0.70, 0.66, 0.58]])
+_BOARDS = np.array([[0.10, 0.24, 0.17], [0.12, 0.14, 0.13], [0.07, 0.19, 0.21]])
+_DESK_TOPS = np.array([
+    [0.82, 0.68, 0.48], [0.70, 0.54, 0.36], [0.86, 0.85, 0.80],
+    [0.78, 0.80, 0.76]])
+_METALS = np.array([[0.22, 0.22, 0.24], [0.58, 0.59, 0.61], [0.16, 0.28, 0.52]])
+_CHAIRS = np.array([
+    [0.15, 0.35, 0.72], [0.72, 0.16, 0.12], [0.92, 0.52, 0.10],
+    [0.20, 0.52, 0.30], [0.30, 0.30, 0.33], [0.72, 0.55, 0.35]])
+_INKS = np.array([[0.10, 0.12, 0.45], [0.08, 0.08, 0.09], [0.60, 0.10, 0.10]])
+
+
+def _pick(rng, palette, jitter=0.04):
+  """A palette colour with a small random brightness change."""
+  return np.clip(palette[rng.integers(len(palette))] * rng.uniform(
+      1 - jitter, 1 + jitter), 0, 1)
+
+
+def _random_color(rng, saturation=(0.3, 0.9), value=(0.3, 0.9)):
+  return np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(*saturation),
+                                      rng.uniform(*value)))
+
+
+def _room_params(seed, bg_id):
+  """Every random choice of one background: room, furniture, decor, light."""
+  rng = np.random.default_rng([seed, 0, bg_id])
+  room = dict(width=rng.uniform(7.0, 9.5), depth=rng.uniform(8.0, 10.5),
+              height=rng.uniform(2.8, 3.4))
+  width, depth, height = room['width'], room['depth'], room['height']
+  cam_x = rng.uniform(-0.2, 0.2) * width
+  # The camera stands among the back rows (those behind it are out of view).
+  camera = dict(origin=np.array([cam_x, rng.uniform(1.7, 2.3), rng.uniform(1.2, 2.6)]),
+                yaw=-cam_x / width * rng.uniform(0.2, 0.5) + rng.uniform(-0.06, 0.06),
+                pitch=math.radians(rng.uniform(9, 16)),
+                hfov=math.radians(rng.uniform(56, 68)))
+  window_side = rng.choice([-1, 1])
+
+  # Surfaces.
+  floor_kind = rng.choice(['wood', 'tiles', 'lino'])
+  floor = dict(kind=floor_kind, table=rng.uniform(size=(64, 64)),
+               grain=rng.uniform(size=(32, 32)),
+               plank=rng.uniform(0.12, 0.2), plank_len=rng.uniform(1.2, 2.2),
+               tile=rng.uniform(0.3, 0.6), checker=rng.uniform() < 0.4,
+               color={'wood': _pick(rng, _WOODS), 'tiles': _pick(rng, _TILES),
+                      'lino': _pick(rng, _LINOS)}[floor_kind],
+               color2=_pick(rng, _TILES) * 0.8, grout=_pick(rng, _TILES) * 0.6)
+  walls = dict(paint=_pick(rng, _PAINTS, 0.03), dado=_pick(rng, _DADOS),
+               dado_h=rng.uniform(0.9, 1.2) if rng.uniform() < 0.5 else 0.0,
+               skirting=_pick(rng, _WOODS) * 0.6, noise=rng.uniform(size=(32, 32)))
+  ceiling = dict(color=np.array([0.93, 0.93, 0.91]) * rng.uniform(0.95, 1.0),
+                 tile=rng.uniform(0.58, 0.62),
+                 lamp_rows=rng.integers(2, 4), lamp_cols=rng.integers(2, 4))
+
+  # Wall decor, as painter's-order primitives in wall coordinates (u, v):
+  # back wall (x, y), side walls (z, y), ceiling (x, z).
+  decor = []
+  board_w, board_h = rng.uniform(3.0, 4.4), rng.uniform(1.1, 1.3)
+  board_x = rng.uniform(-0.6, 0.6)
+  board_y0 = rng.uniform(0.85, 1.0)
+  whiteboard = rng.uniform() < 0.4
+  frame = (np.array([0.75, 0.76, 0.78]) if whiteboard else _pick(rng, _WOODS))
+  bu0, bu1, bv0, bv1 = (board_x - board_w / 2, board_x + board_w / 2, board_y0,
+                        board_y0 + board_h)
+  decor.append(('rect', _BACK, bu0 - 0.06, bu1 + 0.06, bv0 - 0.06, bv1 + 0.06, frame))
+  decor.append(('rect', _BACK, bu0, bu1, bv0, bv1,
+                np.array([0.93, 0.94, 0.94]) if whiteboard else _pick(rng, _BOARDS)))
+  ink = (_pick(rng, _INKS) if whiteboard else np.array([0.80, 0.82, 0.80]))
+  decor.append(('text', _BACK, bu0 + 0.1, bu1 - 0.1, bv0 + 0.1, bv1 - 0.1,
+                _board_text(rng, bu1 - bu0 - 0.2, bv1 - bv0 - 0.2), ink))
+  decor.append(('rect', _BACK, bu0 - 0.08, bu1 + 0.08, bv0 - 0.1, bv0 - 0.04, frame))
+  clock_x = board_x + rng.choice([-1, 1]) * rng.uniform(0, board_w / 2)
+  decor.append(('disc', _BACK, clock_x, bv1 + 0.45, 0.18, np.array([0.1, 0.1, 0.1])))
+  decor.append(('disc', _BACK, clock_x, bv1 + 0.45, 0.15, np.array([0.95, 0.95, 0.93])))
+  for _ in range(rng.integers(0, 3)):  # Posters beside the board.
+    side = rng.choice([-1, 1])
+    px = side * rng.uniform(board_w / 2 + 0.5, width / 2 - 0.6)
+    pw, ph, py = rng.uniform(0.4, 0.8), rng.uniform(0.5, 0.9), rng.uniform(1.2, 1.6)
+    decor.append(('rect', _BACK, px - pw / 2, px + pw / 2, py, py + ph,
+                  _random_color(rng, value=(0.6, 1.0))))
+    decor.append(('rect', _BACK, px - pw / 3, px + pw / 3, py + ph * 0.45,
+                  py + ph * 0.85, _random_color(rng)))
+
+  window_wall = _LEFT if window_side < 0 else _RIGHT
+  other_wall = _RIGHT if window_side < 0 else _LEFT
+  n_windows = rng.integers(3, 5)
+  win_w, win_y0, win_y1 = rng.uniform(1.2, 1.7), rng.uniform(0.85, 1.0), rng.uniform(2.3, 2.6)
+  win_y1 = min(win_y1, height - 0.25)
+  win_frame = _pick(rng, np.array([[0.92, 0.92, 0.90], [0.55, 0.56, 0.58],
+                                   [0.50, 0.34, 0.22]]))
+  sky = dict(top=np.array([0.62, 0.78, 0.98]) * rng.uniform(0.95, 1.1),
+             bottom=np.array([0.90, 0.94, 0.98]),
+             trees=rng.uniform(0.0, 0.45), noise=rng.uniform(size=(32, 32)),
+             tree_color=np.array([0.22, 0.38, 0.20]) * rng.uniform(0.8, 1.3))
+  windows = []
+  centers = np.linspace(1.6, depth - 1.4, n_windows)
+  for zc in centers:
+    z0, z1 = zc - win_w / 2, zc + win_w / 2
+    windows.append((z0, z1, win_y0, win_y1))
+    decor.append(('rect', window_wall, z0 - 0.07, z1 + 0.07, win_y0 - 0.1, win_y1 + 0.06,
+                  win_frame))
+    decor.append(('glass', window_wall, z0, z1, win_y0, win_y1, sky))
+    decor.append(('rect', window_wall, zc - 0.03, zc + 0.03, win_y0, win_y1, win_frame))
+    ym = win_y0 + 0.65 * (win_y1 - win_y0)
+    decor.append(('rect', window_wall, z0, z1, ym - 0.03, ym + 0.03, win_frame))
+  # The other side wall: a door near the board and a notice board.
+  door_z = depth - rng.uniform(0.6, 1.4)
+  door_color = _pick(rng, np.array([[0.55, 0.36, 0.22], [0.62, 0.64, 0.66],
+                                    [0.30, 0.45, 0.62]]))
+  decor.append(('rect', other_wall, door_z - 0.55, door_z + 0.55, 0.0, 2.2,
+                door_color * 0.7))
+  decor.append(('rect', other_wall, door_z - 0.47, door_z + 0.47, 0.0, 2.12, door_color))
+  decor.append(('rect', other_wall, door_z - 0.25, door_z + 0.25, 1.3, 1.9,
+                np.array([0.35, 0.42, 0.48])))
+  cork_z0 = rng.uniform(1.5, max(1.6, depth - 4.5))
+  cork_w = rng.uniform(1.2, 2.4)
+  decor.append(('rect', other_wall, cork_z0, cork_z0 + cork_w, 1.1, 2.1,
+                np.array([0.66, 0.50, 0.32])))
+  for _ in range(rng.integers(3, 8)):
+    pz, py = rng.uniform(cork_z0 + 0.1, cork_z0 + cork_w - 0.3), rng.uniform(1.2, 1.7)
+    decor.append(('rect', other_wall, pz, pz + rng.uniform(0.15, 0.3), py,
+                  py + rng.uniform(0.2, 0.35), _random_color(rng, (0.0, 0.5), (0.8, 1.0))))
+
+  # Ceiling lamps (emissive panels).
+  for i in range(ceiling['lamp_rows']):
+    lz = (i + 1) * depth / (ceiling['lamp_rows'] + 1)
+    for j in range(ceiling['lamp_cols']):
+      lx = (j + 1) * width / (ceiling['lamp_cols'] + 1) - width / 2
+      decor.append(('lamp', _CEILING, lx - 0.3, lx + 0.3, lz - 0.6, lz + 0.6, None))
+
+  boxes, materials, seats, footprints = _furniture(rng, room, camera, window_side)
+
+  warm = rng.uniform(-1, 1)
+  tint = np.array([1 + 0.10 * warm, 1.0, 1 - 0.12 * warm])
+  sun_dir = np.array([-window_side * rng.uniform(0.6, 1.2), -rng.uniform(0.5, 1.0),
+                      rng.uniform(-0.5, 0.5)])
+  light = _Light(tint=tint / tint.mean(), ambient=rng.uniform(0.45, 0.65),
+                 sun=rng.uniform(0.0, 0.6) if rng.uniform() < 0.8 else 0.0,
+                 sun_dir=sun_dir / np.linalg.norm(sun_dir),
+                 window_x=window_side * width / 2, windows=np.array(windows),
+                 lamp=rng.uniform(0.2, 0.5),
+                 lamp_pos=np.array([rng.uniform(-1, 1), height - 0.1,
+                                    depth * rng.uniform(0.3, 0.7)]))
+  return dict(room=room, camera=camera, floor=floor, walls=walls, ceiling=ceiling,
+              decor=decor, boxes=boxes, materials=materials, seats=seats,
+              footprints=footprints, light=light,
+              brightness=rng.uniform(0.45, 0.56))
+
+
+def _board_text(rng, width, height, cell=0.035):
+  """A bitmap of chalk or marker 'handwriting' lines for the board."""
+  rows, cols = max(1, int(height / cell)), max(1, int(width / cell))
+  bitmap = np.zeros((rows, cols), bool)
+  line = int(rng.integers(1, 3))
+  while line + 2 < rows:
+    c = int(rng.integers(0, max(1, cols // 6)))
+    end = int(rng.integers(cols // 3, cols)) if rng.uniform() < 0.85 else 0
+    while c < end:
+      word = int(rng.integers(2, 8))
+      bitmap[line:line + 2, c:min(c + word, end)] = rng.uniform(
+          size=(2, max(0, min(c + word, end) - c))) < 0.6
+      c += word + 1
+    line += int(rng.integers(4, 6))
+  return bitmap
+
+
+def _furniture(rng, room, camera, window_side):
+  """Rows of desks with chairs, a teacher's desk and a cabinet, as boxes.
+
+  Returns (boxes (lo, hi) arrays, per-box material (albedo, is_wood) lists,
+  chair seats (x, z, height) students can sit on, floor footprints
+  (x0, x1, z0, z1) standing figures must avoid).
+  """
+  width, depth = room['width'], room['depth']
+  lo, hi, colors, wood = [], [], [], []
+
+  def add(box_lo, box_hi, color, is_wood=False):
+    lo.append(box_lo)
+    hi.append(box_hi)
+    colors.append(color)
+    wood.append(is_wood)
+
+  top_color, metal = _pick(rng, _DESK_TOPS), _pick(rng, _METALS)
+  top_wood = bool(rng.uniform() < 0.6)
+  chair_index = rng.integers(len(_CHAIRS))
+  chair_color = _CHAIRS[chair_index] * rng.uniform(0.96, 1.04)
+  chair_wood = bool(chair_index == len(_CHAIRS) - 1)
+  desk_w, desk_d, desk_h = rng.uniform(1.0, 1.3), rng.uniform(0.5, 0.6), rng.uniform(0.72, 0.78)
+  seat_h = rng.uniform(0.42, 0.46)
+  span = width - 1.8
+  n_cols = int(rng.integers(3, 5))
+  while n_cols > 2 and n_cols * desk_w + (n_cols - 1) * 0.55 > span:
+    n_cols -= 1
+  gap = (span - n_cols * desk_w) / (n_cols - 1)
+  pitch = rng.uniform(1.15, 1.35)
+  front = depth - rng.uniform(2.3, 2.9)  # Far edge of the row nearest the board.
+  n_rows = int(rng.integers(3, 6))
+  seats, footprints = [], []
+  for r in range(n_rows):
+    z0 = front - desk_d - r * pitch
+    if z0 - 0.5 < camera['origin'][2] + 1.0:
+      break
+    for c in range(n_cols):
+      if rng.uniform() < 0.08:
+        continue  # A missing desk now and then.
+      x = -span / 2 + desk_w / 2 + c * (desk_w + gap)
+      x0, x1, z1 = x - desk_w / 2, x + desk_w / 2, z0 + desk_d
+      add([x0, desk_h - 0.035, z0], [x1, desk_h, z1], top_color, top_wood)
+      for lx in (x0 + 0.03, x1 - 0.07):
+        for lz in (z0 + 0.03, z1 - 0.07):
+          add([lx, 0.0, lz], [lx + 0.04, desk_h - 0.035, lz + 0.04], metal)
+      footprints.append((x0, x1, z0, z1))
+      for s in (-1, 1):
+        cx, cz = x + s * desk_w / 4, z0 - 0.24
+        if rng.uniform() < 0.1:
+          continue  # An empty place without a chair.
+        add([cx - 0.2, seat_h - 0.03, cz - 0.2], [cx + 0.2, seat_h, cz + 0.2],
+            chair_color, chair_wood)
+        add([cx - 0.2, seat_h + 0.12, cz - 0.23], [cx + 0.2, seat_h + 0.42, cz - 0.19],
+            chair_color, chair_wood)
+        for lx in (cx - 0.19, cx + 0.16):
+          add([lx, 0.0, cz + 0.16], [lx + 0.03, seat_h - 0.03, cz + 0.19], metal)
+          add([lx, 0.0, cz - 0.22], [lx + 0.03, seat_h + 0.42, cz - 0.19], metal)
+        seats.append((cx, cz, seat_h))
+        footprints.append((cx - 0.22, cx + 0.22, cz - 0.24, cz + 0.22))
+  # The teacher's desk, near the board.
+  tx = rng.choice([-1, 1]) * rng.uniform(1.0, width / 2 - 1.2)
+  tz = depth - rng.uniform(1.4, 1.8)
+  teacher_wood = _pick(rng, _WOODS)
+  add([tx - 0.75, 0.72, tz - 0.4], [tx + 0.75, 0.77, tz + 0.4], teacher_wood, True)
+  add([tx - 0.72, 0.0, tz - 0.3], [tx + 0.72, 0.72, tz + 0.38], teacher_wood * 0.85, True)
+  footprints.append((tx - 0.75, tx + 0.75, tz - 0.4, tz + 0.4))
+  # A cabinet against the wall opposite the windows.
+  cab_len, cab_h = rng.uniform(1.0, 2.0), rng.uniform(0.9, 2.0)
+  cab_z = rng.uniform(1.5, max(1.6, depth - 4.0))
+  wall_x = -window_side * width / 2
+  cab_x0, cab_x1 = sorted([wall_x, wall_x + window_side * 0.45])
+  cab_color = _pick(rng, np.vstack([_WOODS, _METALS[1:2], [[0.85, 0.85, 0.82]]]))
+  add([cab_x0, 0.0, cab_z], [cab_x1, cab_h, cab_z + cab_len], cab_color,
+      bool(rng.uniform() < 0.5))
+  footprints.append((cab_x0, cab_x1, cab_z, cab_z + cab_len))
+  boxes = (np.array(lo, np.float64), np.array(hi, np.float64))
+  return boxes, (np.array(colors), np.array(wood)), seats, np.array(footprints)
+
+
+def _make_camera(params, size):
+  cam = params['camera']
+  focal = size / 2 / math.tan(cam['hfov'] / 2)
+  return _Camera(origin=cam['origin'], axes=_look_axes(cam['yaw'], cam['pitch']),
+                 focal=focal, size=size)
+
+
+def _surface_albedo(params, points, face):
+  """Albedo (N, 3), emission (N, 3) and an is-emissive flag (N,) of hits."""
+  n = len(points)
+  albedo = np.zeros((n, 3))
+  emission = np.zeros((n, 3))
+  emissive = np.zeros(n, bool)
+  x, y, z = points[:, 0], points[:, 1], points[:, 2]
+
+  idx = np.flatnonzero(face == _FLOOR)
+  albedo[idx] = _floor_albedo(params['floor'], x[idx], z[idx])
+  walls = params['walls']
+  for wall in (_LEFT, _RIGHT, _BACK):
+    idx = np.flatnonzero(face == wall)
+    u = x[idx] if wall == _BACK else z[idx] + (wall == _RIGHT) * 50.0
+    grain = _value_noise(walls['noise'], u * 1.5, y[idx] * 1.5)
+    color = np.where((y[idx] < walls['dado_h'])[:, None], walls['dado'], walls['paint'])
+    color = color * (0.96 + 0.08 * grain)[:, None]
+    albedo[idx] = np.where((y[idx] < 0.1)[:, None], walls['skirting'], color)
+  idx = np.flatnonzero(face == _CEILING)
+  ceiling = params['ceiling']
+  fx = np.mod(x[idx] / ceiling['tile'], 1.0)
+  fz = np.mod(z[idx] / ceiling['tile'], 1.0)
+  grid = (np.minimum(fx, 1 - fx) < 0.02) | (np.minimum(fz, 1 - fz) < 0.02)
+  albedo[idx] = ceiling['color'] * np.where(grid, 0.85, 1.0)[:, None]
+
+  for item in params['decor']:
+    kind, wall = item[0], item[1]
+    idx = np.flatnonzero(face == wall)
+    if wall == _BACK:
+      u, v = x[idx], y[idx]
+    elif wall == _CEILING:
+      u, v = x[idx], z[idx]
+    else:
+      u, v = z[idx], y[idx]
+    if kind == 'disc':
+      _, _, cu, cv, radius, color = item
+      inside = (u - cu) ** 2 + (v - cv) ** 2 < radius ** 2
+      albedo[idx[inside]] = color
+      continue
+    _, _, u0, u1, v0, v1, payload = item[:7]
+    inside = (u > u0) & (u < u1) & (v > v0) & (v < v1)
+    sel, u, v = idx[inside], u[inside], v[inside]
+    if kind == 'rect':
+      albedo[sel] = payload
+    elif kind == 'text':
+      bitmap = payload
+      rows = ((v1 - v) / (v1 - v0) * bitmap.shape[0]).astype(np.int64)
+      cols = ((u - u0) / (u1 - u0) * bitmap.shape[1]).astype(np.int64)
+      on = bitmap[np.clip(rows, 0, bitmap.shape[0] - 1),
+                  np.clip(cols, 0, bitmap.shape[1] - 1)]
+      albedo[sel[on]] = albedo[sel[on]] * 0.35 + item[7] * 0.65
+    elif kind == 'glass':
+      sky = payload
+      h = ((v - v0) / (v1 - v0))[:, None]
+      color = sky['bottom'] * (1 - h) + sky['top'] * h
+      trees = sky['trees'] * (0.6 + 0.8 * _value_noise(sky['noise'], u * 2.0, 0.0 * u))
+      color = np.where((h[:, 0] < trees)[:, None], sky['tree_color'], color)
+      emission[sel] = color
+      emissive[sel] = True
+    elif kind == 'lamp':
+      emission[sel] = np.array([1.0, 1.0, 0.97])
+      emissive[sel] = True
+
+  idx = np.flatnonzero(face >= _FIRST_BOX)
+  colors, wood = params['materials']
+  box = face[idx] - _FIRST_BOX
+  grain = _value_noise(params['floor']['grain'], x[idx] * 3.0 + z[idx] * 0.5,
+                       z[idx] * 40.0 + y[idx] * 40.0)
+  albedo[idx] = colors[box] * np.where(wood[box], 0.88 + 0.24 * grain, 1.0)[:, None]
+  return albedo, emission, emissive
+
+
+def _floor_albedo(floor, x, z):
+  """Wood planks, tiles or speckled linoleum at floor points (x, z)."""
+  kind, table = floor['kind'], floor['table']
+  if kind == 'wood':
+    plank = np.floor(x / floor['plank'])
+    shifted = z + _hashed(table, plank, 7) * floor['plank_len']
+    piece = np.floor(shifted / floor['plank_len'])
+    tone = 0.85 + 0.3 * _hashed(table, plank, piece)
+    grain = 0.9 + 0.2 * _value_noise(floor['grain'], x * 30.0, z * 2.0)
+    fx = np.mod(x / floor['plank'], 1.0)
+    fz = np.mod(shifted / floor['plank_len'], 1.0)
+    seam = np.where((fx < 0.06) | (fz < 0.01), 0.7, 1.0)
+    return floor['color'] * (tone * grain * seam)[:, None]
+  if kind == 'tiles':
+    size = floor['tile']
+    ti, tj = np.floor(x / size), np.floor(z / size)
+    checker = floor['checker'] & ((ti + tj) % 2 == 1)
+    color = np.where(checker[:, None], floor['color2'], floor['color'])
+    color = color * (0.95 + 0.1 * _hashed(table, ti, tj))[:, None]
+    fx, fz = np.mod(x / size, 1.0), np.mod(z / size, 1.0)
+    grout = (np.minimum(fx, 1 - fx) < 0.03) | (np.minimum(fz, 1 - fz) < 0.03)
+    return np.where(grout[:, None], floor['grout'], color)
+  tone = 0.9 + 0.2 * _value_noise(floor['grain'], x * 1.5, z * 1.5)
+  speckle = 0.92 + 0.16 * _hashed(table, np.floor(x / 0.03), np.floor(z / 0.03))
+  return floor['color'] * (tone * speckle)[:, None]
+
+
+def _render_room(params, camera, us, vs, light):
+  """Ray casts the room on a grid: linear RGB (h, w, 3), depth, faces, hits."""
+  dirs = camera.rays(us, vs)
+  t, face = _trace_room(camera.origin, dirs, params['room'])
+  lo, hi = params['boxes']
+  _trace_boxes(camera, us, vs, dirs, t, face, lo, hi)
+  shape = t.shape
+  points = (camera.origin + t[..., None] * dirs).reshape(-1, 3)
+  face_flat = face.reshape(-1)
+  normals = np.zeros_like(points)
+  normals[face_flat == _FLOOR, 1] = 1.0
+  normals[face_flat == _CEILING, 1] = -1.0
+  normals[face_flat == _LEFT, 0] = 1.0
+  normals[face_flat == _RIGHT, 0] = -1.0
+  normals[face_flat == _BACK, 2] = -1.0
+  boxes = np.flatnonzero(face_flat >= _FIRST_BOX)
+  normals[boxes] = _box_normals(points[boxes], face_flat[boxes] - _FIRST_BOX, lo, hi)
+  albedo, emission, emissive = _surface_albedo(params, points, face_flat)
+  rgb = _lit(light, albedo, _shade(light, points, normals))
+  # Furniture sits in the soft shade of its own footprint (cheap ambient occlusion).
+  rgb *= _floor_occlusion(params, points, face_flat)[:, None]
+  rgb = np.where(emissive[:, None], emission, rgb)
+  return rgb.reshape(shape + (3,)), t, face, points.reshape(shape + (3,))
+
+
+def _floor_occlusion(params, points, face):
+  """Darkening of the floor under and right around furniture."""
+  factor = np.ones(len(points))
+  idx = np.flatnonzero(face == _FLOOR)
+  x, z = points[idx, 0], points[idx, 2]
+  for x0, x1, z0, z1 in params['footprints']:
+    dx = np.maximum(np.maximum(x0 - x, x - x1), 0.0)
+    dz = np.maximum(np.maximum(z0 - z, z - z1), 0.0)
+    factor[idx] *= 1.0 - 0.35 * np.exp(-(dx * dx + dz * dz) / 0.02)
+  return factor
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Scene:
+  """A rendered background plus what placing figures in it needs."""
+  params: dict
+  camera: _Camera
+  light: _Light
+  rgb_hi: np.ndarray  # (S*size + 2*margin)^2 x 3 uint8 supersampled render.
+  rgb: np.ndarray  # size x size x 3 uint8, the clean background.
+  depth_m: np.ndarray  # size x size float32 z-depth at pixel centres.
+  dirs: np.ndarray  # size x size x 3 ray directions at pixel centres.
+  floor_idx: np.ndarray  # Flat indices of pixels whose centre ray hits the floor.
+  floor_xz: np.ndarray  # (len(floor_idx), 2) those hits on the floor.
+
+
+def _grid(size):
+  """Subsample centres (pixel units) of the supersampled background grid."""
+  return (np.arange(size * _SS + 2 * _MARGIN) - _MARGIN + 0.5) / _SS
+
+
+def _exposure_gain(params, light):
+  """Auto-exposure: the gain bringing mean brightness to the scene's target."""
+  camera = _make_camera(params, _EXPOSURE_PREVIEW)
+  centres = np.arange(_EXPOSURE_PREVIEW) + 0.5
+  rgb, _, _, _ = _render_room(params, camera, centres, centres, light)
+  return params['brightness'] / max(float(rgb.mean()), 1e-3)
+
+
+@functools.lru_cache(maxsize=16)
+def _scene(seed, size, bg_id):
+  """Renders background `bg_id` (cached: every background serves many samples)."""
+  params = _room_params(seed, bg_id)
+  light = params['light']
+  light = dataclasses.replace(light, gain=_exposure_gain(params, light))
+  camera = _make_camera(params, size)
+  coords = _grid(size)
+  rgb_hi = np.empty((len(coords), len(coords), 3), np.uint8)
+  depth_hi = np.empty((len(coords), len(coords)))
+  face_hi = np.empty((len(coords), len(coords)), np.int64)
+  points_hi = np.empty((len(coords), len(coords), 3))
+  chunk = max(1, 65536 // len(coords))  # Bounded memory at large sizes.
+  for r in range(0, len(coords), chunk):
+    rgb, t, face, points = _render_room(params, camera, coords, coords[r:r + chunk], light)
+    rgb_hi[r:r + chunk] = np.clip(np.rint(rgb * 255.0), 0, 255)
+    depth_hi[r:r + chunk], face_hi[r:r + chunk], points_hi[r:r + chunk] = t, face, points
+  centre = slice(_MARGIN + _SS // 2, _MARGIN + _SS * size, _SS)
+  face = face_hi[centre, centre]
+  points = points_hi[centre, centre].reshape(-1, 3)
+  floor_idx = np.flatnonzero(face.reshape(-1) == _FLOOR)
+  scene = _Scene(
+      params=params, camera=camera, light=light, rgb_hi=rgb_hi,
+      rgb=_downsample(rgb_hi, size, 0, 0), depth_m=depth_hi[centre, centre].astype(np.float32),
+      dirs=camera.rays(np.arange(size) + 0.5, np.arange(size) + 0.5),
+      floor_idx=floor_idx, floor_xz=points[floor_idx][:, [0, 2]])
+  for array in (scene.rgb_hi, scene.rgb, scene.depth_m, scene.dirs):
+    array.flags.writeable = False
+  return scene
+
+
+def _downsample(rgb_hi, size, dy, dx):
+  """Box-filters the supersampled render, its window moved by (dy, dx) subsamples."""
+  r0, c0 = _MARGIN + dy, _MARGIN + dx
+  window = rgb_hi[r0:r0 + size * _SS, c0:c0 + size * _SS]
+  total = window.reshape(size, _SS, size, _SS, 3).sum((1, 3), dtype=np.uint16)
+  return ((total * 2 + _SS * _SS) // (2 * _SS * _SS)).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=16)
+def render_background(spec, bg_id):
+  """The clean background `bg_id`: dict(rgb=uint8 HxWx3, depth_m=float32 HxW).
+
+  `depth_m` is the z-depth (metres along the camera axis) at pixel centres.
+  Cached; the arrays are read-only. `clear_caches()` empties every cache.
+  """
+  validate_spec(spec)
+  if not _is_int(bg_id) or not 0 <= bg_id < spec.num_backgrounds:
+    raise IndexError(f'bg_id {bg_id!r} outside [0, {spec.num_backgrounds})')
+  scene = _scene(spec.seed, spec.render_size, int(bg_id))
+  return dict(rgb=scene.rgb, depth_m=scene.depth_m)
+
+
+def clear_caches():
+  """Empties the background and figure caches (they are rebuilt on demand)."""
+  render_background.cache_clear()
+  _scene.cache_clear()
+  _figure.cache_clear()
+
+
+# ----------------------------------------------------------------------------
+# Foreground figures.
+
+_SKINS = np.array([
+    [0.96, 0.80, 0.69], [0.92, 0.72, 0.58], [0.84, 0.62, 0.47],
+    [0.72, 0.51, 0.36], [0.56, 0.38, 0.26], [0.42, 0.27, 0.18],
+    [0.31, 0.20, 0.13]])
+_HAIRS = np.array([
+    [0.07, 0.06, 0.05], [0.20, 0.13, 0.08], [0.38, 0.25, 0.13],
+    [0.78, 0.64, 0.38], [0.52, 0.22, 0.10], [0.62, 0.62, 0.60]])
+_BOTTOMS = np.array([
+    [0.20, 0.28, 0.46], [0.10, 0.10, 0.12], [0.62, 0.55, 0.40],
+    [0.44, 0.44, 0.47], [0.13, 0.16, 0.30], [0.35, 0.22, 0.15]])
+_SHOES = np.array([[0.08, 0.08, 0.08], [0.92, 0.92, 0.90], [0.30, 0.18, 0.10]])
+
+_PLAIN, _STRIPES, _CHECKS = 0, 1, 2
+_KINDS = ('seated_student', 'standing_student', 'teacher')
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Figure:
+  """A person as ellipsoids in its own frame: feet on y = 0, facing +z."""
+  kind: str
+  height: float
+  centers: np.ndarray  # (P, 3)
+  rots: np.ndarray  # (P, 3, 3) columns: the ellipsoid's axes.
+  radii: np.ndarray  # (P, 3)
+  colors: np.ndarray  # (P, 3) albedo.
+  stripe_colors: np.ndarray  # (P, 3) albedo of the pattern's second colour.
+  patterns: np.ndarray  # (P,) _PLAIN, _STRIPES or _CHECKS.
+  pattern_size: float  # Metres.
+  mirrored: bool
+
+  @property
+  def bounds(self):
+    reach = self.radii.max(1, keepdims=True)
+    return (self.centers - reach).min(0), (self.centers + reach).max(0)
+
+
+def _limb_dir(flexion, abduction, side):
+  """Unit direction of a limb hanging down, swung forward then outward (degrees)."""
+  f, a = math.radians(flexion), math.radians(abduction)
+  return np.array([side * math.cos(f) * math.sin(a), -math.cos(f) * math.cos(a),
+                   math.sin(f)])
+
+
+def _segment(start, end, thickness):
+  """An ellipsoid (centre, rotation, radii) spanning a bone from start to end."""
+  axis = end - start
+  length = float(np.linalg.norm(axis))
+  up = axis / length
+  helper = np.array([0.0, 0.0, 1.0]) if abs(up[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+  side = np.cross(up, helper)
+  side /= np.linalg.norm(side)
+  rot = np.stack([side, up, np.cross(side, up)], axis=1)
+  return (start + end) / 2, rot, np.array([thickness, length / 2 + 0.35 * thickness,
+                                           thickness])
+
+
+def _arm_pose(rng, kind, raised_ok):
+  """(flexion, abduction, elbow) in degrees for one arm of a figure of `kind`."""
+  menu = {
+      'seated_student': (('desk', 0.6), ('down', 0.25), ('raised', 0.15)),
+      'standing_student': (('down', 0.6), ('forward', 0.25), ('raised', 0.15)),
+      'teacher': (('down', 0.4), ('pointing', 0.3), ('forward', 0.3)),
+  }[kind]
+  names = [m[0] for m in menu]
+  p = np.array([m[1] for m in menu])
+  pose = names[rng.choice(len(names), p=p / p.sum())]
+  if pose == 'raised' and not raised_ok:
+    pose = 'down'
+  if pose == 'desk':
+    return rng.uniform(35, 60), rng.uniform(5, 15), rng.uniform(40, 80), pose
+  if pose == 'forward':
+    return rng.uniform(15, 40), rng.uniform(5, 12), rng.uniform(60, 95), pose
+  if pose == 'raised':
+    return rng.uniform(150, 170), rng.uniform(-20, -8), rng.uniform(0, 25), pose
+  if pose == 'pointing':
+    return rng.uniform(50, 95), rng.uniform(25, 70), rng.uniform(0, 15), pose
+  return rng.uniform(-8, 12), rng.uniform(4, 12), rng.uniform(5, 25), pose
+
+
+def _make_figure(seed, fg_id):
+  """Builds foreground `fg_id`: kind, body, clothes and pose, from the seed."""
+  rng = np.random.default_rng([seed, 1, fg_id])
+  kind = _KINDS[rng.choice(3, p=[0.45, 0.3, 0.25])]
+  seated = kind == 'seated_student'
+  h = rng.uniform(1.6, 1.9) if kind == 'teacher' else rng.uniform(1.4, 1.8)
+  build = rng.uniform(0.9, 1.15)
+  skin = _pick(rng, _SKINS)
+  hair = _pick(rng, _HAIRS if kind == 'teacher' else _HAIRS[:-1])
+  if kind == 'teacher':
+    top = _random_color(rng, (0.05, 0.5), (0.2, 0.75))
+  else:
+    top = _random_color(rng)
+  pattern = rng.choice(3, p=[0.5, 0.25, 0.25])
+  stripe = (np.array([0.95, 0.95, 0.93]) if rng.uniform() < 0.5 else
+            _random_color(rng, (0.2, 0.8), (0.1, 0.5)))
+  bottom = _pick(rng, _BOTTOMS)
+  legwear = rng.choice(['trousers', 'shorts', 'skirt'], p=[0.65, 0.15, 0.2])
+  long_sleeves = rng.uniform() < 0.6
+  long_hair = rng.uniform() < 0.35
+  shoes = _pick(rng, _SHOES)
+
+  parts = []
+
+  def add(center, rot, radii, color, patterned=False):
+    parts.append((center, rot, radii, color, patterned))
+
+  # Legs from the hip joints; the whole figure is lifted onto the floor below.
+  hip_y = 0.0
+  lean = math.radians(rng.uniform(5, 15) if seated else rng.uniform(-3, 5))
+  stride = rng.uniform(0, 14)
+  for side in (-1, 1):
+    if seated:
+      flex, abd, knee = rng.uniform(80, 95), rng.uniform(4, 14), rng.uniform(75, 100)
+    else:
+      flex, abd, knee = side * stride + rng.uniform(-3, 3), rng.uniform(2, 7), rng.uniform(0, 12)
+    hip = np.array([side * 0.052 * h * build, hip_y, 0.0])
+    knee_pos = hip + 0.235 * h * _limb_dir(flex, abd, side)
+    ankle = knee_pos + 0.24 * h * _limb_dir(flex - knee, abd, side)
+    thigh_color = skin if legwear == 'skirt' else bottom
+    shin_color = bottom if legwear == 'trousers' else skin
+    add(*_segment(hip, knee_pos, 0.048 * h * build), thigh_color)
+    add(*_segment(knee_pos, ankle, 0.034 * h), shin_color)
+    add(ankle + np.array([0.0, -0.012 * h, 0.03 * h]), np.eye(3),
+        np.array([0.028, 0.022, 0.062]) * h, shoes)
+  if legwear == 'skirt':
+    add(np.array([0.0, hip_y - 0.09 * h, 0.01 * h]), np.eye(3),
+        np.array([0.125 * build, 0.13, 0.11]) * h, bottom)
+  add(np.array([0.0, hip_y + 0.02 * h, 0.0]), np.eye(3),
+      np.array([0.098 * build, 0.07, 0.068 * build]) * h, bottom)
+
+  # The upper body, leaning forward about the hips.
+  tilt = _rot_x(lean)
+  pelvis = np.array([0.0, hip_y + 0.02 * h, 0.0])
+
+  def upper(offset):
+    return pelvis + tilt @ (np.asarray(offset) * h)
+
+  torso_depth = 0.068 * build
+  add(upper([0, 0.17, 0]), tilt, np.array([0.112 * build, 0.165, torso_depth]) * h,
+      top, True)
+  add(upper([0, 0.33, 0]), tilt, np.array([0.03, 0.045, 0.03]) * h, skin)
+  head = upper([0, 0.405, 0.005])
+  head_r = np.array([0.058, 0.07, 0.064]) * h
+  add(head, tilt, head_r, skin)
+  part_side = rng.choice([-1, 1])
+  add(head + tilt @ (np.array([part_side * 0.008, 0.016, -0.012]) * h), tilt,
+      head_r * np.array([1.08, 0.93, 1.08]), hair)
+  if long_hair:
+    add(head + tilt @ (np.array([0.0, -0.055, -0.035]) * h), tilt,
+        np.array([0.066, 0.11, 0.042]) * h, hair)
+  if rng.uniform() < 0.7:  # A badge or logo on one side of the chest.
+    badge_side = rng.choice([-1, 1])
+    add(upper([badge_side * 0.05, 0.24, torso_depth * 0.93]), tilt,
+        np.array([0.02, 0.02, 0.012]) * h, _random_color(rng, (0.5, 1.0), (0.7, 1.0)))
+  if kind == 'standing_student' and rng.uniform() < 0.35:  # A backpack.
+    add(upper([0, 0.16, -torso_depth - 0.045]), tilt, np.array([0.09, 0.12, 0.05]) * h,
+        _random_color(rng, (0.3, 0.9), (0.2, 0.7)))
+
+  raised_side, book_side = rng.choice([-1, 1]), rng.choice([-1, 1])
+  for side in (-1, 1):
+    flex, abd, elbow, pose = _arm_pose(rng, kind, side == raised_side)
+    shoulder = upper([side * 0.118 * build, 0.30, 0])
+    elbow_pos = shoulder + 0.165 * h * (tilt @ _limb_dir(flex, abd, side))
+    wrist = elbow_pos + 0.145 * h * (tilt @ _limb_dir(flex + elbow, abd, side))
+    add(*_segment(shoulder, elbow_pos, 0.03 * h), top, True)
+    add(*_segment(elbow_pos, wrist, 0.025 * h), top if long_sleeves else skin,
+        long_sleeves)
+    hand = wrist + 0.03 * h * (tilt @ _limb_dir(flex + elbow, abd, side))
+    add(hand, np.eye(3), np.array([0.024, 0.03, 0.024]) * h, skin)
+    if kind == 'teacher' and pose == 'forward' and side == book_side:
+      add(hand + np.array([0.0, 0.02 * h, 0.015 * h]), np.eye(3),  # A book.
+          np.array([0.045, 0.06, 0.012]) * h, _random_color(rng, (0.3, 0.8), (0.2, 0.6)))
+
+  centers = np.array([p[0] for p in parts])
+  radii = np.array([p[2] for p in parts])
+  # Put the lowest point of the shoes on the floor.
+  shoe_rows = [i for i, p in enumerate(parts) if p[3] is shoes]
+  centers[:, 1] -= min(centers[i, 1] - radii[i, 1] for i in shoe_rows)
+  patterned = np.array([p[4] for p in parts])
+  return _Figure(
+      kind=kind, height=h, centers=centers, rots=np.array([p[1] for p in parts]),
+      radii=radii, colors=np.array([p[3] for p in parts]),
+      stripe_colors=np.tile(stripe, (len(parts), 1)),
+      patterns=np.where(patterned, pattern, _PLAIN),
+      pattern_size=rng.uniform(0.035, 0.06), mirrored=False)
+
+
+def _mirror(figure):
+  """The figure's mirror image (left and right swapped, patterns included)."""
+  flip = np.diag([-1.0, 1.0, 1.0])
+  return dataclasses.replace(figure, centers=figure.centers @ flip,
+                             rots=flip @ figure.rots, mirrored=not figure.mirrored)
+
+
+@functools.lru_cache(maxsize=256)
+def _figure(seed, fg_id, flip):
+  figure = _make_figure(seed, fg_id)
+  return _mirror(figure) if flip else figure
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _FigureHits:
+  """Nearest figure hits of the rays in an image window (rows r0:r1, cols c0:c1)."""
+  window: tuple
+  t: np.ndarray  # (h, w) z-depth, inf where the ray misses the figure.
+  part: np.ndarray  # (h, w) index of the hit ellipsoid.
+  origin: np.ndarray  # (3,) the camera in the figure's frame.
+  dirs: np.ndarray  # (h, w, 3) the rays in the figure's frame.
+  rot: np.ndarray  # (3, 3) figure frame -> world.
+  offset: np.ndarray  # (3,) the figure's floor position in the world.
+
+
+def _cast_figure(camera, dirs, figure, x, z, yaw):
+  """Ray casts `figure` standing at floor point (x, z), turned by `yaw`.
+
+  Only the pixels inside the figure's projected bounding box are cast. Returns
+  None when that box is outside the image.
+  """
+  rot, offset = _yaw_matrix(yaw), np.array([x, 0.0, z])
+  corners = _box_corners(*figure.bounds) @ rot.T + offset
+  u, v, depth = camera.project(corners)
+  if np.any(depth <= 0):
+    return None
+  size = camera.size
+  c0, c1 = max(0, math.ceil(u.min() - 0.5)), min(size, math.floor(u.max() - 0.5) + 1)
+  r0, r1 = max(0, math.ceil(v.min() - 0.5)), min(size, math.floor(v.max() - 0.5) + 1)
+  if c0 >= c1 or r0 >= r1:
+    return None
+  local_dirs = dirs[r0:r1, c0:c1] @ rot
+  origin = (camera.origin - offset) @ rot
+  t, part = _intersect_ellipsoids(figure, origin, local_dirs.reshape(-1, 3))
+  return _FigureHits(window=(r0, r1, c0, c1), t=t.reshape(r1 - r0, c1 - c0),
+                     part=part.reshape(r1 - r0, c1 - c0), origin=origin,
+                     dirs=local_dirs, rot=rot, offset=offset)
+
+
+def _intersect_ellipsoids(figure, origin, dirs):
+  """Nearest ray parameter (N,) and ellipsoid index (N,) of rays (N, 3)."""
+  o_e = np.einsum('pj,pjk->pk', origin - figure.centers, figure.rots) / figure.radii
+  d_e = np.matmul(dirs[None], figure.rots) / figure.radii[:, None, :]
+  a = (d_e * d_e).sum(-1)
+  b = (d_e * o_e[:, None, :]).sum(-1)
+  c = (o_e * o_e).sum(-1)[:, None] - 1.0
+  disc = b * b - a * c
+  with np.errstate(invalid='ignore'):
+    t = (-b - np.sqrt(disc)) / a
+  t = np.where((disc > 0) & (t > 0), t, np.inf)
+  part = t.argmin(0)
+  return t[part, np.arange(len(part))], part
+
+
+def _figure_colors(figure, hits, select, light):
+  """Shaded linear RGB (N, 3) of the figure at the hits picked by `select`."""
+  t, part = hits.t[select], hits.part[select]
+  d = hits.dirs[select]
+  local = hits.origin + t[:, None] * d
+  # The unit-sphere point of each hit is its normal in the ellipsoid's frame.
+  rel = np.einsum('nj,njk->nk', local - figure.centers[part], figure.rots[part])
+  normal = np.einsum('nk,njk->nj', rel / figure.radii[part] ** 2, figure.rots[part])
+  normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+  # Clothes patterns live in the figure's frame, mirrored with the figure.
+  px = -local[:, 0] if figure.mirrored else local[:, 0]
+  cells = np.floor(local[:, 1] / figure.pattern_size)
+  stripes = cells % 2 == 1
+  checks = (np.floor(px / figure.pattern_size) + cells) % 2 == 1
+  pattern = figure.patterns[part]
+  second = ((pattern == _STRIPES) & stripes) | ((pattern == _CHECKS) & checks)
+  albedo = np.where(second[:, None], figure.stripe_colors[part], figure.colors[part])
+  world = local @ hits.rot.T + hits.offset
+  return _lit(light, albedo, _shade(light, world, normal @ hits.rot.T))
+
+
+# ----------------------------------------------------------------------------
+# Placing a figure in a background.
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Placement:
+  x: float
+  z: float
+  yaw: float
+  hits: _FigureHits
+  visible: np.ndarray  # (h, w) bool, in hits.window.
+
+
+def _propose(params, camera, figure, rng):
+  """A random floor position and heading for the figure, or None."""
+  room = params['room']
+  half_w, depth = room['width'] / 2, room['depth']
+  size = camera.size
+  if figure.kind == 'seated_student':
+    if not params['seats']:
+      return None
+    seats = np.array(params['seats'])
+    weights = 1.0 / (seats[:, 1] - camera.origin[2]) ** 2  # Nearer seats favoured.
+    x, z, _ = seats[rng.choice(len(seats), p=weights / weights.sum())]
+    yaw = rng.uniform(-0.25, 0.25)  # Facing the board.
+  else:
+    if figure.kind == 'teacher':
+      z = rng.uniform(depth - 2.3, depth - 0.5)
+      yaw = math.pi + rng.uniform(-0.7, 0.7)  # Mostly facing the class.
+    else:
+      # Nearer positions are favoured: they are also the smaller floor area in view.
+      z = camera.origin[2] + 1.3 + (depth - 1.8 - camera.origin[2]) * rng.uniform() ** 1.5
+      yaw = rng.uniform(-math.pi, math.pi)
+    x = rng.uniform(-half_w + 0.4, half_w - 0.4)
+    fp = params['footprints']
+    if np.any((x > fp[:, 0] - 0.25) & (x < fp[:, 1] + 0.25) &
+              (z > fp[:, 2] - 0.25) & (z < fp[:, 3] + 0.25)):
+      return None
+  top = figure.height if figure.kind != 'seated_student' else figure.height * 0.75
+  u, v, dz = camera.project(np.array([[x, 0.0, z], [x, top, z]]))
+  if np.any(dz <= 0.5) or not (0.08 * size < u[0] < 0.92 * size):
+    return None
+  if v[1] < 0.02 * size or v[0] > 1.15 * size:
+    return None
+  return x, z, yaw
+
+
+def _place(scene, figure, rng):
+  """Finds a placement with enough of the figure visible (deterministic in rng)."""
+  size = scene.camera.size
+  needed = max(1, math.ceil(_MIN_MASK_FRACTION * size * size))
+  best, best_count = None, -1
+  for _ in range(_PLACEMENT_TRIES):
+    proposal = None
+    for _ in range(_POSITION_TRIES):
+      proposal = _propose(scene.params, scene.camera, figure, rng)
+      if proposal is not None:
+        break
+    if proposal is None:
+      continue
+    placement = _cast_at(scene, figure, *proposal)
+    if placement is None:
+      continue
+    count = int(placement.visible.sum())
+    if count > best_count:
+      best, best_count = placement, count
+    if count >= needed:
+      break
+  if best_count <= 0:
+    # Fallback: stand where the middle of the image's lower part meets the floor.
+    camera = scene.camera
+    d = camera.rays([size / 2], [0.8 * size])[0, 0]
+    t = -camera.origin[1] / min(d[1], -1e-3)
+    point = camera.origin + t * d
+    best = _cast_at(scene, figure, point[0], point[2], math.pi)
+  return best
+
+
+def _cast_at(scene, figure, x, z, yaw):
+  hits = _cast_figure(scene.camera, scene.dirs, figure, x, z, yaw)
+  if hits is None:
+    return None
+  r0, r1, c0, c1 = hits.window
+  visible = hits.t < scene.depth_m[r0:r1, c0:c1]
+  return _Placement(x=x, z=z, yaw=yaw, hits=hits, visible=visible)
+
+
+# ----------------------------------------------------------------------------
+# Capture nuisances.
+
+
+def _shadow_factor(scene, figure, placement, level):
+  """Per-pixel brightness factor (size, size) of the figure's floor shadow."""
+  factor = np.ones(scene.camera.size ** 2)
+  if level <= 0 or not len(scene.floor_idx):
+    return factor.reshape(scene.camera.size, -1)
+  dx = scene.floor_xz[:, 0] - placement.x
+  dz = scene.floor_xz[:, 1] - placement.z
+  radius = 0.28 if figure.kind != 'seated_student' else 0.4
+  darkness = 0.45 * np.exp(-(dx * dx + dz * dz) / (2 * radius ** 2))
+  # A longer, fainter shadow cast away from the light.
+  light = scene.light
+  s = light.sun_dir if light.sun > 0 else (placement.x, 0.0, placement.z) - light.lamp_pos
+  s = np.asarray(s, np.float64)
+  horizontal = np.array([s[0], s[2]])
+  norm = float(np.linalg.norm(horizontal))
+  if norm > 1e-6:
+    along_dir = horizontal / norm
+    reach = float(np.clip(0.6 * figure.height * norm / max(abs(s[1]), 0.2), 0.3, 1.6))
+    along = dx * along_dir[0] + dz * along_dir[1] - 0.5 * reach
+    across = -dx * along_dir[1] + dz * along_dir[0]
+    cast = 0.35 * np.exp(-0.5 * ((along / (0.5 * reach + 0.1)) ** 2 + (across / 0.22) ** 2))
+    darkness = np.maximum(darkness, cast)
+  factor[scene.floor_idx] = 1.0 - np.clip(level * darkness, 0.0, 0.9)
+  return factor.reshape(scene.camera.size, -1)
+
+
+def _jpeg_round_trip(rgb, quality):
+  buffer = io.BytesIO()
+  Image.fromarray(rgb).save(buffer, format='JPEG', quality=quality)
+  buffer.seek(0)
+  return np.asarray(Image.open(buffer).convert('RGB'))
+
+
+def _to_uint8(x):
+  return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------
+# Samples.
+
+
+def render_sample(spec, index):
+  """Renders sample `index`: dict(bg, fg_bg, mask, depth, name, bg_name).
+
+  `bg` and `fg_bg` are uint8 HxWx3 photos with the spec's capture nuisances;
+  `mask` (uint8 HxWx1, 255 = figure) is the visible part of the figure in
+  `fg_bg`; `depth` (uint8 HxWx1) is the nearness of `fg_bg`'s scene.
+  """
+  validate_spec(spec)
+  bg_id, fg_id, flip, placement_id = sample_index_to_ids(spec, index)
+  size, seed = spec.render_size, spec.seed
+  scene = _scene(seed, size, bg_id)
+  figure = _figure(seed, fg_id, flip)
+  streams = np.random.SeedSequence([seed, 2, bg_id, fg_id, flip, placement_id]).spawn(6)
+  rng_place, rng_exposure, rng_noise_bg, rng_noise_fg, rng_shift, _ = (
+      np.random.default_rng(s) for s in streams)
+  placement = _place(scene, figure, rng_place)
+
+  mask = np.zeros((size, size), bool)
+  depth_m = np.array(scene.depth_m, np.float64)
+  fg_bg = scene.rgb.astype(np.float64)
+  if placement is not None:
+    r0, r1, c0, c1 = placement.hits.window
+    visible = placement.visible
+    mask[r0:r1, c0:c1] = visible
+    depth_m[r0:r1, c0:c1][visible] = placement.hits.t[visible]
+    colors = _figure_colors(figure, placement.hits, visible, scene.light)
+    fg_bg[r0:r1, c0:c1][visible] = np.clip(colors, 0.0, 1.0) * 255.0
+    if spec.shadow > 0:
+      shade = _shadow_factor(scene, figure, placement, spec.shadow)
+      fg_bg *= np.where(mask, 1.0, shade)[..., None]
+
+  bg = scene.rgb
+  if spec.shift > 0:
+    # The camera moved between the two shots: bg is rendered a sub-pixel
+    # away, so fg_bg, mask and depth keep sharing one exact camera.
+    angle = rng_shift.uniform(0, 2 * math.pi)
+    amount = 0.7 * spec.shift * rng_shift.uniform(0.5, 1.0) * _SS
+    dy, dx = (int(np.clip(np.rint(amount * f(angle)), -_MARGIN, _MARGIN))
+              for f in (math.sin, math.cos))
+    bg = _downsample(scene.rgb_hi, size, dy, dx)
+  if spec.exposure > 0:
+    gain = math.exp(spec.exposure * rng_exposure.choice([-1, 1]) *
+                    rng_exposure.uniform(0.03, 0.12))
+    balance = np.exp(spec.exposure * rng_exposure.normal(0.0, 0.03, 3))
+    fg_bg = fg_bg * (gain * balance)
+  if spec.noise > 0:
+    sigma = 2.5 * spec.noise
+    bg = bg + rng_noise_bg.normal(0.0, sigma, bg.shape)
+    fg_bg = fg_bg + rng_noise_fg.normal(0.0, sigma, fg_bg.shape)
+  bg, fg_bg = _to_uint8(bg), _to_uint8(fg_bg)
+  if spec.jpeg > 0:
+    quality = int(np.clip(round(95 - 25 * spec.jpeg), 5, 95))
+    bg, fg_bg = _jpeg_round_trip(bg, quality), _jpeg_round_trip(fg_bg, quality)
+
+  return dict(bg=bg, fg_bg=fg_bg,
+              mask=(mask[..., None] * np.uint8(255)).astype(np.uint8),
+              depth=depth_to_nearness(depth_m)[..., None],
+              name=sample_name(spec, index), bg_name=background_name(bg_id))
+
+
+def render_foreground(spec, fg_id, flip=0):
+  """Foreground `fg_id` alone, like the original's cut-outs: dict(rgb, mask).
+
+  The figure faces a frontal camera, centred and filling most of a
+  render_size square; `rgb` is black outside `mask` (uint8 HxWx1).
+  """
+  validate_spec(spec)
+  if not _is_int(fg_id) or not 0 <= fg_id < spec.num_foregrounds:
+    raise IndexError(f'fg_id {fg_id!r} outside [0, {spec.num_foregrounds})')
+  if flip not in range(spec.flips):
+    raise IndexError(f'flip {flip!r} outside [0, {spec.flips})')
+  figure = _figure(spec.seed, int(fg_id), int(flip))
+  lo, hi = figure.bounds
+  size = spec.render_size
+  focal = size / 2 / math.tan(math.radians(15))
+  distance = hi[2] + focal * (hi[1] - lo[1]) / (0.9 * size)
+  # Looking along -z at the figure's front; symmetric in x, so flips mirror exactly.
+  camera = _Camera(origin=np.array([0.0, (lo[1] + hi[1]) / 2, distance]),
+                   axes=np.array([[-1.0, 0, 0], [0, 1.0, 0], [0, 0, -1.0]]),
+                   focal=focal, size=size)
+  light = _Light(tint=np.ones(3), ambient=0.55, sun=0.0, sun_dir=np.array([1.0, 0, 0]),
+                 window_x=0.0, windows=np.zeros((0, 4)), lamp=0.6,
+                 lamp_pos=np.array([0.0, hi[1] + 1.5, distance]))
+  centres = np.arange(size) + 0.5
+  hits = _cast_figure(camera, camera.rays(centres, centres), figure, 0.0, 0.0, 0.0)
+  rgb = np.zeros((size, size, 3), np.uint8)
+  mask = np.zeros((size, size), bool)
+  if hits is not None:
+    r0, r1, c0, c1 = hits.window
+    visible = np.isfinite(hits.t)
+    mask[r0:r1, c0:c1] = visible
+    colors = _figure_colors(figure, hits, visible, light)
+    rgb[r0:r1, c0:c1][visible] = _to_uint8(np.clip(colors, 0, 1) * 255.0)
+  return dict(rgb=rgb, mask=(mask[..., None] * np.uint8(255)).astype(np.uint8))
+
+
+# ----------------------------------------------------------------------------
+# Previews.
+
+
+def _depth_colors(nearness):
+  """Colour-maps uint8 nearness (H, W) with matplotlib's magma, or gray."""
+  try:
+    from matplotlib import colormaps  # pylint: disable=g-import-not-at-top
+    lut = (colormaps['magma'](np.arange(256))[:, :3] * 255).astype(np.uint8)
+  except ImportError:
+    lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, 1)
+  return lut[nearness]
+
+
+def contact_sheet(samples, path, tile=128):
+  """Writes a PNG grid, one row per sample: bg | fg_bg | mask | depth.
+
+  Tiles are scaled (nearest neighbour) to `tile` pixels; each row is labelled
+  with the sample's name.
+  """
+  label_h, columns = 14, ('bg', 'fg_bg', 'mask', 'depth')
+  sheet = Image.new('RGB', (4 * tile, label_h + len(samples) * (tile + label_h)),
+                    (255, 255, 255))
+  draw = ImageDraw.Draw(sheet)
+  for j, title in enumerate(columns):
+    draw.text((j * tile + 3, 1), title, fill=(0, 0, 0))
+  for i, sample in enumerate(samples):
+    top = label_h + i * (tile + label_h)
+    draw.text((3, top + 1), str(sample.get('name', i)), fill=(0, 0, 0))
+    images = (sample['bg'], sample['fg_bg'],
+              np.repeat(np.asarray(sample['mask']).reshape(
+                  sample['mask'].shape[:2])[..., None], 3, -1),
+              _depth_colors(np.asarray(sample['depth']).reshape(sample['depth'].shape[:2])))
+    for j, image in enumerate(images):
+      picture = Image.fromarray(np.asarray(image, np.uint8)).resize(
+          (tile, tile), Image.NEAREST)
+      sheet.paste(picture, (j * tile, top + label_h))
+  sheet.save(path, format='PNG')

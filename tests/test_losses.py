@@ -1,0 +1,439 @@
+"""The loss registry, each loss against an independent reference, and the combiners.
+
+References: PyTorch for BCE / smooth L1 / MSE / L1, scikit-image for SSIM, and short
+numpy versions of the other definitions. Tests needing torch or scikit-image skip
+without them.
+"""
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+import losses
+from losses import combine
+from losses import registry
+
+SHAPE = (2, 16, 16, 1)
+
+
+def _random(seed, shape=SHAPE, low=0.0, high=1.0):
+  return np.random.default_rng(seed).uniform(low, high, shape).astype(np.float32)
+
+
+def _binary(seed, shape=SHAPE):
+  return (np.random.default_rng(seed).random(shape) > 0.5).astype(np.float32)
+
+
+# (pred, target) pairs in [0, 1]: random, and the edge cases.
+VALUE_CASES = {
+    'random': (_random(0), _random(1)),
+    'random_vs_binary': (_random(2), _binary(3)),
+    'zeros': (np.zeros(SHAPE, np.float32), np.zeros(SHAPE, np.float32)),
+    'ones': (np.ones(SHAPE, np.float32), np.ones(SHAPE, np.float32)),
+    'zeros_vs_ones': (np.zeros(SHAPE, np.float32), np.ones(SHAPE, np.float32)),
+    'constant_images': (np.full(SHAPE, 0.3, np.float32), np.full(SHAPE, 0.7, np.float32)),
+    'identical_random': (_random(4), _random(4)),
+}
+# (logits, target) pairs, including saturated logits.
+LOGIT_CASES = {
+    'random': (_random(5, low=-4, high=4), _random(6)),
+    'random_vs_binary': (_random(7, low=-4, high=4), _binary(8)),
+    'saturated_right': (np.where(_binary(9) > 0, 100.0, -100.0).astype(np.float32),
+                        _binary(9)),
+    'saturated_wrong': (np.where(_binary(9) > 0, -100.0, 100.0).astype(np.float32),
+                        _binary(9)),
+    'zero_logits': (np.zeros(SHAPE, np.float32), _binary(10)),
+}
+
+
+def _close(actual, expected, rtol=1e-5, atol=1e-6):
+  np.testing.assert_allclose(float(actual), float(expected), rtol=rtol, atol=atol)
+
+
+# --- The registry -----------------------------------------------------------------------
+
+
+def test_registry_has_the_built_in_losses():
+  assert set(losses.names()) >= {'bce_with_logits', 'smooth_l1', 'mse', 'ssim', 'dice',
+                                 'iou', 'l1', 'gradient', 'silog'}
+
+
+def test_on_logits_says_what_each_loss_expects():
+  assert losses.get('bce_with_logits').on_logits is True
+  for name in ('smooth_l1', 'mse', 'ssim', 'dice', 'iou', 'l1', 'gradient', 'silog'):
+    assert losses.get(name).on_logits is False, name
+
+
+def test_unknown_loss_lists_the_registered_names():
+  with pytest.raises(ValueError, match='unknown loss .nope.*bce_with_logits.*smooth_l1'):
+    losses.get('nope')
+
+
+def test_register_adds_a_loss_and_refuses_duplicates(monkeypatch):
+  monkeypatch.setattr(registry, '_REGISTRY', dict(registry._REGISTRY))
+
+  @losses.register('half_l1', on_logits=False)
+  def half_l1(pred, target):
+    return 0.5 * jnp.mean(jnp.abs(pred - target))
+
+  assert losses.get('half_l1') is half_l1 and half_l1.on_logits is False
+  assert 'half_l1' in losses.names()
+  with pytest.raises(ValueError, match='already registered'):
+    losses.register('half_l1', on_logits=False)(half_l1)
+
+
+# --- Against PyTorch -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('case', LOGIT_CASES)
+@pytest.mark.parametrize('pos_weight', [1.0, 3.0])
+def test_bce_with_logits_matches_torch(case, pos_weight):
+  torch = pytest.importorskip('torch')
+  logits, target = LOGIT_CASES[case]
+  expected = torch.nn.functional.binary_cross_entropy_with_logits(
+      torch.from_numpy(logits), torch.from_numpy(target),
+      pos_weight=torch.tensor(pos_weight))
+  _close(losses.get('bce_with_logits')(logits, target, pos_weight=pos_weight), expected)
+
+
+@pytest.mark.parametrize('case', VALUE_CASES)
+@pytest.mark.parametrize('beta', [1.0, 0.1, 0.0])
+def test_smooth_l1_matches_torch(case, beta):
+  torch = pytest.importorskip('torch')
+  pred, target = VALUE_CASES[case]
+  expected = torch.nn.functional.smooth_l1_loss(
+      torch.from_numpy(pred), torch.from_numpy(target), beta=beta)
+  _close(losses.get('smooth_l1')(pred, target, beta=beta), expected)
+
+
+@pytest.mark.parametrize('case', VALUE_CASES)
+@pytest.mark.parametrize('name, torch_name', [('mse', 'mse_loss'), ('l1', 'l1_loss')])
+def test_mse_and_l1_match_torch(case, name, torch_name):
+  torch = pytest.importorskip('torch')
+  pred, target = VALUE_CASES[case]
+  expected = getattr(torch.nn.functional, torch_name)(
+      torch.from_numpy(pred), torch.from_numpy(target))
+  _close(losses.get(name)(pred, target), expected)
+
+
+# --- SSIM against scikit-image ---------------------------------------------------------
+
+
+@pytest.mark.parametrize('case', VALUE_CASES)
+def test_ssim_matches_skimage(case):
+  """dm-pix averages SSIM over the windows that fit ('valid'); scikit-image filters
+  the whole image with reflected borders, then drops a 5-pixel border (the window
+  radius) before averaging. What is left is the same set of windows, so the two agree
+  to float32 (dm-pix) against float64 (scikit-image) precision. One exception by
+  design of the formula: both compute variances as E[x^2] - E[x]^2; on a constant
+  image that cancels to float32 rounding noise (~1e-8), which the SSIM contrast term
+  divides by C2 = 9e-4, so flat images get an absolute tolerance of 1e-4."""
+  metrics = pytest.importorskip('skimage.metrics')
+  pred, target = VALUE_CASES[case]
+  expected = np.mean([
+      metrics.structural_similarity(p[..., 0], t[..., 0], gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, data_range=1.0)
+      for p, t in zip(pred, target)])
+  atol = 1e-4 if case == 'constant_images' else 2e-6
+  _close(losses.get('ssim')(pred, target), 1.0 - expected, rtol=1e-5, atol=atol)
+
+
+def test_ssim_loss_of_opposite_constants_is_nearly_one():
+  """Zeros against ones: SSIM is C1 / (1 + C1) with C1 = 0.01^2, so the loss is ~1."""
+  c1 = 0.01**2
+  _close(losses.get('ssim')(*VALUE_CASES['zeros_vs_ones']), 1.0 - c1 / (1.0 + c1))
+
+
+def test_ssim_rejects_images_smaller_than_the_window():
+  small = jnp.zeros((1, 8, 8, 1))
+  with pytest.raises(ValueError, match='at least 11x11'):
+    losses.get('ssim')(small, small)
+
+
+# --- Against numpy ---------------------------------------------------------------------
+
+
+def _np_dice(pred, target, smooth=1.0):
+  pred, target = pred.reshape(len(pred), -1), target.reshape(len(target), -1)
+  score = (2 * (pred * target).sum(1) + smooth) / (pred.sum(1) + target.sum(1) + smooth)
+  return np.mean(1 - score)
+
+
+def _np_iou(pred, target, smooth=1.0):
+  pred, target = pred.reshape(len(pred), -1), target.reshape(len(target), -1)
+  intersection = (pred * target).sum(1)
+  union = pred.sum(1) + target.sum(1) - intersection
+  return np.mean(1 - (intersection + smooth) / (union + smooth))
+
+
+def _np_gradient(pred, target):
+  return (np.mean(np.abs(np.diff(pred, axis=1) - np.diff(target, axis=1))) +
+          np.mean(np.abs(np.diff(pred, axis=2) - np.diff(target, axis=2))))
+
+
+def _np_silog(pred, target, lam=0.5):
+  d = np.log((255 * pred.astype(np.float64) + 1) / 256) - np.log(
+      (255 * target.astype(np.float64) + 1) / 256)
+  d = d.reshape(len(d), -1)
+  return np.mean(np.mean(d**2, 1) - lam * np.mean(d, 1) ** 2)
+
+
+@pytest.mark.parametrize('case', VALUE_CASES)
+@pytest.mark.parametrize('smooth', [1.0, 1e-3])
+def test_dice_and_iou_match_numpy(case, smooth):
+  pred, target = VALUE_CASES[case]
+  _close(losses.get('dice')(pred, target, smooth=smooth), _np_dice(pred, target, smooth))
+  _close(losses.get('iou')(pred, target, smooth=smooth), _np_iou(pred, target, smooth))
+
+
+def test_dice_and_iou_of_two_empty_masks_are_zero_even_without_smoothing():
+  empty = np.zeros(SHAPE, np.float32)
+  for name in ('dice', 'iou'):
+    assert float(losses.get(name)(empty, empty, smooth=0.0)) == 0.0
+
+
+@pytest.mark.parametrize('case', VALUE_CASES)
+def test_gradient_matches_numpy(case):
+  pred, target = VALUE_CASES[case]
+  _close(losses.get('gradient')(pred, target), _np_gradient(pred, target))
+
+
+def test_gradient_loss_ignores_a_constant_offset():
+  pred = _random(11)
+  assert float(losses.get('gradient')(pred + 0.25, pred)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize('case', VALUE_CASES)
+@pytest.mark.parametrize('lam', [0.5, 1.0, 0.0])
+def test_silog_matches_numpy(case, lam):
+  pred, target = VALUE_CASES[case]
+  _close(losses.get('silog')(pred, target, lam=lam), _np_silog(pred, target, lam), atol=1e-5)
+
+
+def test_silog_with_lam_one_ignores_a_global_scale():
+  """Mapped nearness p' = 1.5 g' for every pixel: a pure scale, so the loss is 0."""
+  target = _random(12, low=0.0, high=0.5)
+  pred = (1.5 * (255 * target + 1) - 1) / 255
+  assert float(losses.get('silog')(pred, target, lam=1.0)) == pytest.approx(0.0, abs=1e-6)
+  assert float(losses.get('silog')(pred, target, lam=0.5)) > 0.01
+
+
+# --- Properties every loss has ---------------------------------------------------------
+
+
+def _loss_inputs(name, case):
+  """Logits for the loss that wants logits; otherwise sigmoid(logits) in [0, 1]."""
+  logits, target = LOGIT_CASES[case]
+  pred = logits if losses.get(name).on_logits else jax.nn.sigmoid(logits)
+  return jnp.asarray(pred), jnp.asarray(target)
+
+
+BOUNDS = {'ssim': (0.0, 2.0), 'dice': (0.0, 1.0), 'iou': (0.0, 1.0)}
+
+
+def _all_cases(cases, names=None):
+  """The cases stacked into one batch: every loss is separable over samples, so a
+  gradient of the stacked batch is finite iff every case's is."""
+  names = names or list(cases)
+  return tuple(np.concatenate([cases[n][i] for n in names]) for i in (0, 1))
+
+
+@pytest.mark.parametrize('case', LOGIT_CASES)
+@pytest.mark.parametrize('name', sorted(losses.names()))
+def test_loss_is_finite_and_bounded(name, case):
+  pred, target = _loss_inputs(name, case)
+  value = losses.get(name)(pred, target)
+  assert value.shape == () and np.isfinite(value)
+  low, high = BOUNDS.get(name, (0.0, math.inf))
+  assert low - 1e-6 <= float(value) <= high + 1e-6
+
+
+@pytest.mark.parametrize('name', sorted(losses.names()))
+def test_loss_is_jit_safe(name):
+  fn = losses.get(name)
+  logits, target = _all_cases(LOGIT_CASES)
+  pred = logits if fn.on_logits else jax.nn.sigmoid(logits)
+  # Compiled reductions sum in another order: float32 rounding over 2,560 pixels.
+  _close(jax.jit(fn)(pred, target), fn(pred, target), rtol=1e-4)
+
+
+@pytest.mark.parametrize('name', sorted(losses.names()))
+def test_gradient_wrt_logits_is_finite(name):
+  """Differentiates through the sigmoid as training does, saturated logits included."""
+  fn = losses.get(name)
+  logits, target = _all_cases(LOGIT_CASES)
+  prepare = (lambda x: x) if fn.on_logits else jax.nn.sigmoid
+  grads = jax.grad(lambda x: fn(prepare(x), target))(jnp.asarray(logits))
+  assert np.all(np.isfinite(grads))
+
+
+@pytest.mark.parametrize('name', sorted(set(losses.names()) - {'bce_with_logits'}))
+def test_gradient_wrt_values_is_finite_at_edge_cases(name):
+  """All zeros, all ones, constant images, pred == target: where sqrt, log or a
+  division could blow up."""
+  pred, target = _all_cases(
+      VALUE_CASES, ['zeros', 'ones', 'zeros_vs_ones', 'constant_images', 'identical_random'])
+  grads = jax.grad(lambda p: losses.get(name)(p, target))(jnp.asarray(pred))
+  assert np.all(np.isfinite(grads))
+
+
+# --- Combining the heads ---------------------------------------------------------------
+
+
+def _outputs_and_batch(seed=0):
+  outputs = {'mask': jnp.asarray(_random(seed, low=-3, high=3)),
+             'depth': jnp.asarray(_random(seed + 1, low=-3, high=3))}
+  batch = {'mask': jnp.asarray(_binary(seed + 2)), 'depth': jnp.asarray(_random(seed + 3))}
+  return outputs, batch
+
+
+def _head_losses(outputs, batch, mask='bce_with_logits', depth='smooth_l1'):
+  mask_fn, depth_fn = losses.get(mask), losses.get(depth)
+  mask_pred = outputs['mask'] if mask_fn.on_logits else jax.nn.sigmoid(outputs['mask'])
+  depth_pred = outputs['depth'] if depth_fn.on_logits else jax.nn.sigmoid(outputs['depth'])
+  return float(mask_fn(mask_pred, batch['mask'])), float(depth_fn(depth_pred, batch['depth']))
+
+
+def test_weighted_sum_weights_each_head():
+  outputs, batch = _outputs_and_batch()
+  config = dict(mask='bce_with_logits', depth='smooth_l1', combine='weighted_sum',
+                mask_weight=2.0, depth_weight=0.5)
+  assert losses.init_loss_params(config) == {}
+  total, aux = losses.total_loss(config, outputs, batch, {})
+  mask_loss, depth_loss = _head_losses(outputs, batch)
+  _close(aux['mask_loss'], mask_loss)
+  _close(aux['depth_loss'], depth_loss)
+  _close(total, 2.0 * mask_loss + 0.5 * depth_loss)
+
+
+def test_missing_weights_default_to_one_and_configdicts_work():
+  outputs, batch = _outputs_and_batch()
+  config = ml_collections.ConfigDict(dict(mask='dice', depth='ssim', combine='weighted_sum'))
+  total, _ = losses.total_loss(config, outputs, batch, {})
+  mask_loss, depth_loss = _head_losses(outputs, batch, 'dice', 'ssim')
+  _close(total, mask_loss + depth_loss)
+
+
+def test_a_head_spec_can_carry_loss_options():
+  outputs, batch = _outputs_and_batch()
+  config = ml_collections.ConfigDict(dict(
+      mask=dict(name='bce_with_logits', pos_weight=2.0),
+      depth=dict(name='smooth_l1', beta=0.05), combine='weighted_sum'))
+  _, aux = losses.total_loss(config, outputs, batch, {})
+  _close(aux['mask_loss'], losses.get('bce_with_logits')(outputs['mask'], batch['mask'],
+                                                         pos_weight=2.0))
+  _close(aux['depth_loss'], losses.get('smooth_l1')(jax.nn.sigmoid(outputs['depth']),
+                                                    batch['depth'], beta=0.05))
+
+
+def test_weights_in_the_combine_spec_take_precedence():
+  outputs, batch = _outputs_and_batch()
+  config = dict(mask='mse', depth='mse', mask_weight=5.0,
+                combine=dict(name='weighted_sum', mask_weight=3.0))
+  total, aux = losses.total_loss(config, outputs, batch, {})
+  _close(total, 3.0 * aux['mask_loss'] + aux['depth_loss'])
+
+
+def test_uint8_targets_are_mapped_to_unit_range():
+  outputs, batch = _outputs_and_batch()
+  batch_uint8 = {k: jnp.round(v * 255).astype(jnp.uint8) for k, v in batch.items()}
+  config = dict(mask='bce_with_logits', depth='l1', combine='weighted_sum')
+  _, aux = losses.total_loss(config, outputs, batch_uint8, {})
+  _, aux_float = losses.total_loss(
+      config, outputs, {k: v.astype(jnp.float32) / 255 for k, v in batch_uint8.items()}, {})
+  _close(aux['mask_loss'], aux_float['mask_loss'])
+  _close(aux['depth_loss'], aux_float['depth_loss'])
+
+
+def test_sqrt_sum_is_the_sum_of_square_roots():
+  outputs, batch = _outputs_and_batch()
+  config = dict(mask='bce_with_logits', depth='smooth_l1', combine='sqrt_sum')
+  total, _ = losses.total_loss(config, outputs, batch, {})
+  mask_loss, depth_loss = _head_losses(outputs, batch)
+  _close(total, math.sqrt(mask_loss) + math.sqrt(depth_loss))
+
+
+def test_sqrt_sum_is_zero_with_finite_gradients_at_zero_loss():
+  outputs, _ = _outputs_and_batch()
+  perfect = {k: jax.nn.sigmoid(v) for k, v in outputs.items()}  # mse is exactly 0.
+  config = dict(mask='mse', depth='mse', combine='sqrt_sum')
+  loss_fn = lambda o: losses.total_loss(config, o, perfect, {})[0]
+  assert float(loss_fn(outputs)) == 0.0
+  grads = jax.grad(loss_fn)(outputs)
+  assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+
+
+def test_sqrt_sum_square_root_is_exact_above_1e8_and_linear_below():
+  for loss in (1e-8 * 1.01, 1e-4, 0.3, 7.0):
+    _close(combine._safe_sqrt(jnp.float32(loss)), math.sqrt(loss))
+  _close(combine._safe_sqrt(jnp.float32(1e-9)), 1e-9 / 1e-4)
+  _close(jax.grad(combine._safe_sqrt)(jnp.float32(1e-12)), 1e4)
+
+
+def test_sqrt_sum_survives_a_loss_that_rounds_below_zero():
+  assert float(combine._safe_sqrt(jnp.float32(-1e-7))) == 0.0
+  assert np.isfinite(jax.grad(combine._safe_sqrt)(jnp.float32(-1e-7)))
+
+
+def test_uncertainty_learns_log_variances():
+  outputs, batch = _outputs_and_batch()
+  config = dict(mask='bce_with_logits', depth='smooth_l1', combine='uncertainty')
+  params = losses.init_loss_params(config)
+  assert set(params) == {'s_mask', 's_depth'}
+  mask_loss, depth_loss = _head_losses(outputs, batch)
+
+  total, aux = losses.total_loss(config, outputs, batch, params)
+  _close(total, mask_loss + depth_loss)  # At s = 0 the weights are 1.
+  _close(aux['mask_weight'], 1.0)
+
+  params = {'s_mask': jnp.float32(0.5), 's_depth': jnp.float32(-1.0)}
+  total, aux = losses.total_loss(config, outputs, batch, params)
+  _close(total, math.exp(-0.5) * mask_loss + 0.5 + math.exp(1.0) * depth_loss - 1.0)
+  _close(aux['depth_weight'], math.exp(1.0))
+
+  grads = jax.grad(lambda p: losses.total_loss(config, outputs, batch, p)[0])(params)
+  # d/ds [exp(-s) L + s] = 1 - exp(-s) L.
+  _close(grads['s_mask'], 1.0 - math.exp(-0.5) * mask_loss)
+  _close(grads['s_depth'], 1.0 - math.exp(1.0) * depth_loss, rtol=1e-4)
+
+
+def test_total_loss_is_jit_safe():
+  outputs, batch = _outputs_and_batch()
+  config = dict(mask='dice', depth='silog', combine='uncertainty')
+  params = losses.init_loss_params(config)
+  fn = lambda o, b, p: losses.total_loss(config, o, b, p)
+  eager, jitted = fn(outputs, batch, params), jax.jit(fn)(outputs, batch, params)
+  _close(jitted[0], eager[0])
+
+
+def test_unknown_combine_lists_the_known_ones():
+  outputs, batch = _outputs_and_batch()
+  config = dict(mask='mse', depth='mse', combine='product')
+  with pytest.raises(ValueError, match='loss.combine.*sqrt_sum, uncertainty, weighted_sum'):
+    losses.total_loss(config, outputs, batch, {})
+
+
+@pytest.mark.parametrize('config, message', [
+    (dict(mask='nope', depth='mse'), r'^loss\.mask: unknown loss .nope.; allowed: .*dice'),
+    (dict(mask='mse'), r'^loss\.depth: missing; allowed:'),
+    (dict(mask='mse', depth=dict(beta=1.0)), r'^loss\.depth: expected a name or dict'),
+    (dict(mask='mse', depth=dict(name='smooth_l1', bta=1.0)),
+     r"^loss\.depth: smooth_l1 has no option 'bta'; allowed: beta$"),
+    (dict(mask='mse', depth='mse', combine='max'), r'^loss\.combine: unknown combiner'),
+    (dict(mask='mse', depth='mse', combine=dict(name='sqrt_sum', power=2)),
+     r"^loss\.combine: sqrt_sum has no option 'power'"),
+    (dict(mask='mse', depth='mse', mask_weight=-1.0), r'^loss\.mask_weight: expected a number'),
+    (dict(mask='mse', depth='mse', depth_weight='x'), r'^loss\.depth_weight: expected a number'),
+])
+def test_validate_loss_config_names_the_field(config, message):
+  with pytest.raises(ValueError, match=message) as error:
+    losses.validate_loss_config(config)
+  assert '\n' not in str(error.value)
+
+
+def test_the_base_config_is_valid():
+  base = pytest.importorskip('configs.base')
+  losses.validate_loss_config(base.get_config().loss)

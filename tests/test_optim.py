@@ -1,0 +1,73 @@
+"""Schedules draw the documented curves; optimizers and schedules are found by name."""
+import numpy as np
+import pytest
+
+from configs import base
+from training import optim
+
+
+def config_with(schedule, lr=0.01, steps=8000, **schedule_fields):
+  config = base.get_config()
+  config.schedule.name = schedule
+  config.schedule.update(schedule_fields)
+  config.optimizer.lr = lr
+  config.train.steps = steps
+  return config
+
+
+def test_cyclic_is_the_originals_triangle_between_0_001_and_0_01():
+  schedule = optim.make_schedule(config_with('cyclic', lr=0.01, min_lr=0.001,
+                                             half_cycle_steps=2000))
+  values = {step: float(schedule(step)) for step in (0, 1000, 2000, 3000, 4000, 6000)}
+  assert values == pytest.approx({0: 0.001, 1000: 0.0055, 2000: 0.01, 3000: 0.0055,
+                                  4000: 0.001, 6000: 0.01})
+
+
+def test_cosine_warms_up_linearly_then_decays_to_min_lr():
+  schedule = optim.make_schedule(config_with('cosine', lr=0.01, steps=1000,
+                                             warmup_steps=100, min_lr=0.0001))
+  assert float(schedule(0)) == 0.0
+  assert float(schedule(50)) == pytest.approx(0.005)
+  assert float(schedule(100)) == pytest.approx(0.01)
+  curve = np.array([float(schedule(s)) for s in range(100, 1001, 50)])
+  assert np.all(np.diff(curve) <= 1e-12)
+  assert curve[-1] == pytest.approx(0.0001)
+
+
+def test_one_cycle_peaks_at_lr_and_ends_far_below():
+  schedule = optim.make_schedule(config_with('one_cycle', lr=0.01, steps=1000))
+  curve = np.array([float(schedule(s)) for s in range(1000)])
+  assert curve.max() == pytest.approx(0.01, rel=1e-3)
+  assert 200 <= curve.argmax() <= 400
+  assert curve[0] < 0.001 and curve[-1] < 1e-4
+
+
+def test_constant_with_warmup():
+  schedule = optim.make_schedule(config_with('constant', lr=0.002, warmup_steps=10))
+  assert float(schedule(5)) == pytest.approx(0.001)
+  assert float(schedule(10)) == float(schedule(5000)) == pytest.approx(0.002)
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('schedule.name', 'zigzag', 'schedule.name: unknown name'),
+    ('optimizer.name', 'adagrad', 'optimizer.name: unknown name'),
+])
+def test_unknown_names_list_the_known_ones(field, value, message):
+  config = base.get_config()
+  section, key = field.split('.')
+  config[section][key] = value
+  with pytest.raises(ValueError, match=message) as error:
+    optim.make_optimizer(config)
+  assert 'known:' in str(error.value)
+
+
+@pytest.mark.parametrize('name', sorted(optim.OPTIMIZERS))
+def test_every_optimizer_takes_a_step(name):
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  config = base.get_config()
+  config.optimizer.name = name
+  config.optimizer.weight_decay = 1e-4
+  optimizer = optim.make_optimizer(config)
+  params = {'w': jnp.ones(3)}
+  updates, _ = optimizer.update({'w': jnp.ones(3)}, optimizer.init(params), params)
+  assert np.all(np.isfinite(updates['w']))
