@@ -41,7 +41,6 @@ _SS = 3  # Background supersampling per axis; odd, so one subsample is the pixel
 _MARGIN = 3  # Extra subsamples around the background, room for shifts of up to 1 px.
 _MIN_MASK_FRACTION = 0.005  # Placements whose visible figure is smaller are retried.
 _PLACEMENT_TRIES = 24
-_POSITION_TRIES = 40
 _EXPOSURE_PREVIEW = 48  # The (size-independent) render auto-exposure is measured on.
 
 _FLOOR, _CEILING, _LEFT, _RIGHT, _BACK = range(5)
@@ -107,7 +106,13 @@ def sample_index_to_ids(spec, index):
 
   Consecutive indices share a background, so its cached render is reused.
   """
-  total = num_samples(spec)
+  validate_spec(spec)
+  return _ids(spec, index)
+
+
+def _ids(spec, index):
+  total = (spec.num_backgrounds * spec.num_foregrounds * spec.flips *
+           spec.placements)
   if not _is_int(index) or not 0 <= index < total:
     raise IndexError(f'sample index {index!r} outside [0, {total})')
   index = int(index)
@@ -119,7 +124,11 @@ def sample_index_to_ids(spec, index):
 
 def sample_name(spec, index):
   """The original dataset's name of a sample, e.g. 'fg003_bg012_05'."""
-  bg_id, fg_id, flip, placement = sample_index_to_ids(spec, index)
+  validate_spec(spec)
+  return _name(spec, *_ids(spec, index))
+
+
+def _name(spec, bg_id, fg_id, flip, placement):
   return f'fg{fg_id:03d}_bg{bg_id:03d}_{flip * spec.placements + placement:02d}'
 
 
@@ -373,7 +382,7 @@ def _room_params(seed, bg_id):
   camera = dict(origin=np.array([cam_x, rng.uniform(1.7, 2.3), rng.uniform(1.2, 2.6)]),
                 yaw=-cam_x / width * rng.uniform(0.2, 0.5) + rng.uniform(-0.06, 0.06),
                 pitch=math.radians(rng.uniform(9, 16)),
-                hfov=math.radians(rng.uniform(56, 68)))
+                hfov=math.radians(rng.uniform(52, 64)))
   window_side = rng.choice([-1, 1])
 
   # Surfaces.
@@ -787,8 +796,10 @@ def _scene(seed, size, bg_id):
 def _downsample(rgb_hi, size, dy, dx):
   """Box-filters the supersampled render, its window moved by (dy, dx) subsamples."""
   r0, c0 = _MARGIN + dy, _MARGIN + dx
-  window = rgb_hi[r0:r0 + size * _SS, c0:c0 + size * _SS]
-  total = window.reshape(size, _SS, size, _SS, 3).sum((1, 3), dtype=np.uint16)
+  window = rgb_hi[r0:r0 + size * _SS, c0:c0 + size * _SS].astype(np.uint16)
+  # Strided sums: much faster than a reduction over the interleaved axes.
+  rows = sum(window[k::_SS] for k in range(_SS))
+  total = sum(rows[:, k::_SS] for k in range(_SS))
   return ((total * 2 + _SS * _SS) // (2 * _SS * _SS)).astype(np.uint8)
 
 
@@ -850,6 +861,18 @@ class _Figure:
   def bounds(self):
     reach = self.radii.max(1, keepdims=True)
     return (self.centers - reach).min(0), (self.centers + reach).max(0)
+
+  @functools.cached_property
+  def quadrics(self):
+    """(P, 3, 3) matrices Q with (p - centre)^T Q (p - centre) = 1 on the surface."""
+    return np.einsum('pjk,pk,plk->pjl', self.rots, self.radii ** -2.0, self.rots)
+
+  @functools.cached_property
+  def quadric_terms(self):
+    """(6, P) weights of dx^2, dy^2, dz^2, dx*dy, dx*dz, dy*dz in d^T Q d."""
+    q = self.quadrics
+    return np.stack([q[:, 0, 0], q[:, 1, 1], q[:, 2, 2], 2 * q[:, 0, 1],
+                     2 * q[:, 0, 2], 2 * q[:, 1, 2]])
 
 
 def _limb_dir(flexion, abduction, side):
@@ -1054,17 +1077,21 @@ def _cast_figure(camera, dirs, figure, x, z, yaw):
 
 def _intersect_ellipsoids(figure, origin, dirs):
   """Nearest ray parameter (N,) and ellipsoid index (N,) of rays (N, 3)."""
-  o_e = np.einsum('pj,pjk->pk', origin - figure.centers, figure.rots) / figure.radii
-  d_e = np.matmul(dirs[None], figure.rots) / figure.radii[:, None, :]
-  a = (d_e * d_e).sum(-1)
-  b = (d_e * o_e[:, None, :]).sum(-1)
-  c = (o_e * o_e).sum(-1)[:, None] - 1.0
+  # Each ellipsoid is the quadric (p - c)^T Q (p - c) = 1; along a ray the
+  # quadratic's coefficients are small matrix products over all rays at once.
+  quad, to_origin = figure.quadrics, origin - figure.centers
+  dx, dy, dz = dirs[:, 0], dirs[:, 1], dirs[:, 2]
+  monomials = np.stack([dx * dx, dy * dy, dz * dz, dx * dy, dx * dz, dy * dz], -1)
+  a = monomials @ figure.quadric_terms  # (N, P)
+  qo = np.einsum('pjk,pk->pj', quad, to_origin)  # (P, 3)
+  b = dirs @ qo.T
+  c = (to_origin * qo).sum(-1) - 1.0
   disc = b * b - a * c
   with np.errstate(invalid='ignore'):
     t = (-b - np.sqrt(disc)) / a
   t = np.where((disc > 0) & (t > 0), t, np.inf)
-  part = t.argmin(0)
-  return t[part, np.arange(len(part))], part
+  part = t.argmin(1)
+  return t[np.arange(len(part)), part], part
 
 
 def _figure_colors(figure, hits, select, light):
@@ -1101,38 +1128,45 @@ class _Placement:
   visible: np.ndarray  # (h, w) bool, in hits.window.
 
 
-def _propose(params, camera, figure, rng):
-  """A random floor position and heading for the figure, or None."""
+def _propose(params, camera, figure, rng, count=16):
+  """`count` random floor positions (x, z) and headings for the figure.
+
+  Returns the candidates that are in view (and, standing, clear of the
+  furniture), in the order drawn: arrays x, z, yaw.
+  """
   room = params['room']
   half_w, depth = room['width'] / 2, room['depth']
-  size = camera.size
-  if figure.kind == 'seated_student':
+  seated = figure.kind == 'seated_student'
+  if seated:
     if not params['seats']:
-      return None
+      return np.zeros((3, 0))
     seats = np.array(params['seats'])
-    weights = 1.0 / (seats[:, 1] - camera.origin[2]) ** 2  # Nearer seats favoured.
-    x, z, _ = seats[rng.choice(len(seats), p=weights / weights.sum())]
-    yaw = rng.uniform(-0.25, 0.25)  # Facing the board.
+    weights = 1.0 / (seats[:, 1] - camera.origin[2]) ** 3  # Nearer seats favoured.
+    x, z, _ = seats[rng.choice(len(seats), count, p=weights / weights.sum())].T
+    yaw = rng.uniform(-0.25, 0.25, count)  # Facing the board.
   else:
-    if figure.kind == 'teacher':
-      z = rng.uniform(depth - 2.3, depth - 0.5)
-      yaw = math.pi + rng.uniform(-0.7, 0.7)  # Mostly facing the class.
-    else:
-      # Nearer positions are favoured: they are also the smaller floor area in view.
-      z = camera.origin[2] + 1.3 + (depth - 1.8 - camera.origin[2]) * rng.uniform() ** 1.5
-      yaw = rng.uniform(-math.pi, math.pi)
-    x = rng.uniform(-half_w + 0.4, half_w - 0.4)
+    # Nearer positions are favoured: the floor in view is narrower there.
+    near = camera.origin[2] + 1.3
+    z = near + (depth - 0.5 - near) * rng.uniform(size=count) ** 2
+    yaw = rng.uniform(-math.pi, math.pi, count)
+    if figure.kind == 'teacher':  # Mostly at the front, facing the class.
+      front = rng.uniform(size=count) < 0.6
+      z = np.where(front, rng.uniform(depth - 2.3, depth - 0.5, count), z)
+      yaw = np.where(front, math.pi + rng.uniform(-0.7, 0.7, count), yaw)
+    x = rng.uniform(-half_w + 0.4, half_w - 0.4, count)
+  ok = np.ones(count, bool)
+  if not seated:
     fp = params['footprints']
-    if np.any((x > fp[:, 0] - 0.25) & (x < fp[:, 1] + 0.25) &
-              (z > fp[:, 2] - 0.25) & (z < fp[:, 3] + 0.25)):
-      return None
-  top = figure.height if figure.kind != 'seated_student' else figure.height * 0.75
-  u, v, dz = camera.project(np.array([[x, 0.0, z], [x, top, z]]))
-  if np.any(dz <= 0.5) or not (0.08 * size < u[0] < 0.92 * size):
-    return None
-  if v[1] < 0.02 * size or v[0] > 1.15 * size:
-    return None
-  return x, z, yaw
+    ok = ~np.any((x[:, None] > fp[:, 0] - 0.25) & (x[:, None] < fp[:, 1] + 0.25) &
+                 (z[:, None] > fp[:, 2] - 0.25) & (z[:, None] < fp[:, 3] + 0.25), 1)
+  # Feet (and the head) must project into the image.
+  top = figure.height * (0.75 if seated else 1.0)
+  feet = np.stack([x, np.zeros(count), z], -1)
+  u, v, dz = camera.project(np.concatenate([feet, feet + [0.0, top, 0.0]]))
+  size = camera.size
+  ok &= (dz[:count] > 0.5) & (u[:count] > 0.08 * size) & (u[:count] < 0.92 * size)
+  ok &= (v[count:] > 0.02 * size) & (v[:count] < 1.15 * size)
+  return np.stack([x, z, yaw])[:, ok]
 
 
 def _place(scene, figure, rng):
@@ -1140,15 +1174,14 @@ def _place(scene, figure, rng):
   size = scene.camera.size
   needed = max(1, math.ceil(_MIN_MASK_FRACTION * size * size))
   best, best_count = None, -1
+  candidates = np.zeros((3, 0))
   for _ in range(_PLACEMENT_TRIES):
-    proposal = None
-    for _ in range(_POSITION_TRIES):
-      proposal = _propose(scene.params, scene.camera, figure, rng)
-      if proposal is not None:
-        break
-    if proposal is None:
-      continue
-    placement = _cast_at(scene, figure, *proposal)
+    if not candidates.shape[1]:
+      candidates = _propose(scene.params, scene.camera, figure, rng)
+      if not candidates.shape[1]:
+        continue
+    (x, z, yaw), candidates = candidates[:, 0], candidates[:, 1:]
+    placement = _cast_at(scene, figure, x, z, yaw)
     if placement is None:
       continue
     count = int(placement.visible.sum())
@@ -1206,13 +1239,18 @@ def _shadow_factor(scene, figure, placement, level):
 
 
 def _jpeg_round_trip(rgb, quality):
+  """Encodes and decodes an RGB image as JPEG (4:2:0, like most cameras)."""
   buffer = io.BytesIO()
   Image.fromarray(rgb).save(buffer, format='JPEG', quality=quality)
-  buffer.seek(0)
-  return np.asarray(Image.open(buffer).convert('RGB'))
+  # Decoding straight from the bytes skips Image.open's Python marker parsing.
+  height, width = rgb.shape[:2]
+  return np.asarray(Image.frombytes('RGB', (width, height), buffer.getvalue(), 'jpeg',
+                                    'RGB', ''))
 
 
 def _to_uint8(x):
+  if x.dtype == np.uint8:
+    return x
   return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
@@ -1228,56 +1266,59 @@ def render_sample(spec, index):
   `fg_bg`; `depth` (uint8 HxWx1) is the nearness of `fg_bg`'s scene.
   """
   validate_spec(spec)
-  bg_id, fg_id, flip, placement_id = sample_index_to_ids(spec, index)
+  ids = _ids(spec, index)
+  bg_id, fg_id, flip, placement_id = ids
   size, seed = spec.render_size, spec.seed
   scene = _scene(seed, size, bg_id)
   figure = _figure(seed, fg_id, flip)
-  streams = np.random.SeedSequence([seed, 2, bg_id, fg_id, flip, placement_id]).spawn(6)
-  rng_place, rng_exposure, rng_noise_bg, rng_noise_fg, rng_shift, _ = (
-      np.random.default_rng(s) for s in streams)
-  placement = _place(scene, figure, rng_place)
+  rng = np.random.default_rng([seed, 2, bg_id, fg_id, flip, placement_id])
+  # Every nuisance's random numbers are drawn whatever the levels, so changing
+  # one level never changes another nuisance or the placement.
+  exposure_draws = rng.choice([-1, 1]) * rng.uniform(0.03, 0.12), rng.normal(0, 0.03, 3)
+  shift_draws = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 1.0)
+  placement = _place(scene, figure, rng)
 
   mask = np.zeros((size, size), bool)
-  depth_m = np.array(scene.depth_m, np.float64)
-  fg_bg = scene.rgb.astype(np.float64)
+  depth_m = scene.depth_m
+  fg_bg = scene.rgb
   if placement is not None:
     r0, r1, c0, c1 = placement.hits.window
     visible = placement.visible
     mask[r0:r1, c0:c1] = visible
+    depth_m = depth_m.copy()
     depth_m[r0:r1, c0:c1][visible] = placement.hits.t[visible]
     colors = _figure_colors(figure, placement.hits, visible, scene.light)
+    fg_bg = fg_bg.astype(np.float32)
     fg_bg[r0:r1, c0:c1][visible] = np.clip(colors, 0.0, 1.0) * 255.0
     if spec.shadow > 0:
       shade = _shadow_factor(scene, figure, placement, spec.shadow)
-      fg_bg *= np.where(mask, 1.0, shade)[..., None]
+      shade[mask] = 1.0
+      fg_bg *= shade[..., None]
 
   bg = scene.rgb
   if spec.shift > 0:
     # The camera moved between the two shots: bg is rendered a sub-pixel
     # away, so fg_bg, mask and depth keep sharing one exact camera.
-    angle = rng_shift.uniform(0, 2 * math.pi)
-    amount = 0.7 * spec.shift * rng_shift.uniform(0.5, 1.0) * _SS
+    angle, fraction = shift_draws
+    amount = 0.7 * spec.shift * fraction * _SS
     dy, dx = (int(np.clip(np.rint(amount * f(angle)), -_MARGIN, _MARGIN))
               for f in (math.sin, math.cos))
     bg = _downsample(scene.rgb_hi, size, dy, dx)
   if spec.exposure > 0:
-    gain = math.exp(spec.exposure * rng_exposure.choice([-1, 1]) *
-                    rng_exposure.uniform(0.03, 0.12))
-    balance = np.exp(spec.exposure * rng_exposure.normal(0.0, 0.03, 3))
-    fg_bg = fg_bg * (gain * balance)
+    sign_gain, balance = exposure_draws
+    fg_bg = fg_bg * np.exp(spec.exposure * (sign_gain + balance)).astype(np.float32)
   if spec.noise > 0:
-    sigma = 2.5 * spec.noise
-    bg = bg + rng_noise_bg.normal(0.0, sigma, bg.shape)
-    fg_bg = fg_bg + rng_noise_fg.normal(0.0, sigma, fg_bg.shape)
+    sigma = np.float32(2.5 * spec.noise)
+    bg = bg + sigma * rng.standard_normal(bg.shape, np.float32)
+    fg_bg = fg_bg + sigma * rng.standard_normal(fg_bg.shape, np.float32)
   bg, fg_bg = _to_uint8(bg), _to_uint8(fg_bg)
   if spec.jpeg > 0:
     quality = int(np.clip(round(95 - 25 * spec.jpeg), 5, 95))
     bg, fg_bg = _jpeg_round_trip(bg, quality), _jpeg_round_trip(fg_bg, quality)
 
-  return dict(bg=bg, fg_bg=fg_bg,
-              mask=(mask[..., None] * np.uint8(255)).astype(np.uint8),
+  return dict(bg=bg, fg_bg=fg_bg, mask=mask.view(np.uint8)[..., None] * np.uint8(255),
               depth=depth_to_nearness(depth_m)[..., None],
-              name=sample_name(spec, index), bg_name=background_name(bg_id))
+              name=_name(spec, *ids), bg_name=background_name(bg_id))
 
 
 def render_foreground(spec, fg_id, flip=0):

@@ -8,7 +8,9 @@ A loss config (a dict or an `ml_collections.ConfigDict`) has these fields:
     combine: a combiner name, or dict(name=..., **options):
              'weighted_sum'  mask_weight * L_mask + depth_weight * L_depth
              'sqrt_sum'      mask_weight * sqrt(L_mask) + depth_weight * sqrt(L_depth)
-             'uncertainty'   learned weights (Kendall, Gal, Cipolla 2018), see below
+             'uncertainty'   exp(-s_mask) L_mask + s_mask + exp(-s_depth) L_depth + s_depth
+                             with s_i = log sigma_i^2 learned, in the loss params
+                             (Kendall, Gal, Cipolla 2018); ignores the weights
     mask_weight, depth_weight: default 1; an option of the same name in `combine`
              takes precedence.
 
@@ -76,8 +78,9 @@ def _uncertainty_params():
 def _uncertainty(weights, mask_loss, depth_loss, params):
   """Kendall, Gal, Cipolla (2018): sum_i exp(-s_i) L_i + s_i with s_i = log sigma_i^2.
 
-  The common simplified variant: the paper's factors 1/2 (regression) and the log
-  sigma regulariser are folded into s_i, one form for both heads. At s = 0 it is
+  One form for both heads, as most reimplementations do: for a regression head the
+  paper's L / (2 sigma^2) + log sigma is exactly half of it; its classification form
+  exp(-s) L + s / 2 differs only in the regulariser's weight. At s = 0 it is
   L_mask + L_depth; the optimum is s_i = log L_i. Static weights are ignored: the
   learned exp(-s_i) absorbs any constant factor. The total can be negative.
   """

@@ -71,7 +71,9 @@ def format_table(metrics: dict[str, float]) -> str:
   lines = [f'{"metric":<18} {"value":>10}']
   for key in EVAL_KEYS_SHOWN + tuple(k for k in sorted(metrics) if k not in EVAL_KEYS_SHOWN):
     if key in metrics:
-      lines.append(f'{key:<18} {metrics[key]:>10.4f}')
+      value = metrics[key]
+      lines.append(f'{key:<18} {value:>10d}' if isinstance(value, int) else
+                   f'{key:<18} {value:>10.4f}')
   return '\n'.join(lines)
 
 

@@ -29,8 +29,14 @@ def prediction_grid(batch: dict[str, np.ndarray], prediction: dict[str, np.ndarr
   return tile_rows(tiles, pad)
 
 
-def tile_rows(rows: list[list[np.ndarray]], pad: int = 2) -> np.ndarray:
-  """Tiles equal-sized H x W x 3 uint8 images row by row on a white background."""
+def tile_rows(rows: list[list[np.ndarray]], pad: int = 2, min_tile: int = 96) -> np.ndarray:
+  """Tiles equal-sized H x W x 3 uint8 images row by row on a white background.
+
+  Small tiles are enlarged by an integer factor (nearest neighbour) to at least
+  `min_tile` pixels, so 32 or 64 px predictions stay readable.
+  """
+  scale = max(1, -(-min_tile // rows[0][0].shape[0]))
+  rows = [[tile.repeat(scale, 0).repeat(scale, 1) for tile in row] for row in rows]
   height, width = rows[0][0].shape[:2]
   columns = max(len(row) for row in rows)
   canvas = np.full((len(rows) * (height + pad) + pad, columns * (width + pad) + pad, 3),

@@ -15,10 +15,10 @@ class UNet(nn.Module):
   Inputs meet as stacked channels with their difference: the first conv sees
   the 9 channels `[bg, fg_bg, fg_bg - bg]`.
 
-  The encoder halves the resolution between levels by max pooling; the
+  The encoder halves the resolution between levels by max pooling. The
   decoder upsamples bilinearly (faster on CPU than a transposed conv),
-  concatenates the encoder's features of that level and
-  runs `convs` conv blocks.
+  concatenates the encoder's features of that level and runs `convs` conv
+  blocks.
 
   Attributes:
     widths: Features per level, finest first; the stride is 2**(len - 1).

@@ -1,0 +1,220 @@
+"""The synthetic classroom renderer: sample format, exact labels, nuisances."""
+import dataclasses
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from datasets import synthetic
+
+SPEC = synthetic.SyntheticSpec(num_backgrounds=2, num_foregrounds=3, flips=2,
+                               placements=2, render_size=48)
+CLEAN = dataclasses.replace(SPEC, exposure=0.0, noise=0.0, jpeg=0.0, shift=0.0,
+                            shadow=0.0)
+INDICES = (0, 5, 11, 14, 23)
+
+
+def _digest(sample):
+  h = hashlib.sha256()
+  for key in ('bg', 'fg_bg', 'mask', 'depth'):
+    h.update(sample[key].tobytes())
+  return h.hexdigest()
+
+
+def _outside_mask_differs(spec, index):
+  sample = synthetic.render_sample(spec, index)
+  outside = sample['mask'][..., 0] == 0
+  return np.any(sample['bg'][outside] != sample['fg_bg'][outside])
+
+
+def test_sample_format():
+  sample = synthetic.render_sample(SPEC, 0)
+  for key, channels in (('bg', 3), ('fg_bg', 3), ('mask', 1), ('depth', 1)):
+    assert sample[key].shape == (48, 48, channels), key
+    assert sample[key].dtype == np.uint8, key
+  assert set(np.unique(sample['mask'])) <= {0, 255}
+  assert sample['name'] == 'fg000_bg000_00'
+  assert sample['bg_name'] == 'img_000'
+
+
+def test_every_sample_shows_some_of_its_figure():
+  for index in range(synthetic.num_samples(SPEC)):
+    mask = synthetic.render_sample(SPEC, index)['mask']
+    assert (mask > 0).mean() >= 0.005, synthetic.sample_name(SPEC, index)
+
+
+def test_counts_order_and_names_follow_the_original_dataset():
+  spec = synthetic.SyntheticSpec(num_backgrounds=2, num_foregrounds=3, flips=2,
+                                 placements=4)
+  assert synthetic.num_samples(spec) == 48
+  # Background-major: the first 24 samples all use background 0.
+  assert {synthetic.sample_index_to_ids(spec, i)[0] for i in range(24)} == {0}
+  assert synthetic.sample_index_to_ids(spec, 47) == (1, 2, 1, 3)
+  assert synthetic.sample_name(spec, 0) == 'fg000_bg000_00'
+  # The two-digit suffix counts plain placements first, then flipped ones.
+  assert synthetic.sample_index_to_ids(spec, 6) == (0, 0, 1, 2)
+  assert synthetic.sample_name(spec, 6) == 'fg000_bg000_06'
+  assert synthetic.sample_name(spec, 47) == 'fg002_bg001_07'
+  assert synthetic.background_name(1) == 'img_001'
+  with pytest.raises(IndexError):
+    synthetic.sample_index_to_ids(spec, 48)
+
+
+@pytest.mark.parametrize('field, value', [
+    ('num_backgrounds', 0), ('num_foregrounds', -1), ('placements', 0),
+    ('flips', 3), ('render_size', 8), ('render_size', 2048), ('seed', -1),
+    ('exposure', -0.5), ('noise', float('nan')), ('jpeg', -1), ('shift', -1),
+    ('shadow', -1)])
+def test_invalid_spec_raises_naming_the_field(field, value):
+  spec = dataclasses.replace(SPEC, **{field: value})
+  with pytest.raises(ValueError, match=field):
+    synthetic.validate_spec(spec)
+  with pytest.raises(ValueError, match=field):
+    synthetic.render_sample(spec, 0)
+
+
+def test_nearness_is_inverse_depth_over_a_fixed_range():
+  assert synthetic.depth_to_nearness(synthetic.NEAR_M) == 255
+  assert synthetic.depth_to_nearness(synthetic.FAR_M) == 0
+  assert synthetic.depth_to_nearness(0.1) == 255  # Clipped.
+  assert synthetic.depth_to_nearness(100.0) == 0
+  depths = np.array([1.5, 3.0, 6.0])
+  nearness = synthetic.depth_to_nearness(depths)
+  assert np.all(np.diff(nearness.astype(int)) < 0)  # Nearer is brighter.
+  np.testing.assert_allclose(synthetic.nearness_to_depth(nearness), depths, rtol=0.05)
+  levels = np.arange(256, dtype=np.uint8)
+  assert np.array_equal(
+      synthetic.depth_to_nearness(synthetic.nearness_to_depth(levels)), levels)
+
+
+def test_rendering_is_deterministic():
+  first = [_digest(synthetic.render_sample(SPEC, i)) for i in INDICES]
+  synthetic.clear_caches()
+  again = [_digest(synthetic.render_sample(SPEC, i)) for i in reversed(INDICES)]
+  assert first == again[::-1]
+
+
+def test_rendering_is_the_same_in_another_process():
+  code = ('import hashlib\nfrom datasets import synthetic\n'
+          f'spec = synthetic.{SPEC!r}\n'
+          'x = synthetic.render_sample(spec, 11)\n'
+          'h = hashlib.sha256()\n'
+          "for k in ('bg', 'fg_bg', 'mask', 'depth'): h.update(x[k].tobytes())\n"
+          'print(h.hexdigest())\n')
+  root = synthetic.__file__.rsplit('/datasets/', 1)[0]
+  out = subprocess.run([sys.executable, '-c', code], cwd=root, capture_output=True,
+                       text=True, check=True).stdout.strip()
+  assert out == _digest(synthetic.render_sample(SPEC, 11))
+
+
+def test_different_seeds_give_different_datasets():
+  other = dataclasses.replace(SPEC, seed=1)
+  assert not np.array_equal(synthetic.render_background(SPEC, 0)['rgb'],
+                            synthetic.render_background(other, 0)['rgb'])
+  assert _digest(synthetic.render_sample(SPEC, 3)) != _digest(
+      synthetic.render_sample(other, 3))
+
+
+def test_backgrounds_differ_and_look_like_a_room():
+  a = synthetic.render_background(SPEC, 0)
+  b = synthetic.render_background(SPEC, 1)
+  assert a['rgb'].shape == (48, 48, 3) and a['depth_m'].shape == (48, 48)
+  assert a['depth_m'].dtype == np.float32
+  assert not np.array_equal(a['rgb'], b['rgb'])
+  # The floor comes nearer towards the bottom of the image; the room is a few
+  # metres deep.
+  depth = a['depth_m']
+  assert depth[-1].mean() < depth[len(depth) // 2].mean()
+  assert 1.0 < depth.min() and depth.max() < synthetic.FAR_M
+
+
+def test_mask_is_where_the_figure_is_nearer_than_the_background():
+  for index in INDICES:
+    sample = synthetic.render_sample(SPEC, index)
+    bg_id = synthetic.sample_index_to_ids(SPEC, index)[0]
+    bg_nearness = synthetic.depth_to_nearness(
+        synthetic.render_background(SPEC, bg_id)['depth_m'])
+    inside = sample['mask'][..., 0] == 255
+    depth = sample['depth'][..., 0]
+    assert np.array_equal(depth[~inside], bg_nearness[~inside])
+    assert np.all(depth[inside] >= bg_nearness[inside])
+    # Up to nearness rounding the figure is in front of what it hides.
+    assert np.mean(depth[inside] > bg_nearness[inside]) > 0.5
+
+
+def test_without_nuisances_only_the_figure_changes():
+  for index in INDICES:
+    sample = synthetic.render_sample(CLEAN, index)
+    outside = sample['mask'][..., 0] == 0
+    assert np.array_equal(sample['bg'][outside], sample['fg_bg'][outside])
+    assert np.any(sample['bg'][~outside] != sample['fg_bg'][~outside])
+
+
+@pytest.mark.parametrize('nuisance', ['exposure', 'noise', 'jpeg', 'shift', 'shadow'])
+def test_each_nuisance_alone_makes_frame_differencing_imperfect(nuisance):
+  spec = dataclasses.replace(CLEAN, **{nuisance: 1.0})
+  assert all(_outside_mask_differs(spec, i) for i in INDICES)
+
+
+def test_nuisances_leave_mask_and_depth_exact():
+  for index in INDICES:
+    clean, noisy = (synthetic.render_sample(s, index) for s in (CLEAN, SPEC))
+    assert np.array_equal(clean['mask'], noisy['mask'])
+    assert np.array_equal(clean['depth'], noisy['depth'])
+
+
+def test_shadow_darkens_the_floor_near_the_figure_only():
+  spec = dataclasses.replace(CLEAN, shadow=1.0)
+  darker = 0
+  for index in INDICES:
+    sample = synthetic.render_sample(spec, index)
+    delta = sample['fg_bg'].astype(int) - sample['bg'].astype(int)
+    outside = sample['mask'][..., 0] == 0
+    assert np.all(delta[outside] <= 0)  # A shadow never brightens.
+    darker += np.sum(delta[outside] < 0)
+  assert darker > 0
+
+
+def _figure_rows(spec, distance):
+  """Image rows of figure 1 standing `distance` metres ahead of the camera of
+  background 0, unoccluded."""
+  scene = synthetic._scene(spec.seed, spec.render_size, 0)  # pylint: disable=protected-access
+  figure = synthetic._figure(spec.seed, 1, 0)  # pylint: disable=protected-access
+  camera = scene.camera
+  ahead = camera.axes[2][[0, 2]] / np.linalg.norm(camera.axes[2][[0, 2]])
+  x, z = camera.origin[[0, 2]] + distance * ahead
+  hits = synthetic._cast_figure(camera, scene.dirs, figure, x, z, np.pi)  # pylint: disable=protected-access
+  rows, _ = np.nonzero(np.isfinite(hits.t))
+  return rows + hits.window[0]
+
+
+def test_a_farther_figure_is_smaller_and_higher_in_the_image():
+  spec = dataclasses.replace(SPEC, render_size=64)
+  near_rows, far_rows = _figure_rows(spec, 3.5), _figure_rows(spec, 6.0)
+  assert np.ptp(far_rows) < np.ptp(near_rows)  # Smaller.
+  assert len(far_rows) < len(near_rows)
+  assert far_rows.max() < near_rows.max()  # Feet higher up.
+  assert far_rows.min() <= near_rows.min()  # So is the head (camera above it).
+
+
+def test_a_flipped_foreground_is_the_mirror_image():
+  spec = dataclasses.replace(SPEC, render_size=64)
+  for fg_id in range(spec.num_foregrounds):
+    plain = synthetic.render_foreground(spec, fg_id, 0)
+    flipped = synthetic.render_foreground(spec, fg_id, 1)
+    assert np.array_equal(flipped['mask'], plain['mask'][:, ::-1])
+    assert np.array_equal(flipped['rgb'], plain['rgb'][:, ::-1])
+    assert not np.array_equal(flipped['rgb'], plain['rgb'])  # Not symmetric.
+
+
+def test_contact_sheet_has_a_row_per_sample(tmp_path):
+  samples = [synthetic.render_sample(SPEC, i) for i in (0, 1, 2)]
+  path = tmp_path / 'sheet.png'
+  synthetic.contact_sheet(samples, path)
+  with Image.open(path) as sheet:
+    assert sheet.format == 'PNG'
+    width, height = sheet.size
+  assert width == 4 * 128 and height > 3 * 128
