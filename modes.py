@@ -47,6 +47,12 @@ def train(config, flags):
 
 
 @mode
+def eval(config, flags):  # pylint: disable=redefined-builtin
+  """Evaluates a checkpoint (--step latest|best|N) on the dataset the config names."""
+  loop.evaluate_checkpoint(config, _require_workdir(flags, 'eval'), flags.step)
+
+
+@mode
 def build(config, flags):
   """Builds or reuses the dataset; the last line is a JSON summary."""
   del flags

@@ -23,10 +23,15 @@ class LoadedDataset:
   source: str
 
   @property
+  def name(self) -> str:
+    """The dataset's TFDS config name: the source kind and a hash of what made it."""
+    return self.builder.builder_config.name
+
+  @property
   def summary(self) -> dict[str, Any]:
     """The JSON object that `--mode build` prints as its last line."""
     return dict(train=len(self.train), test=len(self.test), source=self.source,
-                name=self.builder.builder_config.name, path=str(self.builder.data_path),
+                name=self.name, path=str(self.builder.data_path),
                 reused=self.reused, skipped=len(self.stats.get('skipped', [])))
 
 

@@ -137,6 +137,11 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
       raise sources_lib.BadSampleError(f'{_describe(self._source)}: no samples found')
     self._skipped = []
     splits = split_entries(entries, self._options)
+    if not all(splits.values()):  # TFDS fails on an empty split with an AssertionError.
+      unit = 'backgrounds' if self._options.split_by == 'bg' else 'samples'
+      raise sources_lib.BadSampleError(
+          f'{_describe(self._source)}: {len(entries)} sample(s) are too few for a train '
+          f'and a test split (split_by={self._options.split_by!r} needs 2 or more {unit})')
     # Dict order matters: train is written first, so its statistics are ready after it.
     return {
         'train': self._generate_examples(splits['train'], with_stats=True),
@@ -145,6 +150,7 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, entries, with_stats) -> Iterator[tuple[str, Any]]:
     bg_stats, fg_bg_stats = _ChannelStats(), _ChannelStats()
+    num_written = 0
     for entry, loaded in self._load_all(entries):
       if isinstance(loaded, str):
         if self._options.on_bad_sample != 'skip':
@@ -155,6 +161,11 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
         bg_stats.update(loaded.bg)
         fg_bg_stats.update(loaded.fg_bg)
       yield loaded.key, dict(loaded.encoded, name=loaded.key)
+      num_written += 1
+    if not num_written:
+      raise sources_lib.BadSampleError(
+          f'{_describe(self._source)}: every sample of a split was skipped '
+          f'({len(self._skipped)} skipped, the first: {self._skipped[0]})')
     if with_stats:
       self.info.metadata['bg'] = bg_stats.result()
       self.info.metadata['fg_bg'] = fg_bg_stats.result()

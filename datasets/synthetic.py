@@ -372,128 +372,143 @@ def _random_color(rng, saturation=(0.3, 0.9), value=(0.3, 0.9)):
 
 
 def _room_params(seed, bg_id):
-  """Every random choice of one background: room, furniture, decor, light."""
+  """Every random choice of one background: room, camera, decor, furniture, light."""
   rng = np.random.default_rng([seed, 0, bg_id])
   room = dict(width=rng.uniform(7.0, 9.5), depth=rng.uniform(8.0, 10.5),
               height=rng.uniform(2.8, 3.4))
-  width, depth, height = room['width'], room['depth'], room['height']
+  width = room['width']
   cam_x = rng.uniform(-0.2, 0.2) * width
-  # The camera stands among the back rows (those behind it are out of view).
+  # The camera stands among the back rows (those behind it are out of view),
+  # turned a little towards the middle of the room.
   camera = dict(origin=np.array([cam_x, rng.uniform(1.7, 2.3), rng.uniform(1.2, 2.6)]),
                 yaw=-cam_x / width * rng.uniform(0.2, 0.5) + rng.uniform(-0.06, 0.06),
                 pitch=math.radians(rng.uniform(9, 16)),
                 hfov=math.radians(rng.uniform(52, 64)))
-  window_side = rng.choice([-1, 1])
-
-  # Surfaces.
-  floor_kind = rng.choice(['wood', 'tiles', 'lino'])
+  window_side = int(rng.choice([-1, 1]))  # -1: windows on the left wall.
+  floor_kind = str(rng.choice(['wood', 'tiles', 'lino']))
   floor = dict(kind=floor_kind, table=rng.uniform(size=(64, 64)),
                grain=rng.uniform(size=(32, 32)),
                plank=rng.uniform(0.12, 0.2), plank_len=rng.uniform(1.2, 2.2),
                tile=rng.uniform(0.3, 0.6), checker=rng.uniform() < 0.4,
-               color={'wood': _pick(rng, _WOODS), 'tiles': _pick(rng, _TILES),
-                      'lino': _pick(rng, _LINOS)}[floor_kind],
+               color=_pick(rng, dict(wood=_WOODS, tiles=_TILES, lino=_LINOS)[floor_kind]),
                color2=_pick(rng, _TILES) * 0.8, grout=_pick(rng, _TILES) * 0.6)
   walls = dict(paint=_pick(rng, _PAINTS, 0.03), dado=_pick(rng, _DADOS),
                dado_h=rng.uniform(0.9, 1.2) if rng.uniform() < 0.5 else 0.0,
                skirting=_pick(rng, _WOODS) * 0.6, noise=rng.uniform(size=(32, 32)))
   ceiling = dict(color=np.array([0.93, 0.93, 0.91]) * rng.uniform(0.95, 1.0),
-                 tile=rng.uniform(0.58, 0.62),
-                 lamp_rows=rng.integers(2, 4), lamp_cols=rng.integers(2, 4))
+                 tile=rng.uniform(0.58, 0.62))
+  # Wall decor: painter's-order primitives in wall coordinates (u, v), that is
+  # (x, y) on the back wall, (z, y) on the side walls and (x, z) on the ceiling.
+  window_decor, windows = _window_decor(rng, room, window_side)
+  decor = (_board_decor(rng, room) + window_decor + _door_wall_decor(rng, room, window_side)
+           + _lamp_decor(rng, room))
+  boxes, materials, seats, footprints = _furniture(rng, room, camera, window_side)
+  return dict(room=room, camera=camera, floor=floor, walls=walls, ceiling=ceiling,
+              decor=decor, boxes=boxes, materials=materials, seats=seats,
+              footprints=footprints, light=_room_light(rng, room, window_side, windows),
+              brightness=rng.uniform(0.45, 0.56))
 
-  # Wall decor, as painter's-order primitives in wall coordinates (u, v):
-  # back wall (x, y), side walls (z, y), ceiling (x, z).
-  decor = []
+
+def _board_decor(rng, room):
+  """The black- or whiteboard with writing, a clock and posters: back wall."""
   board_w, board_h = rng.uniform(3.0, 4.4), rng.uniform(1.1, 1.3)
-  board_x = rng.uniform(-0.6, 0.6)
-  board_y0 = rng.uniform(0.85, 1.0)
+  board_x, board_y = rng.uniform(-0.6, 0.6), rng.uniform(0.85, 1.0)
   whiteboard = rng.uniform() < 0.4
-  frame = (np.array([0.75, 0.76, 0.78]) if whiteboard else _pick(rng, _WOODS))
-  bu0, bu1, bv0, bv1 = (board_x - board_w / 2, board_x + board_w / 2, board_y0,
-                        board_y0 + board_h)
-  decor.append(('rect', _BACK, bu0 - 0.06, bu1 + 0.06, bv0 - 0.06, bv1 + 0.06, frame))
-  decor.append(('rect', _BACK, bu0, bu1, bv0, bv1,
-                np.array([0.93, 0.94, 0.94]) if whiteboard else _pick(rng, _BOARDS)))
-  ink = (_pick(rng, _INKS) if whiteboard else np.array([0.80, 0.82, 0.80]))
-  decor.append(('text', _BACK, bu0 + 0.1, bu1 - 0.1, bv0 + 0.1, bv1 - 0.1,
-                _board_text(rng, bu1 - bu0 - 0.2, bv1 - bv0 - 0.2), ink))
-  decor.append(('rect', _BACK, bu0 - 0.08, bu1 + 0.08, bv0 - 0.1, bv0 - 0.04, frame))
+  frame = np.array([0.75, 0.76, 0.78]) if whiteboard else _pick(rng, _WOODS)
+  u0, u1, v0, v1 = board_x - board_w / 2, board_x + board_w / 2, board_y, board_y + board_h
+  surface = np.array([0.93, 0.94, 0.94]) if whiteboard else _pick(rng, _BOARDS)
+  ink = _pick(rng, _INKS) if whiteboard else np.array([0.80, 0.82, 0.80])
+  decor = [
+      ('rect', _BACK, u0 - 0.06, u1 + 0.06, v0 - 0.06, v1 + 0.06, frame),
+      ('rect', _BACK, u0, u1, v0, v1, surface),
+      ('text', _BACK, u0 + 0.1, u1 - 0.1, v0 + 0.1, v1 - 0.1,
+       _board_text(rng, u1 - u0 - 0.2, v1 - v0 - 0.2), ink),
+      ('rect', _BACK, u0 - 0.08, u1 + 0.08, v0 - 0.1, v0 - 0.04, frame),  # Tray.
+  ]
   clock_x = board_x + rng.choice([-1, 1]) * rng.uniform(0, board_w / 2)
-  decor.append(('disc', _BACK, clock_x, bv1 + 0.45, 0.18, np.array([0.1, 0.1, 0.1])))
-  decor.append(('disc', _BACK, clock_x, bv1 + 0.45, 0.15, np.array([0.95, 0.95, 0.93])))
+  decor.append(('disc', _BACK, clock_x, v1 + 0.45, 0.18, np.array([0.1, 0.1, 0.1])))
+  decor.append(('disc', _BACK, clock_x, v1 + 0.45, 0.15, np.array([0.95, 0.95, 0.93])))
   for _ in range(rng.integers(0, 3)):  # Posters beside the board.
-    side = rng.choice([-1, 1])
-    px = side * rng.uniform(board_w / 2 + 0.5, width / 2 - 0.6)
+    px = rng.choice([-1, 1]) * rng.uniform(board_w / 2 + 0.5, room['width'] / 2 - 0.6)
     pw, ph, py = rng.uniform(0.4, 0.8), rng.uniform(0.5, 0.9), rng.uniform(1.2, 1.6)
     decor.append(('rect', _BACK, px - pw / 2, px + pw / 2, py, py + ph,
                   _random_color(rng, value=(0.6, 1.0))))
     decor.append(('rect', _BACK, px - pw / 3, px + pw / 3, py + ph * 0.45,
                   py + ph * 0.85, _random_color(rng)))
+  return decor
 
-  window_wall = _LEFT if window_side < 0 else _RIGHT
-  other_wall = _RIGHT if window_side < 0 else _LEFT
-  n_windows = rng.integers(3, 5)
-  win_w, win_y0, win_y1 = rng.uniform(1.2, 1.7), rng.uniform(0.85, 1.0), rng.uniform(2.3, 2.6)
-  win_y1 = min(win_y1, height - 0.25)
-  win_frame = _pick(rng, np.array([[0.92, 0.92, 0.90], [0.55, 0.56, 0.58],
-                                   [0.50, 0.34, 0.22]]))
+
+def _window_decor(rng, room, window_side):
+  """Windows with frames and a view of sky and trees on one side wall.
+
+  Returns the decor and the window openings (z0, z1, y0, y1) for sunlight.
+  """
+  wall = _LEFT if window_side < 0 else _RIGHT
+  count, width = rng.integers(3, 5), rng.uniform(1.2, 1.7)
+  y0, y1 = rng.uniform(0.85, 1.0), min(rng.uniform(2.3, 2.6), room['height'] - 0.25)
+  frame = _pick(rng, np.array([[0.92, 0.92, 0.90], [0.55, 0.56, 0.58],
+                               [0.50, 0.34, 0.22]]))
   sky = dict(top=np.array([0.62, 0.78, 0.98]) * rng.uniform(0.95, 1.1),
              bottom=np.array([0.90, 0.94, 0.98]),
              trees=rng.uniform(0.0, 0.45), noise=rng.uniform(size=(32, 32)),
              tree_color=np.array([0.22, 0.38, 0.20]) * rng.uniform(0.8, 1.3))
-  windows = []
-  centers = np.linspace(1.6, depth - 1.4, n_windows)
-  for zc in centers:
-    z0, z1 = zc - win_w / 2, zc + win_w / 2
-    windows.append((z0, z1, win_y0, win_y1))
-    decor.append(('rect', window_wall, z0 - 0.07, z1 + 0.07, win_y0 - 0.1, win_y1 + 0.06,
-                  win_frame))
-    decor.append(('glass', window_wall, z0, z1, win_y0, win_y1, sky))
-    decor.append(('rect', window_wall, zc - 0.03, zc + 0.03, win_y0, win_y1, win_frame))
-    ym = win_y0 + 0.65 * (win_y1 - win_y0)
-    decor.append(('rect', window_wall, z0, z1, ym - 0.03, ym + 0.03, win_frame))
-  # The other side wall: a door near the board and a notice board.
+  decor, windows = [], []
+  for zc in np.linspace(1.6, room['depth'] - 1.4, count):
+    z0, z1 = zc - width / 2, zc + width / 2
+    ym = y0 + 0.65 * (y1 - y0)
+    windows.append((z0, z1, y0, y1))
+    decor += [('rect', wall, z0 - 0.07, z1 + 0.07, y0 - 0.1, y1 + 0.06, frame),
+              ('glass', wall, z0, z1, y0, y1, sky),
+              ('rect', wall, zc - 0.03, zc + 0.03, y0, y1, frame),
+              ('rect', wall, z0, z1, ym - 0.03, ym + 0.03, frame)]
+  return decor, np.array(windows)
+
+
+def _door_wall_decor(rng, room, window_side):
+  """A door near the board and a notice board, on the wall facing the windows."""
+  wall, depth = (_RIGHT if window_side < 0 else _LEFT), room['depth']
   door_z = depth - rng.uniform(0.6, 1.4)
-  door_color = _pick(rng, np.array([[0.55, 0.36, 0.22], [0.62, 0.64, 0.66],
-                                    [0.30, 0.45, 0.62]]))
-  decor.append(('rect', other_wall, door_z - 0.55, door_z + 0.55, 0.0, 2.2,
-                door_color * 0.7))
-  decor.append(('rect', other_wall, door_z - 0.47, door_z + 0.47, 0.0, 2.12, door_color))
-  decor.append(('rect', other_wall, door_z - 0.25, door_z + 0.25, 1.3, 1.9,
-                np.array([0.35, 0.42, 0.48])))
-  cork_z0 = rng.uniform(1.5, max(1.6, depth - 4.5))
-  cork_w = rng.uniform(1.2, 2.4)
-  decor.append(('rect', other_wall, cork_z0, cork_z0 + cork_w, 1.1, 2.1,
+  door = _pick(rng, np.array([[0.55, 0.36, 0.22], [0.62, 0.64, 0.66],
+                              [0.30, 0.45, 0.62]]))
+  decor = [('rect', wall, door_z - 0.55, door_z + 0.55, 0.0, 2.2, door * 0.7),
+           ('rect', wall, door_z - 0.47, door_z + 0.47, 0.0, 2.12, door),
+           ('rect', wall, door_z - 0.25, door_z + 0.25, 1.3, 1.9,
+            np.array([0.35, 0.42, 0.48]))]
+  cork_z, cork_w = rng.uniform(1.5, max(1.6, depth - 4.5)), rng.uniform(1.2, 2.4)
+  decor.append(('rect', wall, cork_z, cork_z + cork_w, 1.1, 2.1,
                 np.array([0.66, 0.50, 0.32])))
-  for _ in range(rng.integers(3, 8)):
-    pz, py = rng.uniform(cork_z0 + 0.1, cork_z0 + cork_w - 0.3), rng.uniform(1.2, 1.7)
-    decor.append(('rect', other_wall, pz, pz + rng.uniform(0.15, 0.3), py,
+  for _ in range(rng.integers(3, 8)):  # Notes pinned to it.
+    pz, py = rng.uniform(cork_z + 0.1, cork_z + cork_w - 0.3), rng.uniform(1.2, 1.7)
+    decor.append(('rect', wall, pz, pz + rng.uniform(0.15, 0.3), py,
                   py + rng.uniform(0.2, 0.35), _random_color(rng, (0.0, 0.5), (0.8, 1.0))))
+  return decor
 
-  # Ceiling lamps (emissive panels).
-  for i in range(ceiling['lamp_rows']):
-    lz = (i + 1) * depth / (ceiling['lamp_rows'] + 1)
-    for j in range(ceiling['lamp_cols']):
-      lx = (j + 1) * width / (ceiling['lamp_cols'] + 1) - width / 2
-      decor.append(('lamp', _CEILING, lx - 0.3, lx + 0.3, lz - 0.6, lz + 0.6, None))
 
-  boxes, materials, seats, footprints = _furniture(rng, room, camera, window_side)
+def _lamp_decor(rng, room):
+  """A grid of glowing ceiling panels."""
+  rows, cols = rng.integers(2, 4), rng.integers(2, 4)
+  decor = []
+  for i in range(rows):
+    z = (i + 1) * room['depth'] / (rows + 1)
+    for j in range(cols):
+      x = (j + 1) * room['width'] / (cols + 1) - room['width'] / 2
+      decor.append(('lamp', _CEILING, x - 0.3, x + 0.3, z - 0.6, z + 0.6, None))
+  return decor
 
+
+def _room_light(rng, room, window_side, windows):
+  """Colour temperature, ambient level, sunlight direction, the ceiling lamp."""
   warm = rng.uniform(-1, 1)
   tint = np.array([1 + 0.10 * warm, 1.0, 1 - 0.12 * warm])
   sun_dir = np.array([-window_side * rng.uniform(0.6, 1.2), -rng.uniform(0.5, 1.0),
                       rng.uniform(-0.5, 0.5)])
-  light = _Light(tint=tint / tint.mean(), ambient=rng.uniform(0.45, 0.65),
-                 sun=rng.uniform(0.0, 0.6) if rng.uniform() < 0.8 else 0.0,
-                 sun_dir=sun_dir / np.linalg.norm(sun_dir),
-                 window_x=window_side * width / 2, windows=np.array(windows),
-                 lamp=rng.uniform(0.2, 0.5),
-                 lamp_pos=np.array([rng.uniform(-1, 1), height - 0.1,
-                                    depth * rng.uniform(0.3, 0.7)]))
-  return dict(room=room, camera=camera, floor=floor, walls=walls, ceiling=ceiling,
-              decor=decor, boxes=boxes, materials=materials, seats=seats,
-              footprints=footprints, light=light,
-              brightness=rng.uniform(0.45, 0.56))
+  return _Light(tint=tint / tint.mean(), ambient=rng.uniform(0.45, 0.65),
+                sun=rng.uniform(0.0, 0.6) if rng.uniform() < 0.8 else 0.0,
+                sun_dir=sun_dir / np.linalg.norm(sun_dir),
+                window_x=window_side * room['width'] / 2, windows=windows,
+                lamp=rng.uniform(0.2, 0.5),
+                lamp_pos=np.array([rng.uniform(-1, 1), room['height'] - 0.1,
+                                   room['depth'] * rng.uniform(0.3, 0.7)]))
 
 
 def _board_text(rng, width, height, cell=0.035):
@@ -513,83 +528,97 @@ def _board_text(rng, width, height, cell=0.035):
   return bitmap
 
 
+class _Boxes:
+  """Furniture as axis-aligned boxes, each with an albedo and a wood flag."""
+
+  def __init__(self):
+    self.lo, self.hi, self.colors, self.wood = [], [], [], []
+
+  def add(self, lo, hi, color, wood=False):
+    self.lo.append(lo)
+    self.hi.append(hi)
+    self.colors.append(color)
+    self.wood.append(wood)
+
+
 def _furniture(rng, room, camera, window_side):
   """Rows of desks with chairs, a teacher's desk and a cabinet, as boxes.
 
-  Returns (boxes (lo, hi) arrays, per-box material (albedo, is_wood) lists,
+  Returns (boxes (lo, hi) arrays, per-box materials (albedo, is_wood) arrays,
   chair seats (x, z, height) students can sit on, floor footprints
-  (x0, x1, z0, z1) standing figures must avoid).
+  (x0, x1, z0, z1) standing figures must keep clear of).
   """
+  boxes = _Boxes()
+  seats, footprints = _desk_rows(rng, room, camera, boxes)
   width, depth = room['width'], room['depth']
-  lo, hi, colors, wood = [], [], [], []
+  # The teacher's desk, near the board.
+  tx = rng.choice([-1, 1]) * rng.uniform(1.0, width / 2 - 1.2)
+  tz = depth - rng.uniform(1.4, 1.8)
+  wood = _pick(rng, _WOODS)
+  boxes.add([tx - 0.75, 0.72, tz - 0.4], [tx + 0.75, 0.77, tz + 0.4], wood, True)
+  boxes.add([tx - 0.72, 0.0, tz - 0.3], [tx + 0.72, 0.72, tz + 0.38], wood * 0.85, True)
+  footprints.append((tx - 0.75, tx + 0.75, tz - 0.4, tz + 0.4))
+  # A cabinet against the wall opposite the windows.
+  length, height = rng.uniform(1.0, 2.0), rng.uniform(0.9, 2.0)
+  z0 = rng.uniform(1.5, max(1.6, depth - 4.0))
+  wall_x = -window_side * width / 2
+  x0, x1 = sorted([wall_x, wall_x + window_side * 0.45])
+  color = _pick(rng, np.vstack([_WOODS, _METALS[1:2], [[0.85, 0.85, 0.82]]]))
+  boxes.add([x0, 0.0, z0], [x1, height, z0 + length], color, bool(rng.uniform() < 0.5))
+  footprints.append((x0, x1, z0, z0 + length))
+  return ((np.array(boxes.lo, np.float64), np.array(boxes.hi, np.float64)),
+          (np.array(boxes.colors), np.array(boxes.wood)), seats, np.array(footprints))
 
-  def add(box_lo, box_hi, color, is_wood=False):
-    lo.append(box_lo)
-    hi.append(box_hi)
-    colors.append(color)
-    wood.append(is_wood)
 
+def _desk_rows(rng, room, camera, boxes):
+  """Adds rows of double desks, each with two chairs on the camera side.
+
+  Students face the board (+z), so a chair stands in front of (nearer the
+  camera than) its desk. Returns the seats and the footprints.
+  """
   top_color, metal = _pick(rng, _DESK_TOPS), _pick(rng, _METALS)
   top_wood = bool(rng.uniform() < 0.6)
   chair_index = rng.integers(len(_CHAIRS))
   chair_color = _CHAIRS[chair_index] * rng.uniform(0.96, 1.04)
   chair_wood = bool(chair_index == len(_CHAIRS) - 1)
-  desk_w, desk_d, desk_h = rng.uniform(1.0, 1.3), rng.uniform(0.5, 0.6), rng.uniform(0.72, 0.78)
-  seat_h = rng.uniform(0.42, 0.46)
-  span = width - 1.8
-  n_cols = int(rng.integers(3, 5))
-  while n_cols > 2 and n_cols * desk_w + (n_cols - 1) * 0.55 > span:
-    n_cols -= 1
-  gap = (span - n_cols * desk_w) / (n_cols - 1)
+  desk_w, desk_d = rng.uniform(1.0, 1.3), rng.uniform(0.5, 0.6)
+  desk_h, seat_h = rng.uniform(0.72, 0.78), rng.uniform(0.42, 0.46)
+  span = room['width'] - 1.8
+  cols = int(rng.integers(3, 5))
+  while cols > 2 and cols * desk_w + (cols - 1) * 0.55 > span:
+    cols -= 1
+  gap = (span - cols * desk_w) / (cols - 1)
   pitch = rng.uniform(1.15, 1.35)
-  front = depth - rng.uniform(2.3, 2.9)  # Far edge of the row nearest the board.
-  n_rows = int(rng.integers(3, 6))
+  front = room['depth'] - rng.uniform(2.3, 2.9)  # Far edge of the first row.
   seats, footprints = [], []
-  for r in range(n_rows):
+  for r in range(int(rng.integers(3, 6))):
     z0 = front - desk_d - r * pitch
     if z0 - 0.5 < camera['origin'][2] + 1.0:
-      break
-    for c in range(n_cols):
+      break  # The rows behind the camera are not in view.
+    for c in range(cols):
       if rng.uniform() < 0.08:
         continue  # A missing desk now and then.
       x = -span / 2 + desk_w / 2 + c * (desk_w + gap)
       x0, x1, z1 = x - desk_w / 2, x + desk_w / 2, z0 + desk_d
-      add([x0, desk_h - 0.035, z0], [x1, desk_h, z1], top_color, top_wood)
+      boxes.add([x0, desk_h - 0.035, z0], [x1, desk_h, z1], top_color, top_wood)
       for lx in (x0 + 0.03, x1 - 0.07):
         for lz in (z0 + 0.03, z1 - 0.07):
-          add([lx, 0.0, lz], [lx + 0.04, desk_h - 0.035, lz + 0.04], metal)
+          boxes.add([lx, 0.0, lz], [lx + 0.04, desk_h - 0.035, lz + 0.04], metal)
       footprints.append((x0, x1, z0, z1))
-      for s in (-1, 1):
-        cx, cz = x + s * desk_w / 4, z0 - 0.24
+      for side in (-1, 1):
         if rng.uniform() < 0.1:
           continue  # An empty place without a chair.
-        add([cx - 0.2, seat_h - 0.03, cz - 0.2], [cx + 0.2, seat_h, cz + 0.2],
-            chair_color, chair_wood)
-        add([cx - 0.2, seat_h + 0.12, cz - 0.23], [cx + 0.2, seat_h + 0.42, cz - 0.19],
-            chair_color, chair_wood)
+        cx, cz = x + side * desk_w / 4, z0 - 0.24
+        boxes.add([cx - 0.2, seat_h - 0.03, cz - 0.2], [cx + 0.2, seat_h, cz + 0.2],
+                  chair_color, chair_wood)
+        boxes.add([cx - 0.2, seat_h + 0.12, cz - 0.23],
+                  [cx + 0.2, seat_h + 0.42, cz - 0.19], chair_color, chair_wood)
         for lx in (cx - 0.19, cx + 0.16):
-          add([lx, 0.0, cz + 0.16], [lx + 0.03, seat_h - 0.03, cz + 0.19], metal)
-          add([lx, 0.0, cz - 0.22], [lx + 0.03, seat_h + 0.42, cz - 0.19], metal)
+          boxes.add([lx, 0.0, cz + 0.16], [lx + 0.03, seat_h - 0.03, cz + 0.19], metal)
+          boxes.add([lx, 0.0, cz - 0.22], [lx + 0.03, seat_h + 0.42, cz - 0.19], metal)
         seats.append((cx, cz, seat_h))
         footprints.append((cx - 0.22, cx + 0.22, cz - 0.24, cz + 0.22))
-  # The teacher's desk, near the board.
-  tx = rng.choice([-1, 1]) * rng.uniform(1.0, width / 2 - 1.2)
-  tz = depth - rng.uniform(1.4, 1.8)
-  teacher_wood = _pick(rng, _WOODS)
-  add([tx - 0.75, 0.72, tz - 0.4], [tx + 0.75, 0.77, tz + 0.4], teacher_wood, True)
-  add([tx - 0.72, 0.0, tz - 0.3], [tx + 0.72, 0.72, tz + 0.38], teacher_wood * 0.85, True)
-  footprints.append((tx - 0.75, tx + 0.75, tz - 0.4, tz + 0.4))
-  # A cabinet against the wall opposite the windows.
-  cab_len, cab_h = rng.uniform(1.0, 2.0), rng.uniform(0.9, 2.0)
-  cab_z = rng.uniform(1.5, max(1.6, depth - 4.0))
-  wall_x = -window_side * width / 2
-  cab_x0, cab_x1 = sorted([wall_x, wall_x + window_side * 0.45])
-  cab_color = _pick(rng, np.vstack([_WOODS, _METALS[1:2], [[0.85, 0.85, 0.82]]]))
-  add([cab_x0, 0.0, cab_z], [cab_x1, cab_h, cab_z + cab_len], cab_color,
-      bool(rng.uniform() < 0.5))
-  footprints.append((cab_x0, cab_x1, cab_z, cab_z + cab_len))
-  boxes = (np.array(lo, np.float64), np.array(hi, np.float64))
-  return boxes, (np.array(colors), np.array(wood)), seats, np.array(footprints)
+  return seats, footprints
 
 
 def _make_camera(params, size):
@@ -601,74 +630,71 @@ def _make_camera(params, size):
 
 def _surface_albedo(params, points, face):
   """Albedo (N, 3), emission (N, 3) and an is-emissive flag (N,) of hits."""
-  n = len(points)
-  albedo = np.zeros((n, 3))
-  emission = np.zeros((n, 3))
-  emissive = np.zeros(n, bool)
+  albedo = np.zeros((len(points), 3))
   x, y, z = points[:, 0], points[:, 1], points[:, 2]
-
   idx = np.flatnonzero(face == _FLOOR)
   albedo[idx] = _floor_albedo(params['floor'], x[idx], z[idx])
-  walls = params['walls']
   for wall in (_LEFT, _RIGHT, _BACK):
     idx = np.flatnonzero(face == wall)
-    u = x[idx] if wall == _BACK else z[idx] + (wall == _RIGHT) * 50.0
-    grain = _value_noise(walls['noise'], u * 1.5, y[idx] * 1.5)
-    color = np.where((y[idx] < walls['dado_h'])[:, None], walls['dado'], walls['paint'])
-    color = color * (0.96 + 0.08 * grain)[:, None]
-    albedo[idx] = np.where((y[idx] < 0.1)[:, None], walls['skirting'], color)
+    u = x[idx] if wall == _BACK else z[idx] + 50.0 * (wall == _RIGHT)
+    albedo[idx] = _wall_albedo(params['walls'], u, y[idx])
   idx = np.flatnonzero(face == _CEILING)
   ceiling = params['ceiling']
-  fx = np.mod(x[idx] / ceiling['tile'], 1.0)
-  fz = np.mod(z[idx] / ceiling['tile'], 1.0)
+  fx, fz = np.mod(x[idx] / ceiling['tile'], 1.0), np.mod(z[idx] / ceiling['tile'], 1.0)
   grid = (np.minimum(fx, 1 - fx) < 0.02) | (np.minimum(fz, 1 - fz) < 0.02)
   albedo[idx] = ceiling['color'] * np.where(grid, 0.85, 1.0)[:, None]
-
-  for item in params['decor']:
-    kind, wall = item[0], item[1]
-    idx = np.flatnonzero(face == wall)
-    if wall == _BACK:
-      u, v = x[idx], y[idx]
-    elif wall == _CEILING:
-      u, v = x[idx], z[idx]
-    else:
-      u, v = z[idx], y[idx]
-    if kind == 'disc':
-      _, _, cu, cv, radius, color = item
-      inside = (u - cu) ** 2 + (v - cv) ** 2 < radius ** 2
-      albedo[idx[inside]] = color
-      continue
-    _, _, u0, u1, v0, v1, payload = item[:7]
-    inside = (u > u0) & (u < u1) & (v > v0) & (v < v1)
-    sel, u, v = idx[inside], u[inside], v[inside]
-    if kind == 'rect':
-      albedo[sel] = payload
-    elif kind == 'text':
-      bitmap = payload
-      rows = ((v1 - v) / (v1 - v0) * bitmap.shape[0]).astype(np.int64)
-      cols = ((u - u0) / (u1 - u0) * bitmap.shape[1]).astype(np.int64)
-      on = bitmap[np.clip(rows, 0, bitmap.shape[0] - 1),
-                  np.clip(cols, 0, bitmap.shape[1] - 1)]
-      albedo[sel[on]] = albedo[sel[on]] * 0.35 + item[7] * 0.65
-    elif kind == 'glass':
-      sky = payload
-      h = ((v - v0) / (v1 - v0))[:, None]
-      color = sky['bottom'] * (1 - h) + sky['top'] * h
-      trees = sky['trees'] * (0.6 + 0.8 * _value_noise(sky['noise'], u * 2.0, 0.0 * u))
-      color = np.where((h[:, 0] < trees)[:, None], sky['tree_color'], color)
-      emission[sel] = color
-      emissive[sel] = True
-    elif kind == 'lamp':
-      emission[sel] = np.array([1.0, 1.0, 0.97])
-      emissive[sel] = True
-
   idx = np.flatnonzero(face >= _FIRST_BOX)
   colors, wood = params['materials']
   box = face[idx] - _FIRST_BOX
   grain = _value_noise(params['floor']['grain'], x[idx] * 3.0 + z[idx] * 0.5,
-                       z[idx] * 40.0 + y[idx] * 40.0)
+                       (z[idx] + y[idx]) * 40.0)
   albedo[idx] = colors[box] * np.where(wood[box], 0.88 + 0.24 * grain, 1.0)[:, None]
+  emission, emissive = _paint_decor(params['decor'], points, face, albedo)
   return albedo, emission, emissive
+
+
+def _wall_albedo(walls, u, y):
+  """Paint with a faint mottle, an optional darker dado, a skirting board."""
+  mottle = _value_noise(walls['noise'], u * 1.5, y * 1.5)
+  color = np.where((y < walls['dado_h'])[:, None], walls['dado'], walls['paint'])
+  color = color * (0.96 + 0.08 * mottle)[:, None]
+  return np.where((y < 0.1)[:, None], walls['skirting'], color)
+
+
+def _paint_decor(decor, points, face, albedo):
+  """Paints the decor items into `albedo` in order; returns their emission."""
+  emission = np.zeros_like(albedo)
+  emissive = np.zeros(len(points), bool)
+  for item in decor:
+    kind, wall = item[0], item[1]
+    idx = np.flatnonzero(face == wall)
+    axes = {_BACK: (0, 1), _CEILING: (0, 2)}.get(wall, (2, 1))
+    u, v = points[idx, axes[0]], points[idx, axes[1]]
+    if kind == 'disc':
+      _, _, cu, cv, radius, color = item
+      albedo[idx[(u - cu) ** 2 + (v - cv) ** 2 < radius ** 2]] = color
+      continue
+    u0, u1, v0, v1, payload = item[2:7]
+    inside = (u > u0) & (u < u1) & (v > v0) & (v < v1)
+    sel, u, v = idx[inside], u[inside], v[inside]
+    if kind == 'rect':
+      albedo[sel] = payload
+    elif kind == 'text':  # payload: a bitmap of the writing; item[7]: the ink.
+      rows = ((v1 - v) / (v1 - v0) * payload.shape[0]).astype(np.int64)
+      cols = ((u - u0) / (u1 - u0) * payload.shape[1]).astype(np.int64)
+      on = sel[payload[np.minimum(rows, payload.shape[0] - 1),
+                       np.minimum(cols, payload.shape[1] - 1)]]
+      albedo[on] = albedo[on] * 0.35 + item[7] * 0.65
+    elif kind == 'glass':  # payload: the sky (and tree tops) seen outside.
+      h = (v - v0) / (v1 - v0)
+      color = payload['bottom'] * (1 - h[:, None]) + payload['top'] * h[:, None]
+      trees = payload['trees'] * (0.6 + 0.8 * _value_noise(payload['noise'], u * 2.0, 0 * u))
+      emission[sel] = np.where((h < trees)[:, None], payload['tree_color'], color)
+      emissive[sel] = True
+    elif kind == 'lamp':
+      emission[sel] = np.array([1.0, 1.0, 0.97])
+      emissive[sel] = True
+  return emission, emissive
 
 
 def _floor_albedo(floor, x, z):
@@ -699,7 +725,7 @@ def _floor_albedo(floor, x, z):
 
 
 def _render_room(params, camera, us, vs, light):
-  """Ray casts the room on a grid: linear RGB (h, w, 3), depth, faces, hits."""
+  """Ray casts the room on a grid: RGB in [0, 1] (h, w, 3), z-depth, face ids."""
   dirs = camera.rays(us, vs)
   t, face = _trace_room(camera.origin, dirs, params['room'])
   lo, hi = params['boxes']
@@ -720,7 +746,7 @@ def _render_room(params, camera, us, vs, light):
   # Furniture sits in the soft shade of its own footprint (cheap ambient occlusion).
   rgb *= _floor_occlusion(params, points, face_flat)[:, None]
   rgb = np.where(emissive[:, None], emission, rgb)
-  return rgb.reshape(shape + (3,)), t, face, points.reshape(shape + (3,))
+  return rgb.reshape(shape + (3,)), t, face
 
 
 def _floor_occlusion(params, points, face):
@@ -758,7 +784,7 @@ def _exposure_gain(params, light):
   """Auto-exposure: the gain bringing mean brightness to the scene's target."""
   camera = _make_camera(params, _EXPOSURE_PREVIEW)
   centres = np.arange(_EXPOSURE_PREVIEW) + 0.5
-  rgb, _, _, _ = _render_room(params, camera, centres, centres, light)
+  rgb, _, _ = _render_room(params, camera, centres, centres, light)
   return params['brightness'] / max(float(rgb.mean()), 1e-3)
 
 
@@ -770,24 +796,25 @@ def _scene(seed, size, bg_id):
   light = dataclasses.replace(light, gain=_exposure_gain(params, light))
   camera = _make_camera(params, size)
   coords = _grid(size)
-  rgb_hi = np.empty((len(coords), len(coords), 3), np.uint8)
-  depth_hi = np.empty((len(coords), len(coords)))
-  face_hi = np.empty((len(coords), len(coords)), np.int64)
-  points_hi = np.empty((len(coords), len(coords), 3))
-  chunk = max(1, 65536 // len(coords))  # Bounded memory at large sizes.
-  for r in range(0, len(coords), chunk):
-    rgb, t, face, points = _render_room(params, camera, coords, coords[r:r + chunk], light)
+  n = len(coords)
+  rgb_hi = np.empty((n, n, 3), np.uint8)
+  depth_hi = np.empty((n, n), np.float64)
+  face_hi = np.empty((n, n), np.int16)
+  chunk = max(1, 2 ** 18 // n)  # Rows per pass; bounds memory at large sizes.
+  for r in range(0, n, chunk):
+    rgb, t, face = _render_room(params, camera, coords, coords[r:r + chunk], light)
     rgb_hi[r:r + chunk] = np.clip(np.rint(rgb * 255.0), 0, 255)
-    depth_hi[r:r + chunk], face_hi[r:r + chunk], points_hi[r:r + chunk] = t, face, points
+    depth_hi[r:r + chunk], face_hi[r:r + chunk] = t, face
+  # The middle subsample of each pixel is its centre ray: exact labels.
   centre = slice(_MARGIN + _SS // 2, _MARGIN + _SS * size, _SS)
-  face = face_hi[centre, centre]
-  points = points_hi[centre, centre].reshape(-1, 3)
-  floor_idx = np.flatnonzero(face.reshape(-1) == _FLOOR)
-  scene = _Scene(
-      params=params, camera=camera, light=light, rgb_hi=rgb_hi,
-      rgb=_downsample(rgb_hi, size, 0, 0), depth_m=depth_hi[centre, centre].astype(np.float32),
-      dirs=camera.rays(np.arange(size) + 0.5, np.arange(size) + 0.5),
-      floor_idx=floor_idx, floor_xz=points[floor_idx][:, [0, 2]])
+  depth = depth_hi[centre, centre]
+  dirs = camera.rays(np.arange(size) + 0.5, np.arange(size) + 0.5)
+  floor_idx = np.flatnonzero(face_hi[centre, centre].reshape(-1) == _FLOOR)
+  floor_hits = camera.origin + (depth[..., None] * dirs).reshape(-1, 3)[floor_idx]
+  scene = _Scene(params=params, camera=camera, light=light, rgb_hi=rgb_hi,
+                 rgb=_downsample(rgb_hi, size, 0, 0),
+                 depth_m=depth.astype(np.float32), dirs=dirs, floor_idx=floor_idx,
+                 floor_xz=floor_hits[:, [0, 2]])
   for array in (scene.rgb_hi, scene.rgb, scene.depth_m, scene.dirs):
     array.flags.writeable = False
   return scene
@@ -922,108 +949,136 @@ def _make_figure(seed, fg_id):
   """Builds foreground `fg_id`: kind, body, clothes and pose, from the seed."""
   rng = np.random.default_rng([seed, 1, fg_id])
   kind = _KINDS[rng.choice(3, p=[0.45, 0.3, 0.25])]
-  seated = kind == 'seated_student'
-  h = rng.uniform(1.6, 1.9) if kind == 'teacher' else rng.uniform(1.4, 1.8)
-  build = rng.uniform(0.9, 1.15)
-  skin = _pick(rng, _SKINS)
-  hair = _pick(rng, _HAIRS if kind == 'teacher' else _HAIRS[:-1])
-  if kind == 'teacher':
-    top = _random_color(rng, (0.05, 0.5), (0.2, 0.75))
-  else:
-    top = _random_color(rng)
-  pattern = rng.choice(3, p=[0.5, 0.25, 0.25])
-  stripe = (np.array([0.95, 0.95, 0.93]) if rng.uniform() < 0.5 else
-            _random_color(rng, (0.2, 0.8), (0.1, 0.5)))
-  bottom = _pick(rng, _BOTTOMS)
-  legwear = rng.choice(['trousers', 'shorts', 'skirt'], p=[0.65, 0.15, 0.2])
-  long_sleeves = rng.uniform() < 0.6
-  long_hair = rng.uniform() < 0.35
-  shoes = _pick(rng, _SHOES)
+  height = rng.uniform(1.6, 1.9) if kind == 'teacher' else rng.uniform(1.4, 1.8)
+  style = _figure_style(rng, kind)
+  body = dict(kind=kind, h=height, build=rng.uniform(0.9, 1.15),
+              lean=math.radians(rng.uniform(5, 15) if kind == 'seated_student'
+                                else rng.uniform(-3, 5)))
+  parts = _Parts()
+  _add_legs(rng, body, style, parts)
+  _add_upper_body(rng, body, style, parts)
+  _add_arms(rng, body, style, parts)
+  centers, radii = np.array(parts.centers), np.array(parts.radii)
+  # Lift the figure so that the lowest point of its shoes is on the floor.
+  shoes = np.array([c is style['shoes'] for c in parts.colors])
+  centers[:, 1] -= (centers[shoes, 1] - radii[shoes, 1]).min()
+  return _Figure(
+      kind=kind, height=height, centers=centers, rots=np.array(parts.rots),
+      radii=radii, colors=np.array(parts.colors),
+      stripe_colors=np.tile(style['stripe'], (len(radii), 1)),
+      patterns=np.where(parts.patterned, style['pattern'], _PLAIN),
+      pattern_size=style['pattern_size'], mirrored=False)
 
-  parts = []
 
-  def add(center, rot, radii, color, patterned=False):
-    parts.append((center, rot, radii, color, patterned))
+class _Parts:
+  """The ellipsoids of a figure as they are added: placement, size, colour."""
 
-  # Legs from the hip joints; the whole figure is lifted onto the floor below.
-  hip_y = 0.0
-  lean = math.radians(rng.uniform(5, 15) if seated else rng.uniform(-3, 5))
+  def __init__(self):
+    self.centers, self.rots, self.radii, self.colors, self.patterned = [], [], [], [], []
+
+  def add(self, center, rot, radii, color, patterned=False):
+    self.centers.append(center)
+    self.rots.append(rot)
+    self.radii.append(radii)
+    self.colors.append(color)
+    self.patterned.append(patterned)
+
+
+def _figure_style(rng, kind):
+  """Skin, hair and clothes of a figure; teachers dress more soberly."""
+  teacher = kind == 'teacher'
+  return dict(
+      skin=_pick(rng, _SKINS), hair=_pick(rng, _HAIRS if teacher else _HAIRS[:-1]),
+      long_hair=rng.uniform() < 0.35,
+      top=(_random_color(rng, (0.05, 0.5), (0.2, 0.75)) if teacher else
+           _random_color(rng)),
+      pattern=rng.choice(3, p=[0.5, 0.25, 0.25]), pattern_size=rng.uniform(0.035, 0.06),
+      stripe=(np.array([0.95, 0.95, 0.93]) if rng.uniform() < 0.5 else
+              _random_color(rng, (0.2, 0.8), (0.1, 0.5))),
+      long_sleeves=rng.uniform() < 0.6, bottom=_pick(rng, _BOTTOMS),
+      legwear=rng.choice(['trousers', 'shorts', 'skirt'], p=[0.65, 0.15, 0.2]),
+      shoes=_pick(rng, _SHOES))
+
+
+def _add_legs(rng, body, style, parts):
+  """Hips, legs and shoes from hip joints at y = 0 (standing or seated)."""
+  h, build = body['h'], body['build']
   stride = rng.uniform(0, 14)
+  bottom, skin = style['bottom'], style['skin']
   for side in (-1, 1):
-    if seated:
+    if body['kind'] == 'seated_student':  # Thighs forward, shins down.
       flex, abd, knee = rng.uniform(80, 95), rng.uniform(4, 14), rng.uniform(75, 100)
     else:
-      flex, abd, knee = side * stride + rng.uniform(-3, 3), rng.uniform(2, 7), rng.uniform(0, 12)
-    hip = np.array([side * 0.052 * h * build, hip_y, 0.0])
+      flex = side * stride + rng.uniform(-3, 3)
+      abd, knee = rng.uniform(2, 7), rng.uniform(0, 12)
+    hip = np.array([side * 0.052 * h * build, 0.0, 0.0])
     knee_pos = hip + 0.235 * h * _limb_dir(flex, abd, side)
     ankle = knee_pos + 0.24 * h * _limb_dir(flex - knee, abd, side)
-    thigh_color = skin if legwear == 'skirt' else bottom
-    shin_color = bottom if legwear == 'trousers' else skin
-    add(*_segment(hip, knee_pos, 0.048 * h * build), thigh_color)
-    add(*_segment(knee_pos, ankle, 0.034 * h), shin_color)
-    add(ankle + np.array([0.0, -0.012 * h, 0.03 * h]), np.eye(3),
-        np.array([0.028, 0.022, 0.062]) * h, shoes)
-  if legwear == 'skirt':
-    add(np.array([0.0, hip_y - 0.09 * h, 0.01 * h]), np.eye(3),
-        np.array([0.125 * build, 0.13, 0.11]) * h, bottom)
-  add(np.array([0.0, hip_y + 0.02 * h, 0.0]), np.eye(3),
-      np.array([0.098 * build, 0.07, 0.068 * build]) * h, bottom)
+    parts.add(*_segment(hip, knee_pos, 0.048 * h * build),
+              skin if style['legwear'] == 'skirt' else bottom)
+    parts.add(*_segment(knee_pos, ankle, 0.034 * h),
+              bottom if style['legwear'] == 'trousers' else skin)
+    parts.add(ankle + np.array([0.0, -0.012, 0.03]) * h, np.eye(3),
+              np.array([0.028, 0.022, 0.062]) * h, style['shoes'])
+  if style['legwear'] == 'skirt':
+    parts.add(np.array([0.0, -0.09, 0.01]) * h, np.eye(3),
+              np.array([0.125 * build, 0.13, 0.11]) * h, bottom)
+  parts.add(np.array([0.0, 0.02, 0.0]) * h, np.eye(3),
+            np.array([0.098 * build, 0.07, 0.068 * build]) * h, bottom)
 
-  # The upper body, leaning forward about the hips.
-  tilt = _rot_x(lean)
-  pelvis = np.array([0.0, hip_y + 0.02 * h, 0.0])
 
-  def upper(offset):
-    return pelvis + tilt @ (np.asarray(offset) * h)
+def _upper(body, offset):
+  """A point of the upper body, `offset` (in heights) from the pelvis, leant."""
+  return np.array([0.0, 0.02 * body['h'], 0.0]) + _rot_x(body['lean']) @ (
+      np.asarray(offset) * body['h'])
 
+
+def _add_upper_body(rng, body, style, parts):
+  """Torso, neck, head and hair, and maybe a badge or a backpack."""
+  h, build, tilt = body['h'], body['build'], _rot_x(body['lean'])
   torso_depth = 0.068 * build
-  add(upper([0, 0.17, 0]), tilt, np.array([0.112 * build, 0.165, torso_depth]) * h,
-      top, True)
-  add(upper([0, 0.33, 0]), tilt, np.array([0.03, 0.045, 0.03]) * h, skin)
-  head = upper([0, 0.405, 0.005])
+  parts.add(_upper(body, [0, 0.17, 0]), tilt,
+            np.array([0.112 * build, 0.165, torso_depth]) * h, style['top'], True)
+  parts.add(_upper(body, [0, 0.33, 0]), tilt, np.array([0.03, 0.045, 0.03]) * h,
+            style['skin'])
+  head = _upper(body, [0, 0.405, 0.005])
   head_r = np.array([0.058, 0.07, 0.064]) * h
-  add(head, tilt, head_r, skin)
-  part_side = rng.choice([-1, 1])
-  add(head + tilt @ (np.array([part_side * 0.008, 0.016, -0.012]) * h), tilt,
-      head_r * np.array([1.08, 0.93, 1.08]), hair)
-  if long_hair:
-    add(head + tilt @ (np.array([0.0, -0.055, -0.035]) * h), tilt,
-        np.array([0.066, 0.11, 0.042]) * h, hair)
+  parts.add(head, tilt, head_r, style['skin'])
+  # Hair: a cap set back and to one side of the head (so it shows a parting).
+  parting = rng.choice([-1, 1])
+  parts.add(head + tilt @ (np.array([parting * 0.008, 0.016, -0.012]) * h), tilt,
+            head_r * np.array([1.08, 0.93, 1.08]), style['hair'])
+  if style['long_hair']:
+    parts.add(head + tilt @ (np.array([0.0, -0.055, -0.035]) * h), tilt,
+              np.array([0.066, 0.11, 0.042]) * h, style['hair'])
   if rng.uniform() < 0.7:  # A badge or logo on one side of the chest.
-    badge_side = rng.choice([-1, 1])
-    add(upper([badge_side * 0.05, 0.24, torso_depth * 0.93]), tilt,
-        np.array([0.02, 0.02, 0.012]) * h, _random_color(rng, (0.5, 1.0), (0.7, 1.0)))
-  if kind == 'standing_student' and rng.uniform() < 0.35:  # A backpack.
-    add(upper([0, 0.16, -torso_depth - 0.045]), tilt, np.array([0.09, 0.12, 0.05]) * h,
-        _random_color(rng, (0.3, 0.9), (0.2, 0.7)))
+    parts.add(_upper(body, [rng.choice([-1, 1]) * 0.05, 0.24, torso_depth * 0.93]),
+              tilt, np.array([0.02, 0.02, 0.012]) * h,
+              _random_color(rng, (0.5, 1.0), (0.7, 1.0)))
+  if body['kind'] == 'standing_student' and rng.uniform() < 0.35:  # A backpack.
+    parts.add(_upper(body, [0, 0.16, -torso_depth - 0.045]), tilt,
+              np.array([0.09, 0.12, 0.05]) * h, _random_color(rng, (0.3, 0.9), (0.2, 0.7)))
 
+
+def _add_arms(rng, body, style, parts):
+  """Both arms, each in its own pose; a teacher may hold a book."""
+  h, tilt = body['h'], _rot_x(body['lean'])
   raised_side, book_side = rng.choice([-1, 1]), rng.choice([-1, 1])
+  sleeve = style['top'] if style['long_sleeves'] else style['skin']
   for side in (-1, 1):
-    flex, abd, elbow, pose = _arm_pose(rng, kind, side == raised_side)
-    shoulder = upper([side * 0.118 * build, 0.30, 0])
+    flex, abd, elbow, pose = _arm_pose(rng, body['kind'], side == raised_side)
+    shoulder = _upper(body, [side * 0.118 * body['build'], 0.30, 0])
     elbow_pos = shoulder + 0.165 * h * (tilt @ _limb_dir(flex, abd, side))
-    wrist = elbow_pos + 0.145 * h * (tilt @ _limb_dir(flex + elbow, abd, side))
-    add(*_segment(shoulder, elbow_pos, 0.03 * h), top, True)
-    add(*_segment(elbow_pos, wrist, 0.025 * h), top if long_sleeves else skin,
-        long_sleeves)
-    hand = wrist + 0.03 * h * (tilt @ _limb_dir(flex + elbow, abd, side))
-    add(hand, np.eye(3), np.array([0.024, 0.03, 0.024]) * h, skin)
-    if kind == 'teacher' and pose == 'forward' and side == book_side:
-      add(hand + np.array([0.0, 0.02 * h, 0.015 * h]), np.eye(3),  # A book.
-          np.array([0.045, 0.06, 0.012]) * h, _random_color(rng, (0.3, 0.8), (0.2, 0.6)))
-
-  centers = np.array([p[0] for p in parts])
-  radii = np.array([p[2] for p in parts])
-  # Put the lowest point of the shoes on the floor.
-  shoe_rows = [i for i, p in enumerate(parts) if p[3] is shoes]
-  centers[:, 1] -= min(centers[i, 1] - radii[i, 1] for i in shoe_rows)
-  patterned = np.array([p[4] for p in parts])
-  return _Figure(
-      kind=kind, height=h, centers=centers, rots=np.array([p[1] for p in parts]),
-      radii=radii, colors=np.array([p[3] for p in parts]),
-      stripe_colors=np.tile(stripe, (len(parts), 1)),
-      patterns=np.where(patterned, pattern, _PLAIN),
-      pattern_size=rng.uniform(0.035, 0.06), mirrored=False)
+    forearm = tilt @ _limb_dir(flex + elbow, abd, side)
+    wrist = elbow_pos + 0.145 * h * forearm
+    hand = wrist + 0.03 * h * forearm
+    parts.add(*_segment(shoulder, elbow_pos, 0.03 * h), style['top'], True)
+    parts.add(*_segment(elbow_pos, wrist, 0.025 * h), sleeve, style['long_sleeves'])
+    parts.add(hand, np.eye(3), np.array([0.024, 0.03, 0.024]) * h, style['skin'])
+    if body['kind'] == 'teacher' and pose == 'forward' and side == book_side:
+      parts.add(hand + np.array([0.0, 0.02, 0.015]) * h, np.eye(3),
+                np.array([0.045, 0.06, 0.012]) * h,
+                _random_color(rng, (0.3, 0.8), (0.2, 0.6)))
 
 
 def _mirror(figure):
@@ -1316,7 +1371,9 @@ def render_sample(spec, index):
     quality = int(np.clip(round(95 - 25 * spec.jpeg), 5, 95))
     bg, fg_bg = _jpeg_round_trip(bg, quality), _jpeg_round_trip(fg_bg, quality)
 
-  return dict(bg=bg, fg_bg=fg_bg, mask=mask.view(np.uint8)[..., None] * np.uint8(255),
+  # Fresh arrays: the cached background is read-only.
+  return dict(bg=np.array(bg), fg_bg=np.array(fg_bg),
+              mask=mask.view(np.uint8)[..., None] * np.uint8(255),
               depth=depth_to_nearness(depth_m)[..., None],
               name=_name(spec, *ids), bg_name=background_name(bg_id))
 

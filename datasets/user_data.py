@@ -99,7 +99,7 @@ def from_path(path: str) -> sources_lib.Source:
   """
   path = os.path.abspath(os.path.expanduser(os.fspath(path)))
   if not os.path.exists(path):
-    raise BadSampleError(
+    raise _error(
         f'{path}: no such file or folder (data.source must be "synthetic" or the path '
         'of a folder, a .zip, a folder of four zips or a .csv manifest)')
   if os.path.isdir(path):
@@ -108,7 +108,7 @@ def from_path(path: str) -> sources_lib.Source:
     return _from_csv(path)
   if path.lower().endswith('.zip') or zipfile.is_zipfile(path):
     return _from_zip(path)
-  raise BadSampleError(f'{path}: not a folder, a .zip or a .csv manifest')
+  raise _error(f'{path}: not a folder, a .zip or a .csv manifest')
 
 
 def check_image(data: bytes, role: str, where: str) -> CheckedImage:
@@ -127,26 +127,26 @@ def check_image(data: bytes, role: str, where: str) -> CheckedImage:
     BadSampleError: one line starting with `where` that says what is wrong.
   """
   if not data:
-    raise BadSampleError(f'{where}: empty file (0 bytes)')
+    raise _error(f'{where}: empty file (0 bytes)')
   _check_png_bit_depth(data, role, where)
   try:
     with Image.open(io.BytesIO(data)) as image:
       image_format = image.format
       image.load()
       if image_format not in ('JPEG', 'MPO', 'PNG'):
-        raise BadSampleError(f'{where}: a {image_format} image; expected JPEG or PNG')
+        raise _error(f'{where}: a {image_format} image; expected JPEG or PNG')
       return _check_mode(image, data, role, where)
   except BadSampleError:
     raise
   except Image.DecompressionBombError as error:
-    raise BadSampleError(f'{where}: too large ({_one_line(error)})') from None
+    raise _error(f'{where}: too large ({_one_line(error)})') from None
   # Corrupt files make PIL raise many kinds of errors (OSError, SyntaxError, struct.error,
   # IndexError, ...); each is this file's problem, not a bug.
   except Exception as error:  # pylint: disable=broad-except
     kind = _sniff(data)
     if kind is None:
-      raise BadSampleError(f'{where}: not a JPEG or PNG image') from None
-    raise BadSampleError(f'{where}: corrupt or truncated {kind} ({_one_line(error)})'
+      raise _error(f'{where}: not a JPEG or PNG image') from None
+    raise _error(f'{where}: corrupt or truncated {kind} ({_one_line(error)})'
                          ) from None
 
 
@@ -164,7 +164,7 @@ def _check_png_bit_depth(data: bytes, role: str, where: str):
   if data.startswith(_PNG_SIGNATURE) and data[12:16] == b'IHDR' and len(data) > 24:
     if data[24] == 16:
       hint = (' (scale it to 0..255, 255 = nearest)' if role == 'depth' else '')
-      raise BadSampleError(f'{where}: a 16-bit PNG; {role} must be 8-bit{hint}')
+      raise _error(f'{where}: a 16-bit PNG; {role} must be 8-bit{hint}')
 
 
 def _check_mode(image: Image.Image, data: bytes, role: str,
@@ -173,7 +173,7 @@ def _check_mode(image: Image.Image, data: bytes, role: str,
   mode = image.mode
   if role in ('bg', 'fg_bg'):
     if mode != 'RGB':
-      raise BadSampleError(f'{where}: {_describe_mode(mode)}; {role} must be an 8-bit '
+      raise _error(f'{where}: {_describe_mode(mode)}; {role} must be an 8-bit '
                            'RGB image')
     return CheckedImage(data, np.array(image, dtype=np.uint8), image.size)
   if mode == 'L':
@@ -181,7 +181,7 @@ def _check_mode(image: Image.Image, data: bytes, role: str,
   if (mode == 'P' and _is_gray_palette(image)) or (mode == '1' and role == 'mask'):
     return CheckedImage(sources_lib.encode_png(np.array(image.convert('L'))), None,
                         image.size)
-  raise BadSampleError(f'{where}: {_describe_mode(mode)}; {role} must be an 8-bit '
+  raise _error(f'{where}: {_describe_mode(mode)}; {role} must be an 8-bit '
                        'single-channel (grayscale) image')
 
 
@@ -211,6 +211,16 @@ def _is_gray_palette(image: Image.Image) -> bool:
   return bool(np.all(colours == colours[:, :1]))
 
 
+def one_line(text: str) -> str:
+  """`text` with control characters (newlines in file names, ...) escaped."""
+  return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _error(message: str) -> BadSampleError:
+  """A BadSampleError whose message stays one line whatever the file names hold."""
+  return BadSampleError(one_line(message))
+
+
 def _one_line(error: BaseException) -> str:
   return ' '.join(str(error).split()) or 'no details'
 
@@ -221,7 +231,7 @@ def _assemble(key: str, files: dict[str, tuple[str, bytes]]) -> sources_lib.Load
   size = checked['fg_bg'].size
   for role in FOLDERS:
     if checked[role].size != size:
-      raise BadSampleError(
+      raise _error(
           f'{files[role][0]}: size {_size_text(checked[role].size)} differs from its '
           f'fg_bg {files["fg_bg"][0]} ({_size_text(size)}); the four images of a '
           'sample must have one size')
@@ -254,7 +264,7 @@ def _open_zip(path: str) -> zipfile.ZipFile:
   try:
     stat = os.stat(path)
   except OSError as error:
-    raise BadSampleError(f'{path}: cannot read ({_one_line(error)})') from None
+    raise _error(f'{path}: cannot read ({_one_line(error)})') from None
   stamp = (stat.st_size, stat.st_mtime_ns)
   key = (path, os.getpid())
   cached = _OPEN_ZIPS.get(key)
@@ -265,7 +275,7 @@ def _open_zip(path: str) -> zipfile.ZipFile:
   try:
     handle = zipfile.ZipFile(path)
   except (zipfile.BadZipFile, OSError, EOFError) as error:
-    raise BadSampleError(f'{path}: not a readable zip file ({_one_line(error)})') from None
+    raise _error(f'{path}: not a readable zip file ({_one_line(error)})') from None
   _OPEN_ZIPS[key] = (stamp, handle)
   return handle
 
@@ -279,7 +289,7 @@ def _read_member(zip_path: str, member: str) -> bytes:
   # zipfile raises BadZipFile (bad CRC), zlib.error, RuntimeError (encrypted),
   # NotImplementedError (compression method), EOFError, ...: all the member's fault.
   except Exception as error:  # pylint: disable=broad-except
-    raise BadSampleError(f'{zip_path}:{member}: cannot read from the zip '
+    raise _error(f'{zip_path}:{member}: cannot read from the zip '
                          f'({_one_line(error)})') from None
 
 
@@ -288,7 +298,7 @@ def _read_file(path: str) -> bytes:
     with open(path, 'rb') as f:
       return f.read()
   except OSError as error:
-    raise BadSampleError(f'{path}: cannot read ({_one_line(error)})') from None
+    raise _error(f'{path}: cannot read ({_one_line(error)})') from None
 
 
 def _cached_index(source, build):
@@ -349,7 +359,7 @@ class _NamedLayout:
     """Reads and checks the four files of `entry`; raises BadSampleError naming one."""
     index = _cached_index(self, self._build_index)
     if entry.key not in index.fg_bg:
-      raise BadSampleError(f'{self._where("fg_bg", entry.key)}: no such fg_bg file')
+      raise _error(f'{self._where("fg_bg", entry.key)}: no such fg_bg file')
     names = {'fg_bg': index.fg_bg[entry.key]}
     fg_where = self._where('fg_bg', names['fg_bg'])
     bg_number = _FG_BG_NAME.fullmatch(entry.key).group(2)
@@ -364,11 +374,11 @@ class _NamedLayout:
 
   def _partner(self, candidates: list[str], role: str, stem: str, fg_where: str) -> str:
     if not candidates:
-      raise BadSampleError(f'{fg_where}: missing {role} partner: found no '
+      raise _error(f'{fg_where}: missing {role} partner: found no '
                            f'{self._where(role, stem)} with {_EXTENSIONS_TEXT}')
     if len(candidates) > 1:
       found = ' and '.join(self._where(role, name) for name in candidates)
-      raise BadSampleError(f'{fg_where}: ambiguous {role} partner: {found}; keep one')
+      raise _error(f'{fg_where}: ambiguous {role} partner: {found}; keep one')
     return candidates[0]
 
   def _build_index(self) -> _NameIndex:
@@ -380,30 +390,30 @@ class _NamedLayout:
         if _is_junk(name):
           continue
         if '/' in name:
-          raise BadSampleError(
+          raise _error(
               f'{self._where(folder, name)}: a sub-folder; {folder} images must sit '
               f'directly in {self._container(folder)} ({_CSV_HINT})')
         stem, extension = os.path.splitext(name)
         if extension.lower() not in IMAGE_EXTENSIONS:
-          raise BadSampleError(
+          raise _error(
               f'{self._where(folder, name)}: not an image file; {self._container(folder)}'
               f' may hold only {_EXTENSIONS_TEXT} files (remove or move this one)')
         stems[stem].append(name)
       if not stems:
-        raise BadSampleError(f'{self._container(folder)}: empty; expected {folder} '
+        raise _error(f'{self._container(folder)}: empty; expected {folder} '
                              f'images ({_EXTENSIONS_TEXT})')
       by_stem[folder] = stems
     fg_bg = {}
     for stem, names in by_stem['fg_bg'].items():
       if len(names) > 1:
         found = ' and '.join(self._where('fg_bg', name) for name in names)
-        raise BadSampleError(f'{found}: duplicate sample name {stem!r}; keep one')
+        raise _error(f'{found}: duplicate sample name {stem!r}; keep one')
       fg_bg[stem] = names[0]
     misnamed = [name for stem, name in sorted(fg_bg.items())
                 if not _FG_BG_NAME.fullmatch(stem)]
     if misnamed:
       more = f' (and {len(misnamed) - 1} more)' if len(misnamed) > 1 else ''
-      raise BadSampleError(
+      raise _error(
           f'{self._where("fg_bg", misnamed[0])}{more}: name does not follow '
           f'{_EXPECTED_NAME}; rename the files {_CSV_HINT}')
     backgrounds = collections.defaultdict(list)
@@ -562,19 +572,19 @@ class CsvSource:
     """Reads and checks the four files of `entry`'s row."""
     row = _cached_index(self, self._build_index).get(entry.key)
     if row is None:
-      raise BadSampleError(f'{self.path}: no row with fg_bg named {entry.key!r}')
+      raise _error(f'{self.path}: no row with fg_bg named {entry.key!r}')
     files = {}
     for role in FOLDERS:
       path = row.paths[role]
       if not path:
-        raise BadSampleError(f'{self.path} line {row.line}: empty {role} path')
+        raise _error(f'{self.path} line {row.line}: empty {role} path')
       full = self._resolve(path)
       if full is None:
-        raise BadSampleError(
+        raise _error(
             f'{self.path} line {row.line}: {role} path {path!r} points outside the '
             f"CSV's folder {self._base}; paths must be relative to it and inside it")
       if not os.path.isfile(full):
-        raise BadSampleError(f'{full}: missing {role} file (listed in {self.path} '
+        raise _error(f'{full}: missing {role} file (listed in {self.path} '
                              f'line {row.line})')
       files[role] = (full, _read_file(full))
     return _assemble(entry.key, files)
@@ -591,14 +601,14 @@ class CsvSource:
   def _build_index(self) -> dict[str, _ManifestRow]:
     rows = _read_manifest(self.path)
     if not rows:
-      raise BadSampleError(f'{self.path}: no samples (only a header)')
+      raise _error(f'{self.path}: no samples (only a header)')
     index = {}
     for row in rows:
       if not row.paths['fg_bg']:
-        raise BadSampleError(f'{self.path} line {row.line}: empty fg_bg path')
+        raise _error(f'{self.path} line {row.line}: empty fg_bg path')
       key = _stem(row.paths['fg_bg'])
       if key in index:
-        raise BadSampleError(
+        raise _error(
             f'{self.path} line {row.line}: duplicate sample name {key!r} '
             f'({row.paths["fg_bg"]!r}, also on line {index[key].line} as '
             f'{index[key].paths["fg_bg"]!r}); fg_bg file stems must be unique')
@@ -617,12 +627,12 @@ def _read_manifest(path: str) -> list[_ManifestRow]:
       reader = csv.reader(f)
       header = next(reader, None)
       if header is None:
-        raise BadSampleError(f'{path}: empty CSV; expected a header '
+        raise _error(f'{path}: empty CSV; expected a header '
                              f'{",".join(CSV_COLUMNS)}')
       header = [name.strip() for name in header]
       missing = [name for name in CSV_COLUMNS if name not in header]
       if missing:
-        raise BadSampleError(
+        raise _error(
             f'{path}: missing column{"s" if len(missing) > 1 else ""} '
             f'{", ".join(missing)}; the header must name {",".join(CSV_COLUMNS)} '
             f'(found: {",".join(header)})')
@@ -636,18 +646,18 @@ def _read_manifest(path: str) -> list[_ManifestRow]:
                                  {name: cells[i] for name, i in columns.items()}))
       return rows
   except UnicodeDecodeError as error:
-    raise BadSampleError(f'{path}: not UTF-8 text ({_one_line(error)})') from None
+    raise _error(f'{path}: not UTF-8 text ({_one_line(error)})') from None
   except csv.Error as error:
-    raise BadSampleError(f'{path}: not a readable CSV ({_one_line(error)})') from None
+    raise _error(f'{path}: not a readable CSV ({_one_line(error)})') from None
   except OSError as error:
-    raise BadSampleError(f'{path}: cannot read ({_one_line(error)})') from None
+    raise _error(f'{path}: cannot read ({_one_line(error)})') from None
 
 
 def _from_folder(path: str) -> sources_lib.Source:
   """A folder of the four image folders, or of the four zips."""
   names = [name for name in os.listdir(path) if not _is_junk(name)]
   if not names:
-    raise BadSampleError(f'{path}: empty folder; expected bg/, fg_bg/, mask/, depth/ '
+    raise _error(f'{path}: empty folder; expected bg/, fg_bg/, mask/, depth/ '
                          'folders or bg.zip, fg_bg.zip, mask.zip, depth.zip')
   folders = [f for f in FOLDERS if os.path.isdir(os.path.join(path, f))]
   zips = [f for f in FOLDERS if os.path.isfile(os.path.join(path, f + '.zip'))]
@@ -660,11 +670,11 @@ def _from_folder(path: str) -> sources_lib.Source:
     found = [f + '/' for f in folders] + [f + '.zip' for f in zips]
     missing = ([f + '/' for f in FOLDERS if f not in folders] if len(folders) >= len(zips)
                else [f + '.zip' for f in FOLDERS if f not in zips])
-    raise BadSampleError(f'{path}: incomplete layout: has {", ".join(found)} but no '
+    raise _error(f'{path}: incomplete layout: has {", ".join(found)} but no '
                          f'{", ".join(missing)}')
   others = [name for name in sorted(names) if name.lower().endswith(('.zip', '.csv'))]
   hint = f' (to read {others[0]}, pass its own path)' if others else ''
-  raise BadSampleError(f'{path}: not a known layout: no bg/, fg_bg/, mask/, depth/ '
+  raise _error(f'{path}: not a known layout: no bg/, fg_bg/, mask/, depth/ '
                        f'folders and no bg.zip, fg_bg.zip, mask.zip, depth.zip{hint}')
 
 
@@ -679,7 +689,7 @@ def _from_zip(path: str) -> ZipSource:
   """One zip of the four folders, at its top or inside one top-level folder."""
   names = [n for n in _open_zip(path).namelist() if not _is_junk(n)]
   if not [n for n in names if not n.endswith('/')]:
-    raise BadSampleError(f'{path}: empty zip; expected bg/, fg_bg/, mask/, depth/ '
+    raise _error(f'{path}: empty zip; expected bg/, fg_bg/, mask/, depth/ '
                          'folders inside')
   children = collections.defaultdict(set)  # Prefix -> folder names right below it.
   for name in names:
@@ -692,7 +702,7 @@ def _from_zip(path: str) -> ZipSource:
               if set(FOLDERS) <= children[prefix]]
   if complete:
     if len(complete) > 1 and '' not in complete:
-      raise BadSampleError(f'{path}: ambiguous: the four folders appear in '
+      raise _error(f'{path}: ambiguous: the four folders appear in '
                            f'{" and ".join(complete)}; keep one set')
     return ZipSource(path, '' if '' in complete else complete[0])
   best = max(children, key=lambda p: len(set(FOLDERS) & children[p]), default='')
@@ -707,7 +717,7 @@ def _from_zip(path: str) -> ZipSource:
   else:
     top = sorted({n.split('/')[0] + ('/' if '/' in n else '') for n in names})
     hint = f'; found {", ".join(top[:5])}{" ..." if len(top) > 5 else ""}'
-  raise BadSampleError(f'{path}: not the expected layout: no bg/, fg_bg/, mask/, depth/ '
+  raise _error(f'{path}: not the expected layout: no bg/, fg_bg/, mask/, depth/ '
                        f'folders at the top of the zip or inside one top-level folder'
                        f'{hint}')
 

@@ -297,12 +297,19 @@ def test_free_names_and_sizes_build_or_fail_with_bad_sample_error(samples):
 
     source = sources.from_path(manifest)
     data_dir = os.path.join(tmp, 'data')
-    if mismatched:
+    if mismatched or len(samples) < 2:
       with pytest.raises(sources.BadSampleError) as info:
         builder_lib.build(source, OPTIONS, data_dir)
       message = str(info.value)
-      assert any(message.startswith(path + ':') for path in mismatched), message
-      assert 'differs from its fg_bg' in message and '\n' not in message
+      assert '\n' not in message
+      if len(samples) < 2:  # Checked before any sample is read.
+        assert message.startswith(user_data.one_line(manifest) + ':'), message
+        assert 'too few for a train and a test split' in message
+      else:
+        assert any(message.startswith(user_data.one_line(path) + ':')
+                   for path in mismatched), message
+        assert 'differs from its fg_bg' in message
+      assert not [name for _, _, names in os.walk(data_dir) for name in names]
       return
     builder, _ = builder_lib.build(source, OPTIONS, data_dir)
     built = read_split(builder, 'train') + read_split(builder, 'test')

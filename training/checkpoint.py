@@ -2,15 +2,22 @@
 import os
 from typing import Any
 
+import grain
 import jax
 import orbax.checkpoint as ocp
-import grain
-
-from training import steps as steps_lib
 
 
-def make_manager(workdir: str, *, keep: int, best_metric: str | None = None,
-                 best_mode: str = 'max') -> ocp.CheckpointManager:
+class CheckpointMismatchError(ValueError):
+  """A checkpoint holds another model or other shapes than the config builds."""
+
+
+def checkpoint_dir(workdir: str) -> str:
+  """Where a run's checkpoints live."""
+  return os.path.join(os.path.abspath(workdir), 'checkpoints')
+
+
+def make_manager(workdir: str, *, keep: int = 3, best_metric: str | None = 'mask_iou',
+                 best_mode: str = 'max', read_only: bool = False) -> ocp.CheckpointManager:
   """A manager that keeps the last `keep` checkpoints and the best by `best_metric`.
 
   Saves are asynchronous: the train loop goes on while the files are written.
@@ -22,12 +29,14 @@ def make_manager(workdir: str, *, keep: int, best_metric: str | None = None,
         n=1, keep_checkpoints_without_metrics=False))
   options = ocp.CheckpointManagerOptions(
       preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(policies),
-      enable_async_checkpointing=True, create=True)
-  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), 'checkpoints'),
-                               options=options)
+      enable_async_checkpointing=True, create=not read_only, read_only=read_only)
+  return ocp.CheckpointManager(
+      checkpoint_dir(workdir), options=options,
+      item_handlers={'state': ocp.StandardCheckpointHandler(),
+                     'data': grain.checkpoint.CheckpointHandler()})
 
 
-def save(manager, state: steps_lib.TrainState, data_iterator, metrics=None, force=False):
+def save(manager, state, data_iterator, metrics=None, force=False):
   """Starts saving the state and the data iterator's position at `state.step`."""
   step = int(jax.device_get(state.step))
   return manager.save(step, args=ocp.args.Composite(
@@ -35,19 +44,84 @@ def save(manager, state: steps_lib.TrainState, data_iterator, metrics=None, forc
       data=grain.checkpoint.CheckpointSave(data_iterator)), metrics=metrics, force=force)
 
 
-def restore(manager, step: int, abstract_state, data_iterator):
-  """Restores the state (with the shardings of `abstract_state`) and the iterator."""
-  restored = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract_state),
-      data=grain.checkpoint.CheckpointRestore(data_iterator)))
-  return restored['state']
+def resolve_step(manager, which: str | int) -> int:
+  """'latest', 'best' or a step number -> an existing step; ValueError listing steps."""
+  steps = manager.all_steps()
+  if not steps:
+    raise FileNotFoundError(f'no checkpoints in {manager.directory}')
+  if which == 'latest':
+    return manager.latest_step()
+  if which == 'best':
+    best = manager.best_step()
+    if best is None:
+      raise ValueError(f'no checkpoint in {manager.directory} has metrics to pick '
+                       'the best by; use --step latest or a step number')
+    return best
+  try:
+    step = int(which)
+  except ValueError:
+    raise ValueError(f"--step: {which!r} is not 'latest', 'best' or a number") from None
+  if step not in steps:
+    raise ValueError(f'--step: no checkpoint at step {step}; saved steps: '
+                     f'{", ".join(map(str, sorted(steps)))}')
+  return step
 
 
-def restore_state_only(manager, step: int, abstract_state):
-  """Restores just the train state (for evaluation, prediction and fine-tuning)."""
-  restored = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract_state)))
-  return restored['state']
+def check_compatible(manager, step: int, abstract_state):
+  """Raises CheckpointMismatchError naming the arrays whose names or shapes differ."""
+  _check_same_shapes(manager.item_metadata(step)['state'], abstract_state,
+                     f'{manager.directory}/{step}')
+
+
+def _check_same_shapes(saved, abstract_state, where: str):
+  flatten = lambda tree: {_path_name(path): tuple(leaf.shape)
+                          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
+                          if hasattr(leaf, 'shape')}
+  saved_shapes, wanted_shapes = flatten(saved), flatten(abstract_state)
+  problems = []
+  for key in sorted(set(saved_shapes) | set(wanted_shapes)):
+    if key not in saved_shapes:
+      problems.append(f'{key} missing from the checkpoint')
+    elif key not in wanted_shapes:
+      problems.append(f'{key} in the checkpoint but not in this model')
+    elif saved_shapes[key] != wanted_shapes[key]:
+      problems.append(f'{key} has shape {saved_shapes[key]} in the checkpoint, '
+                      f'{wanted_shapes[key]} in this model')
+  if problems:
+    more = f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''
+    raise CheckpointMismatchError(
+        f'checkpoint {where} does not fit this config\'s model: '
+        f'{"; ".join(problems[:3])}{more}')
+
+
+def restore(manager, step: int, abstract_state, data_iterator=None):
+  """Restores the state (with the shardings of `abstract_state`) and, if given, the
+  data iterator's position; checks first that the checkpoint fits."""
+  check_compatible(manager, step, abstract_state)
+  items = dict(state=ocp.args.StandardRestore(abstract_state))
+  if data_iterator is not None:
+    items['data'] = grain.checkpoint.CheckpointRestore(data_iterator)
+  return manager.restore(step, args=ocp.args.Composite(**items))['state']
+
+
+def _path_name(path) -> str:
+  """'params/model/Conv_0/kernel' for a pytree key path of dicts or dataclass fields."""
+  parts = (getattr(key, 'key', getattr(key, 'name', getattr(key, 'idx', key)))
+           for key in path)
+  return '/'.join(map(str, parts))
+
+
+def restore_model_weights(manager, step: int, params, batch_stats):
+  """The model parameters and batch statistics of a checkpoint, shaped like the given
+  ones (for fine-tuning: the rest of that run's state is ignored)."""
+  saved = manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore()))['state']
+  wanted = dict(params=params, batch_stats=batch_stats)
+  found = dict(params=saved['params']['model'], batch_stats=saved.get('batch_stats', {}))
+  _check_same_shapes(found, wanted, f'{manager.directory}/{step}')
+  place = lambda new, like: jax.device_put(new, like.sharding)
+  return (jax.tree.map(place, found['params'], params),
+          jax.tree.map(place, found['batch_stats'], batch_stats))
 
 
 def abstract_like(state) -> Any:

@@ -11,15 +11,18 @@ from losses import metrics as metrics_lib
 BASELINE_SAMPLES = 2048  # Train samples used to fit the baselines.
 
 
-def fit_baselines(train_source, config, workdir: str) -> dict[str, np.ndarray]:
+def fit_baselines(train_source, config, workdir: str, dataset_name: str
+                  ) -> dict[str, np.ndarray]:
   """The frame-differencing threshold and the mean depth map, fit on the train split.
 
-  Fit once on up to BASELINE_SAMPLES train samples and cached in the workdir.
+  Fit once on up to BASELINE_SAMPLES train samples and cached in the workdir for this
+  dataset and image size.
   """
   path = os.path.join(workdir, 'baselines.npz')
   if os.path.exists(path):
     with np.load(path) as cached:
-      if cached['mean_depth'].shape[0] == config.data.image_size:
+      if (str(cached['dataset']) == dataset_name and
+          cached['mean_depth'].shape[0] == config.data.image_size):
         return dict(threshold=cached['threshold'], mean_depth=cached['mean_depth'])
   batches = [{key: value.astype(np.float32) / 255.0 for key, value in batch.items()}
              for batch in pipeline.eval_batches(
@@ -31,7 +34,7 @@ def fit_baselines(train_source, config, workdir: str) -> dict[str, np.ndarray]:
     mean_depth.update(batch['depth'])
   baselines = dict(threshold=np.float32(threshold),
                    mean_depth=np.asarray(mean_depth.result(), np.float32))
-  np.savez(path, **baselines)
+  np.savez(path, dataset=np.str_(dataset_name), **baselines)
   return baselines
 
 

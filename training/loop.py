@@ -1,9 +1,10 @@
 """train_and_evaluate: the whole run, from dataset to `eval_metrics.json`, resumable."""
+import dataclasses
 import json
 import os
 import signal
 import time
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -77,6 +78,76 @@ def format_table(metrics: dict[str, float]) -> str:
   return '\n'.join(lines)
 
 
+@dataclasses.dataclass
+class Experiment:
+  """What a config turns into before the first step: model, optimizer, jitted steps."""
+  config: Any
+  model: Any
+  optimizer: Any
+  schedule: Any
+  mesh: jax.sharding.Mesh
+  stats: dict[str, Any]
+  train_step: Callable
+  eval_step: Callable
+
+  def place(self, batch):
+    """Puts this process's share of a global batch on the mesh, split on 'data'."""
+    sharding = NamedSharding(self.mesh, PartitionSpec('data'))
+    return jax.make_array_from_process_local_data(sharding, batch)
+
+  def init_state(self) -> steps_lib.TrainState:
+    """A fresh train state from `config.seed`, replicated over the mesh."""
+    init = jax.jit(lambda rng: steps_lib.create_train_state(
+        self.model, self.optimizer, self.config.loss, rng, self.config.data.image_size),
+                   out_shardings=NamedSharding(self.mesh, PartitionSpec()))
+    return init(jax.random.key(self.config.seed))
+
+  def abstract_state(self):
+    """The train state's shapes and shardings, without computing it."""
+    return jax.eval_shape(self.init_state)
+
+
+def prepare(config, data) -> Experiment:
+  """Builds the model, optimizer, mesh and jitted steps for `config` on `data`."""
+  model = zoo.build(config.model)
+  schedule = optim.make_schedule(config)
+  optimizer = optim.make_optimizer(config)
+  stats = {key: data.stats[key] for key in ('bg', 'fg_bg')}
+  train_step, eval_step = steps_lib.jit_steps(model, optimizer, schedule, config, stats)
+  return Experiment(config=config, model=model, optimizer=optimizer, schedule=schedule,
+                    mesh=make_mesh(), stats=stats, train_step=train_step,
+                    eval_step=eval_step)
+
+
+def init_from(state: steps_lib.TrainState, path: str) -> steps_lib.TrainState:
+  """Copies the model weights of another run (its workdir, latest checkpoint) into
+  `state`; the optimizer, step and RNG start fresh (fine-tuning)."""
+  manager = checkpoint_lib.make_manager(path, read_only=True)
+  step = checkpoint_lib.resolve_step(manager, 'latest')
+  params, batch_stats = checkpoint_lib.restore_model_weights(
+      manager, step, state.params['model'], state.batch_stats)
+  print(f'initialized the model from {manager.directory}/{step}', flush=True)
+  return state.replace(params=dict(state.params, model=params), batch_stats=batch_stats)
+
+
+def evaluate_checkpoint(config, workdir: str, which: str = 'latest') -> dict[str, Any]:
+  """Evaluates a saved checkpoint ('latest', 'best' or a step) on the config's dataset."""
+  data = datasets.load(config.data)
+  exp = prepare(config, data)
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  step = checkpoint_lib.resolve_step(manager, which)
+  state = checkpoint_lib.restore(manager, step, exp.abstract_state())
+  baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
+  writer = writers.RunWriter(workdir)
+  try:
+    metrics = _evaluate_and_log(exp, state, data, baselines, writer, workdir)
+  finally:
+    writer.close()
+  print(f'checkpoint {step} of {workdir} on {data.name}:')
+  print(format_table(metrics))
+  return metrics
+
+
 def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
                        ) -> dict[str, float] | None:
   """Trains `config` in `workdir` (resuming what is there) and evaluates on test.
@@ -88,36 +159,26 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   os.makedirs(workdir, exist_ok=True)
   write_config(config, workdir)
   data = datasets.load(config.data)
-  print(f'dataset {data.builder.builder_config.name}: {len(data.train)} train, '
+  print(f'dataset {data.name}: {len(data.train)} train, '
         f'{len(data.test)} test ({"reused" if data.reused else "built"}, '
         f'{data.builder.data_path})', flush=True)
 
-  model = zoo.build(config.model)
-  schedule = optim.make_schedule(config)
-  optimizer = optim.make_optimizer(config)
-  mesh = make_mesh()
-  replicated = NamedSharding(mesh, PartitionSpec())
-  sharded = NamedSharding(mesh, PartitionSpec('data'))
-  place = lambda batch: jax.make_array_from_process_local_data(sharded, batch)
-  stats = {key: data.stats[key] for key in ('bg', 'fg_bg')}
-  train_step, eval_step = steps_lib.jit_steps(model, optimizer, schedule, config, stats)
-
-  init = jax.jit(lambda rng: steps_lib.create_train_state(
-      model, optimizer, config.loss, rng, config.data.image_size), out_shardings=replicated)
-  state = init(jax.random.key(config.seed))
+  exp = prepare(config, data)
+  state = exp.init_state()
   iterator = iter(pipeline.train_dataset(
       data.train, image_size=config.data.image_size,
       global_batch_size=config.train.batch_size, seed=config.seed,
       num_workers=config.data.num_workers, prefetch=config.data.prefetch))
-  manager = checkpoint_lib.make_manager(workdir, keep=config.train.keep_checkpoints,
-                                        best_metric='mask_iou')
+  manager = checkpoint_lib.make_manager(workdir, keep=config.train.keep_checkpoints)
   if manager.latest_step() is not None:
     start = manager.latest_step()
     state = checkpoint_lib.restore(manager, start, checkpoint_lib.abstract_like(state),
                                    iterator)
     print(f'resuming from step {start} ({manager.directory})', flush=True)
+  elif config.train.init_from:
+    state = init_from(state, config.train.init_from)
 
-  baselines = evaluate_lib.fit_baselines(data.train, config, workdir)
+  baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
   writer = writers.RunWriter(workdir)
   stop = StopRequested()
   step = int(jax.device_get(state.step))
@@ -130,7 +191,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
       wait_start = time.time()
       batch = next(iterator)
       wait_time += time.time() - wait_start
-      state, metrics = train_step(state, place(batch))
+      state, metrics = exp.train_step(state, exp.place(batch))
       step += 1
       if step % config.train.log_every == 0 or step == config.train.steps:
         metrics = jax.device_get(metrics)
@@ -145,8 +206,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
         wait_time, last_log_time, last_log_step = 0.0, now, step
       if step % config.eval.every == 0 or step == config.train.steps:
         _check_finite(state)
-        last_eval = _evaluate_and_log(eval_step, state, data, baselines, config, place,
-                                      writer, workdir, step)
+        last_eval = _evaluate_and_log(exp, state, data, baselines, writer, workdir)
       if step % config.train.checkpoint_every == 0 or step == config.train.steps:
         _check_finite(state)
         checkpoint_lib.save(manager, state, iterator,
@@ -168,8 +228,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
     stop.restore()
 
   if last_eval is None:  # The run was already complete: evaluate what it left.
-    last_eval = _evaluate_and_log(eval_step, state, data, baselines, config, place,
-                                  writer, workdir, step)
+    last_eval = _evaluate_and_log(exp, state, data, baselines, writer, workdir)
   writer.hparams(_flat_hparams(config), {k: v for k, v in last_eval.items()
                                          if isinstance(v, float)})
   writer.close()
@@ -191,10 +250,10 @@ def _check_finite(state):
         'set optimizer.grad_clip_norm.')
 
 
-def _evaluate_and_log(eval_step, state, data, baselines, config, place, writer, workdir,
-                      step) -> dict[str, Any]:
+def _evaluate_and_log(exp, state, data, baselines, writer, workdir) -> dict[str, Any]:
+  config, step = exp.config, int(jax.device_get(state.step))
   metrics, (batch, prediction) = evaluate_lib.evaluate(
-      eval_step, state, data.test, baselines, config, place)
+      exp.eval_step, state, data.test, baselines, config, exp.place)
   metrics = dict(metrics, step=step)
   writer.scalars(step, {k: v for k, v in metrics.items() if k != 'step'}, 'eval/')
   grid = visualize.prediction_grid(batch, prediction, config.eval.num_grid_samples)

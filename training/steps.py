@@ -19,6 +19,7 @@ DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 class TrainState:
   """Everything that changes during training, as one pytree.
 
+  `rng` is raw key data (uint32), which checkpoints store as a plain array.
   `params` holds the model's parameters under 'model' and the loss's learned weights
   (if any) under 'loss', so one optimizer trains both. `nonfinite_step` is -1 until a
   step meets a NaN or Inf loss or gradient; that step and all after it leave the state
@@ -40,7 +41,7 @@ def create_train_state(model, optimizer, loss_config, rng, image_size: int) -> T
   params = {'model': variables['params'], 'loss': losses.init_loss_params(loss_config)}
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get('batch_stats', {}),
-                    opt_state=optimizer.init(params), rng=state_rng,
+                    opt_state=optimizer.init(params), rng=jax.random.key_data(state_rng),
                     nonfinite_step=-jnp.ones((), jnp.int32))
 
 
@@ -64,7 +65,7 @@ def apply_model(model, params, batch_stats, inputs, *, train: bool):
 
 def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, stats):
   """One optimizer step on a uint8 batch: augment, normalize, forward, backward, update."""
-  step_rng = jax.random.fold_in(state.rng, state.step)
+  step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   targets = augment.apply(config.data.augment, step_rng, pipeline.to_unit_range(batch))
   inputs = pipeline.standardize(targets, stats, DTYPES[config.model.dtype])
 

@@ -71,7 +71,7 @@ class DMNetResNet(nn.Module):
   """
 
   stage_widths: Sequence[int] = (32, 64, 128, 256)
-  stage_blocks: Sequence[int] = (1, 2, 2, 2)
+  stage_blocks: Sequence[int] = (1, 2, 2, 1)
   dilations: Sequence[int] = (1, 2, 4)
   stem_width: int = 16
   dtype: Any = jnp.float32

@@ -1,0 +1,211 @@
+"""The model zoo's contract: how models are built, what they take and return.
+
+Every registered model maps a batch of `bg` and `fg_bg` images (N x H x W x 3)
+to a dict of float32 logits `mask` and `depth` (N x H x W x 1), builds from a
+plain (JSON-able) config and learns on a tiny batch. Shapes are tiny (32x32,
+batch 2) and each model compiles once per function in this file.
+"""
+import functools
+import json
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+import zoo
+
+BATCH = 2
+SIZE = 32
+
+
+def _images(height=SIZE, width=SIZE, seed=0):
+  """A synthetic pair: the person is a bright rectangle on a noisy background."""
+  rng = np.random.default_rng(seed)
+  bg = rng.normal(size=(BATCH, height, width, 3)).astype(np.float32)
+  fg_bg = bg.copy()
+  fg_bg[:, height // 4:3 * height // 4, width // 3:2 * width // 3] += 2.0
+  return jnp.asarray(bg), jnp.asarray(fg_bg)
+
+
+def _targets(bg, fg_bg):
+  """The frame-difference mask and a floor-like depth ramp (nearer at the bottom)."""
+  mask = (jnp.abs(fg_bg - bg).sum(-1, keepdims=True) > 1.0).astype(jnp.float32)
+  height = bg.shape[1]
+  ramp = jnp.linspace(0.0, 1.0, height)[None, :, None, None]
+  return mask, jnp.broadcast_to(ramp, mask.shape)
+
+
+@functools.cache
+def _model_and_variables(name):
+  model = zoo.build(dict(name=name))
+  return model, zoo.init(model, jax.random.key(0), SIZE, BATCH)
+
+
+@functools.cache
+def _forward(name):
+  model, _ = _model_and_variables(name)
+  return jax.jit(functools.partial(model.apply, train=False))
+
+
+@pytest.mark.parametrize('name', zoo.names())
+@pytest.mark.parametrize('height,width', [(SIZE, SIZE), (SIZE, 2 * SIZE)])
+def test_outputs_are_float32_logit_maps_of_the_input_size(name, height, width):
+  _, variables = _model_and_variables(name)
+  bg, fg_bg = _images(height, width)
+  outputs = _forward(name)(variables, bg, fg_bg)
+  assert set(outputs) == {'mask', 'depth'}
+  for key, logits in outputs.items():
+    assert logits.shape == (BATCH, height, width, 1), key
+    assert logits.dtype == jnp.float32, key
+    assert jnp.all(jnp.isfinite(logits)), key
+
+
+@pytest.mark.parametrize('name', zoo.names())
+def test_variables_hold_params_and_batch_stats(name):
+  _, variables = _model_and_variables(name)
+  assert set(variables) == {'params', 'batch_stats'}
+
+
+@pytest.mark.parametrize('name', zoo.names())
+def test_bfloat16_computes_in_bfloat16_with_float32_params_and_outputs(name):
+  model = zoo.build(dict(name=name, dtype='bfloat16'))
+  assert model.dtype == jnp.bfloat16
+  bg, fg_bg = _images()
+  # Shapes and dtypes only: abstract evaluation, nothing compiled.
+  variables = jax.eval_shape(
+      lambda: zoo.init(model, jax.random.key(0), SIZE, BATCH))
+  assert {leaf.dtype for leaf in jax.tree.leaves(variables)} == {jnp.float32}
+  outputs = jax.eval_shape(
+      functools.partial(model.apply, train=True, mutable=['batch_stats']),
+      variables, bg, fg_bg)[0]
+  assert {leaf.dtype for leaf in jax.tree.leaves(outputs)} == {jnp.float32}
+
+
+def test_dmnet_cnn_has_about_243k_params():
+  count = zoo.count_params(zoo.build(dict(name='dmnet_cnn')), 64)
+  assert 0.9 * 243_000 <= count <= 1.1 * 243_000, count
+
+
+def test_variants_grow_in_capacity():
+  count = lambda name: zoo.count_params(zoo.build(dict(name=name)), 64)
+  assert count('dmnet_cnn') < count('dmnet_cnn_v1')
+
+
+@pytest.mark.parametrize('name', zoo.names())
+def test_trains_a_few_steps_and_the_loss_goes_down(name):
+  model, variables = _model_and_variables(name)
+  bg, fg_bg = _images()
+  mask, depth = _targets(bg, fg_bg)
+  tx = optax.adam(3e-3)
+
+  @jax.jit
+  def train_step(params, batch_stats, opt_state):
+    def loss_fn(params):
+      outputs, updates = model.apply(
+          {'params': params, 'batch_stats': batch_stats}, bg, fg_bg,
+          train=True, mutable=['batch_stats'])
+      loss = (
+          optax.sigmoid_binary_cross_entropy(outputs['mask'], mask).mean()
+          + optax.sigmoid_binary_cross_entropy(outputs['depth'], depth).mean())
+      return loss, updates['batch_stats']
+
+    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), batch_stats, opt_state, loss
+
+  params, batch_stats = variables['params'], variables['batch_stats']
+  opt_state = tx.init(params)
+  losses = []
+  for _ in range(8):
+    params, batch_stats, opt_state, loss = train_step(
+        params, batch_stats, opt_state)
+    losses.append(float(loss))
+  assert np.all(np.isfinite(losses)), losses
+  assert losses[-1] < losses[0], losses
+
+
+def test_config_round_trips_through_json():
+  config = dict(name='dmnet_cnn', dtype='float32', widths=(8, 16), blocks=1,
+                dilations=(1, 2))
+  restored = json.loads(json.dumps(config))
+  assert restored['widths'] == [8, 16]  # JSON has lists only.
+  model, again = zoo.build(config), zoo.build(restored)
+  assert again == model
+  assert zoo.count_params(again, SIZE) == zoo.count_params(model, SIZE)
+  variables = zoo.init(model, jax.random.key(0), SIZE, BATCH)
+  bg, fg_bg = _images()
+  np.testing.assert_array_equal(
+      again.apply(variables, bg, fg_bg, train=False)['mask'],
+      model.apply(variables, bg, fg_bg, train=False)['mask'])
+
+
+def test_builds_from_a_config_dict_with_lists():
+  config = ml_collections.ConfigDict(
+      dict(name='unet', dtype='bfloat16', widths=[8, 16], convs=1))
+  model = zoo.build(config)
+  assert model.widths == (8, 16)
+  assert model.dtype == jnp.bfloat16
+  assert zoo.stride(config) == 2
+
+
+def test_unknown_name_lists_the_registered_names():
+  with pytest.raises(ValueError, match='unknown model') as error:
+    zoo.build(dict(name='resnet9000'))
+  assert ', '.join(zoo.names()) in str(error.value)
+
+
+def test_unknown_field_names_the_field_and_the_models_fields():
+  with pytest.raises(ValueError, match="'depth_multiplier'") as error:
+    zoo.build(dict(name='dmnet_cnn', depth_multiplier=2))
+  for field in ('widths', 'blocks', 'dilations'):
+    assert field in str(error.value)
+
+
+def test_unknown_dtype_is_an_error():
+  with pytest.raises(ValueError, match='float16'):
+    zoo.build(dict(name='dmnet_cnn', dtype='float16'))
+
+
+def test_names_are_sorted_and_include_the_documented_models():
+  assert zoo.names() == sorted(zoo.names())
+  assert {'dmnet_cnn', 'dmnet_cnn_v1', 'dmnet_resnet', 'unet'} <= set(
+      zoo.names())
+
+
+@pytest.mark.parametrize('name', zoo.names())
+def test_stride_is_exposed_and_other_sizes_are_refused(name):
+  model = zoo.build(dict(name=name))
+  assert zoo.stride(dict(name=name)) == zoo.stride(model) == model.stride > 1
+  variables = jax.eval_shape(
+      lambda: zoo.init(model, jax.random.key(0), SIZE, BATCH))
+  bg, fg_bg = _images(SIZE + 1, SIZE)
+  with pytest.raises(ValueError, match='multiple of the model stride'):
+    jax.eval_shape(functools.partial(model.apply, train=False),
+                   variables, bg, fg_bg)
+
+
+def test_batch_sharded_over_a_mesh():
+  model, variables = _model_and_variables('dmnet_cnn')
+  devices = jax.devices()
+  mesh = jax.sharding.Mesh(np.array(devices), ('batch',))
+  batch = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('batch'))
+  bg, fg_bg = _images()
+  if BATCH % len(devices):
+    pytest.skip(f'batch {BATCH} does not split over {len(devices)} devices')
+  bg, fg_bg = jax.device_put((bg, fg_bg), batch)
+  sharded = _forward('dmnet_cnn')(variables, bg, fg_bg)
+  expected = _forward('dmnet_cnn')(variables, *_images())
+  np.testing.assert_allclose(sharded['mask'], expected['mask'], atol=1e-5)
+
+
+def test_summary_shows_layers_total_params_and_flops():
+  model = zoo.build(dict(name='dmnet_cnn'))
+  text = zoo.summary(model, 64, batch_size=2)
+  assert f'{zoo.count_params(model, 64):,}' in text
+  assert 'FLOPs' in text
+  assert '(2, 64, 64, 32)' in text  # The first conv's output shape.
+  assert zoo.flops_per_image(model, 64) > 0
