@@ -9,13 +9,17 @@ from absl import logging
 import datasets
 import zoo
 from datasets import synthetic
+from training import checkpoint
 from training import loop
+from training import report as report_lib
+from training import predict as predict_lib
 from training import validate
 
 MODES: dict[str, Callable] = {}
 
-# Errors a user can fix (bad config, bad data, NaN loss): one line, exit code 2.
-UserError = (ValueError, FileNotFoundError, loop.NonFiniteLossError)
+# Errors a user can fix (bad config, bad data, NaN loss, full disk): one line, exit 2.
+UserError = (ValueError, FileNotFoundError, loop.NonFiniteLossError,
+             checkpoint.CheckpointWriteError)
 
 
 def mode(fn):
@@ -53,6 +57,32 @@ def eval(config, flags):  # pylint: disable=redefined-builtin
 
 
 @mode
+def predict(config, flags):
+  """Writes mask, depth and overlay PNGs for --bg/--fg_bg (files or folders) to --out.
+
+  The model, its normalization and image size come from --workdir (--step), not from
+  the config.
+  """
+  del config
+  predict_lib.run(_require_workdir(flags, 'predict'), flags.bg, flags.fg_bg, flags.out,
+                  flags.step)
+
+
+@mode
+def export(config, flags):
+  """Writes checkpoint --step as one file for `zoo.load_exported`.
+
+  To --out, or workdir/export/model.msgpack.
+  """
+  del config
+  workdir = _require_workdir(flags, 'export')
+  exported, step = predict_lib.load_model(workdir, flags.step)
+  path = zoo.save_exported(flags.out or os.path.join(workdir, 'export', 'model.msgpack'),
+                           exported)
+  print(f'exported checkpoint {step} of {workdir} to {path}')
+
+
+@mode
 def build(config, flags):
   """Builds or reuses the dataset; the last line is a JSON summary."""
   del flags
@@ -65,6 +95,17 @@ def summary(config, flags):
   """Prints the model's layer table, parameters and FLOPs."""
   del flags
   print(zoo.summary(zoo.build(config.model), config.data.image_size))
+
+
+@mode
+def report(config, flags):
+  """Writes report.md and plots of a run, or one comparison of several runs.
+
+  --workdir takes one workdir, several comma-separated, or a quoted glob ('runs/*');
+  --out picks the Markdown file (default: report.md in the workdir or their parent).
+  """
+  del config
+  print(report_lib.report(_require_workdir(flags, 'report'), flags.out))
 
 
 @mode

@@ -65,6 +65,11 @@ def get_config():
   config.train.keep_checkpoints = 3
   config.train.log_every = 20
   config.train.init_from = ''  # A workdir or checkpoint to start from (fine-tuning).
+  # Once, after the first logging step: log a forward / loss / backward / optimizer
+  # timing split as profile/* and trace the next profile_steps steps into tb/ for
+  # TensorBoard's profile plugin. Off by default: it compiles four extra functions.
+  config.train.profile = False
+  config.train.profile_steps = 5
 
   config.eval = ml_collections.ConfigDict()
   config.eval.every = 300

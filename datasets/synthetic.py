@@ -21,7 +21,16 @@ and white balance, sensor noise, JPEG, a sub-pixel camera shift, the figure's
 shadow), each with a level where 0 turns it off. Labels stay exact: mask and
 depth always describe `fg_bg`'s camera and geometry.
 
-Only numpy and pillow; everything is deterministic from `SyntheticSpec.seed`.
+Only numpy and pillow; everything is deterministic from `SyntheticSpec.seed`,
+whatever the order of calls or the process.
+
+    spec = SyntheticSpec(num_backgrounds=100, num_foregrounds=100, placements=20)
+    num_samples(spec)                    # 400_000, background-major order
+    sample = render_sample(spec, 12345)  # bg, fg_bg, mask, depth, name, bg_name
+    contact_sheet([sample], '/tmp/preview.png')
+
+Depth is stored as nearness: `depth_to_nearness` and `nearness_to_depth` convert
+between metres and uint8 over the fixed range [NEAR_M, FAR_M].
 """
 import colorsys
 import dataclasses
@@ -91,6 +100,7 @@ def validate_spec(spec):
 
 
 def _is_int(value):
+  """True for Python and numpy integers, but not for bools."""
   return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
@@ -111,6 +121,7 @@ def sample_index_to_ids(spec, index):
 
 
 def _ids(spec, index):
+  """sample_index_to_ids for a spec known to be valid."""
   total = (spec.num_backgrounds * spec.num_foregrounds * spec.flips *
            spec.placements)
   if not _is_int(index) or not 0 <= index < total:
@@ -129,6 +140,7 @@ def sample_name(spec, index):
 
 
 def _name(spec, bg_id, fg_id, flip, placement):
+  """sample_name from the sample's ids."""
   return f'fg{fg_id:03d}_bg{bg_id:03d}_{flip * spec.placements + placement:02d}'
 
 
@@ -295,6 +307,7 @@ def _hashed(table, i, j):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Light:
+  """How a room is lit; figures placed in it are lit the same way."""
   tint: np.ndarray  # (3,) colour temperature of the room light.
   ambient: float
   sun: float
@@ -327,6 +340,7 @@ def _shade(light, points, normals):
 
 
 def _lit(light, albedo, shade):
+  """Reflected colour (N, 3) of `albedo` (N, 3) under irradiance `shade` (N,)."""
   return albedo * shade[:, None] * light.tint
 
 
@@ -367,6 +381,7 @@ def _pick(rng, palette, jitter=0.04):
 
 
 def _random_color(rng, saturation=(0.3, 0.9), value=(0.3, 0.9)):
+  """A colour of random hue, saturation and value within the given ranges."""
   return np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(*saturation),
                                       rng.uniform(*value)))
 
@@ -535,6 +550,7 @@ class _Boxes:
     self.lo, self.hi, self.colors, self.wood = [], [], [], []
 
   def add(self, lo, hi, color, wood=False):
+    """Adds the box from corner `lo` to corner `hi`."""
     self.lo.append(lo)
     self.hi.append(hi)
     self.colors.append(color)
@@ -622,6 +638,7 @@ def _desk_rows(rng, room, camera, boxes):
 
 
 def _make_camera(params, size):
+  """The background's camera for a size x size image."""
   cam = params['camera']
   focal = size / 2 / math.tan(cam['hfov'] / 2)
   return _Camera(origin=cam['origin'], axes=_look_axes(cam['yaw'], cam['pitch']),
@@ -886,6 +903,7 @@ class _Figure:
 
   @property
   def bounds(self):
+    """A local box (lo, hi) around every ellipsoid."""
     reach = self.radii.max(1, keepdims=True)
     return (self.centers - reach).min(0), (self.centers + reach).max(0)
 
@@ -977,6 +995,7 @@ class _Parts:
     self.centers, self.rots, self.radii, self.colors, self.patterned = [], [], [], [], []
 
   def add(self, center, rot, radii, color, patterned=False):
+    """Adds an ellipsoid; `patterned` ones wear the clothes' pattern."""
     self.centers.append(center)
     self.rots.append(rot)
     self.radii.append(radii)
@@ -1090,6 +1109,7 @@ def _mirror(figure):
 
 @functools.lru_cache(maxsize=256)
 def _figure(seed, fg_id, flip):
+  """Foreground `fg_id`, mirrored if `flip` (cached)."""
   figure = _make_figure(seed, fg_id)
   return _mirror(figure) if flip else figure
 
@@ -1150,11 +1170,11 @@ def _intersect_ellipsoids(figure, origin, dirs):
 
 
 def _figure_colors(figure, hits, select, light):
-  """Shaded linear RGB (N, 3) of the figure at the hits picked by `select`."""
+  """Shaded RGB (N, 3), about [0, 1], of the figure at the hits picked by `select`."""
   t, part = hits.t[select], hits.part[select]
   d = hits.dirs[select]
   local = hits.origin + t[:, None] * d
-  # The unit-sphere point of each hit is its normal in the ellipsoid's frame.
+  # The normal is the gradient of the hit ellipsoid's quadric.
   rel = np.einsum('nj,njk->nk', local - figure.centers[part], figure.rots[part])
   normal = np.einsum('nk,njk->nj', rel / figure.radii[part] ** 2, figure.rots[part])
   normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
@@ -1176,6 +1196,7 @@ def _figure_colors(figure, hits, select, light):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Placement:
+  """A figure at floor point (x, z) turned by yaw, and what of it is visible."""
   x: float
   z: float
   yaw: float
@@ -1255,6 +1276,7 @@ def _place(scene, figure, rng):
 
 
 def _cast_at(scene, figure, x, z, yaw):
+  """Ray casts the figure into the scene; None if it is out of the picture."""
   hits = _cast_figure(scene.camera, scene.dirs, figure, x, z, yaw)
   if hits is None:
     return None
@@ -1293,17 +1315,28 @@ def _shadow_factor(scene, figure, placement, level):
   return factor.reshape(scene.camera.size, -1)
 
 
-def _jpeg_round_trip(rgb, quality):
-  """Encodes and decodes an RGB image as JPEG (4:2:0, like most cameras)."""
+def _jpeg_round_trip(images, quality):
+  """Encodes and decodes RGB images (of one size) as JPEG, 4:2:0 like most cameras.
+
+  The images are coded side by side in one JPEG (much cheaper than one each),
+  each edge-padded to its own run of whole 16-pixel MCUs: no JPEG block and
+  no chroma upsampling mixes two images, each gets only its own artefacts.
+  """
+  height, width = images[0].shape[:2]
+  left, right = 8, 8 + (-width) % 16
+  strip = np.concatenate([np.pad(image, ((0, 0), (left, right), (0, 0)), mode='edge')
+                          for image in images], 1)
   buffer = io.BytesIO()
-  Image.fromarray(rgb).save(buffer, format='JPEG', quality=quality)
+  Image.fromarray(strip).save(buffer, format='JPEG', quality=quality)
   # Decoding straight from the bytes skips Image.open's Python marker parsing.
-  height, width = rgb.shape[:2]
-  return np.asarray(Image.frombytes('RGB', (width, height), buffer.getvalue(), 'jpeg',
-                                    'RGB', ''))
+  decoded = np.asarray(Image.frombytes('RGB', (strip.shape[1], height),
+                                       buffer.getvalue(), 'jpeg', 'RGB', ''))
+  step = left + width + right
+  return [decoded[:, k * step + left:k * step + left + width] for k in range(len(images))]
 
 
 def _to_uint8(x):
+  """Rounds and clips to uint8 (uint8 input is returned as it is)."""
   if x.dtype == np.uint8:
     return x
   return np.clip(np.rint(x), 0, 255).astype(np.uint8)
@@ -1356,7 +1389,7 @@ def render_sample(spec, index):
     # away, so fg_bg, mask and depth keep sharing one exact camera.
     angle, fraction = shift_draws
     amount = 0.7 * spec.shift * fraction * _SS
-    dy, dx = (int(np.clip(np.rint(amount * f(angle)), -_MARGIN, _MARGIN))
+    dy, dx = (min(_MARGIN, max(-_MARGIN, round(amount * f(angle))))
               for f in (math.sin, math.cos))
     bg = _downsample(scene.rgb_hi, size, dy, dx)
   if spec.exposure > 0:
@@ -1368,8 +1401,8 @@ def render_sample(spec, index):
     fg_bg = fg_bg + sigma * rng.standard_normal(fg_bg.shape, np.float32)
   bg, fg_bg = _to_uint8(bg), _to_uint8(fg_bg)
   if spec.jpeg > 0:
-    quality = int(np.clip(round(95 - 25 * spec.jpeg), 5, 95))
-    bg, fg_bg = _jpeg_round_trip(bg, quality), _jpeg_round_trip(fg_bg, quality)
+    quality = min(95, max(5, round(95 - 25 * spec.jpeg)))
+    bg, fg_bg = _jpeg_round_trip([bg, fg_bg], quality)
 
   # Fresh arrays: the cached background is read-only.
   return dict(bg=np.array(bg), fg_bg=np.array(fg_bg),
@@ -1411,7 +1444,7 @@ def render_foreground(spec, fg_id, flip=0):
     mask[r0:r1, c0:c1] = visible
     colors = _figure_colors(figure, hits, visible, light)
     rgb[r0:r1, c0:c1][visible] = _to_uint8(np.clip(colors, 0, 1) * 255.0)
-  return dict(rgb=rgb, mask=(mask[..., None] * np.uint8(255)).astype(np.uint8))
+  return dict(rgb=rgb, mask=mask.view(np.uint8)[..., None] * np.uint8(255))
 
 
 # ----------------------------------------------------------------------------

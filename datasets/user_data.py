@@ -146,8 +146,9 @@ def check_image(data: bytes, role: str, where: str) -> CheckedImage:
     kind = _sniff(data)
     if kind is None:
       raise _error(f'{where}: not a JPEG or PNG image') from None
-    raise _error(f'{where}: corrupt or truncated {kind} ({_one_line(error)})'
-                         ) from None
+    detail = ('unreadable header' if isinstance(error, Image.UnidentifiedImageError)
+              else _one_line(error))
+    raise _error(f'{where}: corrupt or truncated {kind} ({detail})') from None
 
 
 def _sniff(data: bytes) -> str | None:
@@ -174,7 +175,7 @@ def _check_mode(image: Image.Image, data: bytes, role: str,
   if role in ('bg', 'fg_bg'):
     if mode != 'RGB':
       raise _error(f'{where}: {_describe_mode(mode)}; {role} must be an 8-bit '
-                           'RGB image')
+                   'RGB image')
     return CheckedImage(data, np.array(image, dtype=np.uint8), image.size)
   if mode == 'L':
     return CheckedImage(data, None, image.size)
@@ -182,7 +183,7 @@ def _check_mode(image: Image.Image, data: bytes, role: str,
     return CheckedImage(sources_lib.encode_png(np.array(image.convert('L'))), None,
                         image.size)
   raise _error(f'{where}: {_describe_mode(mode)}; {role} must be an 8-bit '
-                       'single-channel (grayscale) image')
+               'single-channel (grayscale) image')
 
 
 def _describe_mode(mode: str) -> str:
@@ -290,7 +291,7 @@ def _read_member(zip_path: str, member: str) -> bytes:
   # NotImplementedError (compression method), EOFError, ...: all the member's fault.
   except Exception as error:  # pylint: disable=broad-except
     raise _error(f'{zip_path}:{member}: cannot read from the zip '
-                         f'({_one_line(error)})') from None
+                 f'({_one_line(error)})') from None
 
 
 def _read_file(path: str) -> bytes:
@@ -375,7 +376,7 @@ class _NamedLayout:
   def _partner(self, candidates: list[str], role: str, stem: str, fg_where: str) -> str:
     if not candidates:
       raise _error(f'{fg_where}: missing {role} partner: found no '
-                           f'{self._where(role, stem)} with {_EXTENSIONS_TEXT}')
+                   f'{self._where(role, stem)} with {_EXTENSIONS_TEXT}')
     if len(candidates) > 1:
       found = ' and '.join(self._where(role, name) for name in candidates)
       raise _error(f'{fg_where}: ambiguous {role} partner: {found}; keep one')
@@ -401,7 +402,7 @@ class _NamedLayout:
         stems[stem].append(name)
       if not stems:
         raise _error(f'{self._container(folder)}: empty; expected {folder} '
-                             f'images ({_EXTENSIONS_TEXT})')
+                     f'images ({_EXTENSIONS_TEXT})')
       by_stem[folder] = stems
     fg_bg = {}
     for stem, names in by_stem['fg_bg'].items():
@@ -585,7 +586,7 @@ class CsvSource:
             f"CSV's folder {self._base}; paths must be relative to it and inside it")
       if not os.path.isfile(full):
         raise _error(f'{full}: missing {role} file (listed in {self.path} '
-                             f'line {row.line})')
+                     f'line {row.line})')
       files[role] = (full, _read_file(full))
     return _assemble(entry.key, files)
 
@@ -628,7 +629,7 @@ def _read_manifest(path: str) -> list[_ManifestRow]:
       header = next(reader, None)
       if header is None:
         raise _error(f'{path}: empty CSV; expected a header '
-                             f'{",".join(CSV_COLUMNS)}')
+                     f'{",".join(CSV_COLUMNS)}')
       header = [name.strip() for name in header]
       missing = [name for name in CSV_COLUMNS if name not in header]
       if missing:
@@ -658,7 +659,7 @@ def _from_folder(path: str) -> sources_lib.Source:
   names = [name for name in os.listdir(path) if not _is_junk(name)]
   if not names:
     raise _error(f'{path}: empty folder; expected bg/, fg_bg/, mask/, depth/ '
-                         'folders or bg.zip, fg_bg.zip, mask.zip, depth.zip')
+                 'folders or bg.zip, fg_bg.zip, mask.zip, depth.zip')
   folders = [f for f in FOLDERS if os.path.isdir(os.path.join(path, f))]
   zips = [f for f in FOLDERS if os.path.isfile(os.path.join(path, f + '.zip'))]
   if len(folders) == len(FOLDERS):
@@ -671,11 +672,11 @@ def _from_folder(path: str) -> sources_lib.Source:
     missing = ([f + '/' for f in FOLDERS if f not in folders] if len(folders) >= len(zips)
                else [f + '.zip' for f in FOLDERS if f not in zips])
     raise _error(f'{path}: incomplete layout: has {", ".join(found)} but no '
-                         f'{", ".join(missing)}')
+                 f'{", ".join(missing)}')
   others = [name for name in sorted(names) if name.lower().endswith(('.zip', '.csv'))]
   hint = f' (to read {others[0]}, pass its own path)' if others else ''
   raise _error(f'{path}: not a known layout: no bg/, fg_bg/, mask/, depth/ '
-                       f'folders and no bg.zip, fg_bg.zip, mask.zip, depth.zip{hint}')
+               f'folders and no bg.zip, fg_bg.zip, mask.zip, depth.zip{hint}')
 
 
 def _zip_prefix(zip_path: str, folder: str) -> str:
@@ -690,7 +691,7 @@ def _from_zip(path: str) -> ZipSource:
   names = [n for n in _open_zip(path).namelist() if not _is_junk(n)]
   if not [n for n in names if not n.endswith('/')]:
     raise _error(f'{path}: empty zip; expected bg/, fg_bg/, mask/, depth/ '
-                         'folders inside')
+                 'folders inside')
   children = collections.defaultdict(set)  # Prefix -> folder names right below it.
   for name in names:
     parts = name.split('/')
@@ -703,7 +704,7 @@ def _from_zip(path: str) -> ZipSource:
   if complete:
     if len(complete) > 1 and '' not in complete:
       raise _error(f'{path}: ambiguous: the four folders appear in '
-                           f'{" and ".join(complete)}; keep one set')
+                   f'{" and ".join(complete)}; keep one set')
     return ZipSource(path, '' if '' in complete else complete[0])
   best = max(children, key=lambda p: len(set(FOLDERS) & children[p]), default='')
   found = sorted(set(FOLDERS) & children[best])
@@ -718,8 +719,8 @@ def _from_zip(path: str) -> ZipSource:
     top = sorted({n.split('/')[0] + ('/' if '/' in n else '') for n in names})
     hint = f'; found {", ".join(top[:5])}{" ..." if len(top) > 5 else ""}'
   raise _error(f'{path}: not the expected layout: no bg/, fg_bg/, mask/, depth/ '
-                       f'folders at the top of the zip or inside one top-level folder'
-                       f'{hint}')
+               f'folders at the top of the zip or inside one top-level folder'
+               f'{hint}')
 
 
 def _from_csv(path: str) -> CsvSource:

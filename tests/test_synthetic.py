@@ -178,17 +178,18 @@ def test_shadow_darkens_the_floor_near_the_figure_only():
   assert darker > 0
 
 
+# pylint: disable=protected-access
 def _figure_rows(spec, distance):
-  """Image rows of figure 1 standing `distance` metres ahead of the camera of
-  background 0, unoccluded."""
-  scene = synthetic._scene(spec.seed, spec.render_size, 0)  # pylint: disable=protected-access
-  figure = synthetic._figure(spec.seed, 1, 0)  # pylint: disable=protected-access
+  """Image rows of figure 1, unoccluded, `distance` m ahead of background 0's camera."""
+  scene = synthetic._scene(spec.seed, spec.render_size, 0)
+  figure = synthetic._figure(spec.seed, 1, 0)
   camera = scene.camera
   ahead = camera.axes[2][[0, 2]] / np.linalg.norm(camera.axes[2][[0, 2]])
   x, z = camera.origin[[0, 2]] + distance * ahead
-  hits = synthetic._cast_figure(camera, scene.dirs, figure, x, z, np.pi)  # pylint: disable=protected-access
+  hits = synthetic._cast_figure(camera, scene.dirs, figure, x, z, np.pi)
   rows, _ = np.nonzero(np.isfinite(hits.t))
   return rows + hits.window[0]
+# pylint: enable=protected-access
 
 
 def test_a_farther_figure_is_smaller_and_higher_in_the_image():
@@ -218,3 +219,13 @@ def test_contact_sheet_has_a_row_per_sample(tmp_path):
     assert sheet.format == 'PNG'
     width, height = sheet.size
   assert width == 4 * 128 and height > 3 * 128
+
+
+def test_jpeg_artefacts_of_an_image_do_not_depend_on_its_partner():
+  # bg and fg_bg share one JPEG encode for speed; each must still be coded alone.
+  rng = np.random.default_rng(0)
+  a, b, c = (rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(3))
+  a1, b1 = synthetic._jpeg_round_trip([a, b], 70)  # pylint: disable=protected-access
+  a2, c2 = synthetic._jpeg_round_trip([a, c], 70)  # pylint: disable=protected-access
+  assert np.array_equal(a1, a2)
+  assert not np.array_equal(b1, c2)

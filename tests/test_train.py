@@ -48,9 +48,8 @@ def test_running_a_finished_run_again_reuses_it(finished_run, tiny_data_dir, cap
 def _params_after(config, workdir, stop_at=None):
   loop.train_and_evaluate(config, workdir, stop_at=stop_at)
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
-  manager = checkpoint_lib.make_manager(workdir, keep=3)
-  restored = manager.restore(manager.latest_step())
-  return restored['state']['params']
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  return checkpoint_lib.restore_raw(manager, manager.latest_step())['params']
 
 
 def test_a_run_stopped_halfway_and_resumed_ends_with_identical_parameters(

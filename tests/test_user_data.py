@@ -2,6 +2,7 @@
 import csv
 import io
 import os
+import pickle
 import shutil
 import tempfile
 import zipfile
@@ -22,12 +23,14 @@ OPTIONS = builder_lib.BuildOptions(workers=1)
 
 
 def encode(array: np.ndarray, image_format: str) -> bytes:
+  """`array` as JPEG or PNG bytes."""
   buffer = io.BytesIO()
   Image.fromarray(array).save(buffer, format=image_format)
   return buffer.getvalue()
 
 
 def decode(data: bytes) -> np.ndarray:
+  """Bytes -> H x W x C uint8, as the dataset decodes them."""
   with Image.open(io.BytesIO(data)) as image:
     array = np.asarray(image)
   return array if array.ndim == 3 else array[..., None]
@@ -71,6 +74,7 @@ def expected_samples(files: dict[str, bytes]) -> dict[str, dict[str, np.ndarray]
 
 
 def write_folder(root, files) -> str:
+  """The folder layout under `root`, with some junk that must be ignored."""
   for path, data in {**files, **JUNK}.items():
     os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
     with open(os.path.join(root, path), 'wb') as f:
@@ -79,6 +83,7 @@ def write_folder(root, files) -> str:
 
 
 def write_zip(path, files, top='my data/') -> str:
+  """One zip of the four folders inside a top-level folder, with macOS junk."""
   with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as archive:
     for name, data in {**files, **JUNK}.items():
       archive.writestr(top + name, data)
@@ -134,10 +139,12 @@ WRITERS = {
 
 
 def read_split(builder, split: str) -> list[dict[str, np.ndarray]]:
+  """Every decoded example of a split, in order."""
   return [dict(example) for example in builder.as_data_source(split)]
 
 
 def name_of(example) -> str:
+  """An example's sample name as str."""
   name = example['name']
   return name.decode() if isinstance(name, bytes) else str(name)
 
@@ -265,7 +272,7 @@ def manifests(draw):
   return samples
 
 
-@hypothesis.settings(max_examples=12, deadline=None, derandomize=True)
+@hypothesis.settings(max_examples=25, deadline=None, derandomize=True)
 @hypothesis.given(samples=manifests())
 def test_free_names_and_sizes_build_or_fail_with_bad_sample_error(samples):
   rng = np.random.default_rng(0)
@@ -320,7 +327,6 @@ def test_free_names_and_sizes_build_or_fail_with_bad_sample_error(samples):
 
 
 def test_sources_pickle_without_open_handles(tmp_path):
-  import pickle  # pylint: disable=g-import-not-at-top
   source = sources.from_path(write_zip(tmp_path / 'set.zip', make_files()))
   entries = source.entries()
   copy = pickle.loads(pickle.dumps(source))

@@ -1,5 +1,7 @@
 """Orbax checkpoints of the train state and the grain iterator, in `workdir/checkpoints`."""
 import os
+import shutil
+import time
 from typing import Any
 
 import grain
@@ -36,12 +38,39 @@ def make_manager(workdir: str, *, keep: int = 3, best_metric: str | None = 'mask
                      'data': grain.checkpoint.CheckpointHandler()})
 
 
+class CheckpointWriteError(OSError):
+  """A checkpoint could not be written (full disk, lost permissions...)."""
+
+
 def save(manager, state, data_iterator, metrics=None, force=False):
-  """Starts saving the state and the data iterator's position at `state.step`."""
+  """Starts saving the state and the data iterator's position at `state.step`.
+
+  A failed write (of this or the previous, asynchronous save) raises
+  CheckpointWriteError; orbax writes into a temporary folder first, so the
+  checkpoints already there stay intact.
+  """
   step = int(jax.device_get(state.step))
-  return manager.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state),
-      data=grain.checkpoint.CheckpointSave(data_iterator)), metrics=metrics, force=force)
+  try:
+    return manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        data=grain.checkpoint.CheckpointSave(data_iterator)), metrics=metrics, force=force)
+  except OSError as error:
+    raise _write_error(manager, step, error) from error
+
+
+def wait_until_finished(manager):
+  """Waits for the asynchronous save; CheckpointWriteError if it failed."""
+  try:
+    manager.wait_until_finished()
+  except OSError as error:
+    raise _write_error(manager, 'in progress', error) from error
+
+
+def _write_error(manager, step, error) -> CheckpointWriteError:
+  kept = ', '.join(map(str, manager.all_steps())) or 'none'
+  return CheckpointWriteError(
+      f'could not write checkpoint {step} to {manager.directory}: '
+      f'{error.strerror or error}; the checkpoints already there are intact (steps: {kept})')
 
 
 def resolve_step(manager, which: str | int) -> int:
@@ -111,17 +140,53 @@ def _path_name(path) -> str:
   return '/'.join(map(str, parts))
 
 
+def restore_raw(manager, step: int) -> dict[str, Any]:
+  """The saved train state as nested dicts of arrays, whatever model made it."""
+  return manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore()))['state']
+
+
 def restore_model_weights(manager, step: int, params, batch_stats):
   """The model parameters and batch statistics of a checkpoint, shaped like the given
   ones (for fine-tuning: the rest of that run's state is ignored)."""
-  saved = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore()))['state']
+  saved = restore_raw(manager, step)
   wanted = dict(params=params, batch_stats=batch_stats)
   found = dict(params=saved['params']['model'], batch_stats=saved.get('batch_stats', {}))
   _check_same_shapes(found, wanted, f'{manager.directory}/{step}')
   place = lambda new, like: jax.device_put(new, like.sharding)
   return (jax.tree.map(place, found['params'], params),
           jax.tree.map(place, found['batch_stats'], batch_stats))
+
+
+def restore_latest_intact(manager, abstract_state, data_iterator):
+  """Restores the newest checkpoint that reads back whole.
+
+  A damaged one (a truncated or deleted file, say after a crash mid-copy) is moved to
+  `checkpoints_damaged/` beside the checkpoints, with a message, and the one before
+  it is tried. A checkpoint of another model is not damage: that error is raised.
+  """
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      return restore(manager, step, abstract_state, data_iterator)
+    except CheckpointMismatchError:
+      raise
+    except Exception as error:  # pylint: disable=broad-except
+      reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+      moved = _move_aside(manager, step)
+      print(f'checkpoint {step} is damaged ({reason}); moved it to {moved}, '
+            'falling back to the previous one', flush=True)
+  raise FileNotFoundError(f'no intact checkpoint in {manager.directory}; the damaged ones '
+                          'were moved to checkpoints_damaged/')
+
+
+def _move_aside(manager, step: int) -> str:
+  source = os.path.join(str(manager.directory), str(step))
+  target_dir = os.path.join(os.path.dirname(str(manager.directory)), 'checkpoints_damaged')
+  os.makedirs(target_dir, exist_ok=True)
+  target = os.path.join(target_dir, f'{step}_{int(time.time())}')
+  shutil.move(source, target)
+  manager.reload()
+  return target
 
 
 def abstract_like(state) -> Any:

@@ -16,6 +16,7 @@ from datasets import pipeline
 from training import checkpoint as checkpoint_lib
 from training import evaluate as evaluate_lib
 from training import optim
+from training import profile as profile_lib
 from training import steps as steps_lib
 from training import visualize
 from training import writers
@@ -107,12 +108,26 @@ class Experiment:
     return jax.eval_shape(self.init_state)
 
 
-def prepare(config, data) -> Experiment:
-  """Builds the model, optimizer, mesh and jitted steps for `config` on `data`."""
+def read_data_stats(workdir: str) -> dict[str, Any] | None:
+  """The input normalization a run was trained with (its `data_stats.json`), or None."""
+  path = os.path.join(workdir, 'data_stats.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    saved = json.load(f)
+  return {key: saved[key] for key in ('bg', 'fg_bg')}
+
+
+def prepare(config, data, stats: dict[str, Any] | None = None) -> Experiment:
+  """Builds the model, optimizer, mesh and jitted steps for `config` on `data`.
+
+  The inputs are standardized with `stats` when given (a trained model's), else with
+  `data`'s statistics.
+  """
   model = zoo.build(config.model)
   schedule = optim.make_schedule(config)
   optimizer = optim.make_optimizer(config)
-  stats = {key: data.stats[key] for key in ('bg', 'fg_bg')}
+  stats = stats or {key: data.stats[key] for key in ('bg', 'fg_bg')}
   train_step, eval_step = steps_lib.jit_steps(model, optimizer, schedule, config, stats)
   return Experiment(config=config, model=model, optimizer=optimizer, schedule=schedule,
                     mesh=make_mesh(), stats=stats, train_step=train_step,
@@ -131,9 +146,13 @@ def init_from(state: steps_lib.TrainState, path: str) -> steps_lib.TrainState:
 
 
 def evaluate_checkpoint(config, workdir: str, which: str = 'latest') -> dict[str, Any]:
-  """Evaluates a saved checkpoint ('latest', 'best' or a step) on the config's dataset."""
+  """Evaluates a saved checkpoint ('latest', 'best' or a step) on the config's dataset.
+
+  The dataset may be another than the run trained on: the model keeps the normalization
+  it was trained with (the workdir's `data_stats.json`).
+  """
   data = datasets.load(config.data)
-  exp = prepare(config, data)
+  exp = prepare(config, data, read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
   state = checkpoint_lib.restore(manager, step, exp.abstract_state())
@@ -164,6 +183,8 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
         f'{data.builder.data_path})', flush=True)
 
   exp = prepare(config, data)
+  with open(os.path.join(workdir, 'data_stats.json'), 'w') as f:
+    json.dump(dict(dataset=data.name, **exp.stats), f, indent=2)
   state = exp.init_state()
   iterator = iter(pipeline.train_dataset(
       data.train, image_size=config.data.image_size,
@@ -171,10 +192,9 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
       num_workers=config.data.num_workers, prefetch=config.data.prefetch))
   manager = checkpoint_lib.make_manager(workdir, keep=config.train.keep_checkpoints)
   if manager.latest_step() is not None:
-    start = manager.latest_step()
-    state = checkpoint_lib.restore(manager, start, checkpoint_lib.abstract_like(state),
-                                   iterator)
-    print(f'resuming from step {start} ({manager.directory})', flush=True)
+    state = checkpoint_lib.restore_latest_intact(
+        manager, checkpoint_lib.abstract_like(state), iterator)
+    print(f'resuming from step {int(state.step)} ({manager.directory})', flush=True)
   elif config.train.init_from:
     state = init_from(state, config.train.init_from)
 
@@ -185,14 +205,24 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   progress = writers.Progress(config.train.steps, step, config.train.log_every)
   last_eval = None
   wait_time, last_log_time, last_log_step = 0.0, time.time(), step
+  profiler = profile_lib.StepProfiler(config, workdir)
   try:
     end = config.train.steps if stop_at is None else min(stop_at, config.train.steps)
     while step < end and stop.signal is None:
       wait_start = time.time()
       batch = next(iterator)
       wait_time += time.time() - wait_start
+      logging_step = ((step + 1) % config.train.log_every == 0
+                      or step + 1 == config.train.steps)
+      if logging_step:  # Time this one step alone: nothing queued before it.
+        jax.block_until_ready(state)
+        step_start = time.perf_counter()
       state, metrics = exp.train_step(state, exp.place(batch))
+      if logging_step:
+        jax.block_until_ready((state, metrics))
+        step_time_ms = (time.perf_counter() - step_start) * 1e3
       step += 1
+      profiler.after_step(state, step)
       if step % config.train.log_every == 0 or step == config.train.steps:
         metrics = jax.device_get(metrics)
         _check_finite(state)
@@ -200,9 +230,11 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
         elapsed = now - last_log_time
         timing = dict(steps_per_s=(step - last_log_step) / elapsed,
                       images_per_s=(step - last_log_step) * config.train.batch_size / elapsed,
-                      data_wait_share=wait_time / elapsed)
+                      data_wait_share=wait_time / elapsed, step_time_ms=step_time_ms)
         writer.scalars(step, dict(**metrics, **timing, **writers.memory_stats()), 'train/')
         progress.update(step, dict(loss=metrics['loss'], lr=metrics['lr']))
+        if profiler.after_log(exp, state, batch, step, writer):
+          now = time.time()  # The profile's own time is not training time.
         wait_time, last_log_time, last_log_step = 0.0, now, step
       if step % config.eval.every == 0 or step == config.train.steps:
         _check_finite(state)
@@ -216,7 +248,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
       _check_finite(state)
       if manager.latest_step() != step:
         checkpoint_lib.save(manager, state, iterator, force=True)
-      manager.wait_until_finished()
+      checkpoint_lib.wait_until_finished(manager)
       print(f'\nstopped at step {step}; checkpoint saved. Run the same command to resume.',
             flush=True)
       if stop.signal is not None:
@@ -224,7 +256,8 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
       return None
   finally:
     progress.close()
-    manager.wait_until_finished()
+    profiler.close()
+    checkpoint_lib.wait_until_finished(manager)
     stop.restore()
 
   if last_eval is None:  # The run was already complete: evaluate what it left.

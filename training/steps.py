@@ -23,7 +23,7 @@ class TrainState:
   `params` holds the model's parameters under 'model' and the loss's learned weights
   (if any) under 'loss', so one optimizer trains both. `nonfinite_step` is -1 until a
   step meets a NaN or Inf loss or gradient; that step and all after it leave the state
-  unchanged, so the last saved checkpoint stays good.
+  unchanged, so the last saved checkpoint stays good. Steps count from 1, as logged.
   """
   step: jax.Array
   params: Any
@@ -86,7 +86,7 @@ def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, 
       params=keep(params, state.params),
       batch_stats=keep(batch_stats, state.batch_stats),
       opt_state=keep(opt_state, state.opt_state),
-      nonfinite_step=jnp.where((state.nonfinite_step < 0) & ~finite, state.step,
+      nonfinite_step=jnp.where((state.nonfinite_step < 0) & ~finite, state.step + 1,
                                state.nonfinite_step))
   metrics = dict(loss=loss, grad_norm=grad_norm, lr=schedule(state.step), **aux)
   return new_state, metrics

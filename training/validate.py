@@ -1,13 +1,102 @@
-"""Checks a config before anything runs: one clear line per problem."""
+"""Checks a whole config before anything runs: one clear line per problem.
+
+Each check raises ValueError whose message starts with the field's name and says
+what is allowed; `run.py` prints it as one line and exits with code 2.
+"""
+import jax
+
+import datasets
+import losses
 import zoo
+from datasets import augment
+from training import optim
+
+_CHOICES = {
+    'data.split_by': ('sample', 'bg'),
+    'data.on_bad_sample': ('error', 'skip'),
+    'model.dtype': ('float32', 'bfloat16'),
+}
+_POSITIVE = ('optimizer.lr', 'train.steps', 'train.batch_size', 'train.checkpoint_every',
+             'train.log_every', 'train.keep_checkpoints', 'eval.every', 'eval.batch_size',
+             'data.image_size')
+_UNIT_INTERVAL = ('eval.mask_ssim_threshold', 'eval.depth_ssim_threshold')
+
+
+def _get(config, dotted: str):
+  node = config
+  for part in dotted.split('.'):
+    node = node[part]
+  return node
+
+
+def _check_choices(config):
+  for field, allowed in _CHOICES.items():
+    value = _get(config, field)
+    if value not in allowed:
+      raise ValueError(f'{field}: {value!r} is not one of {", ".join(map(repr, allowed))}')
+
+
+def _check_numbers(config):
+  for field in _POSITIVE:
+    value = _get(config, field)
+    if not value > 0:
+      raise ValueError(f'{field}: {value!r} must be > 0')
+  for field in _UNIT_INTERVAL:
+    value = _get(config, field)
+    if not 0 <= value <= 1:
+      raise ValueError(f'{field}: {value!r} must be within [0, 1]')
+  fraction = config.data.test_fraction
+  if not 0 < fraction < 1:
+    raise ValueError(f'data.test_fraction: {fraction!r} must be within (0, 1)')
+  if config.optimizer.weight_decay < 0:
+    raise ValueError(f'optimizer.weight_decay: {config.optimizer.weight_decay!r} must be >= 0')
+  if config.optimizer.grad_clip_norm < 0:
+    raise ValueError(f'optimizer.grad_clip_norm: {config.optimizer.grad_clip_norm!r} '
+                     'must be >= 0 (0 turns clipping off)')
+
+
+def _check_names(config):
+  if config.model.name not in zoo.names():
+    raise ValueError(f'model.name: unknown model {config.model.name!r}; registered: '
+                     f'{", ".join(zoo.names())}')
+  for field, table in (('optimizer.name', optim.OPTIMIZERS),
+                       ('schedule.name', optim.SCHEDULES)):
+    if _get(config, field) not in table:
+      raise ValueError(f'{field}: unknown name {_get(config, field)!r}; known: '
+                       f'{", ".join(sorted(table))}')
+  try:
+    losses.validate_loss_config(config.loss)
+  except ValueError as error:
+    message = str(error)
+    raise ValueError(message if message.startswith('loss') else f'loss: {message}') from None
+  augment.validate(config.data.augment)
+
+
+def _check_shapes(config):
+  model_stride = zoo.stride(config.model)
+  size = config.data.image_size
+  if size % model_stride:
+    raise ValueError(
+        f'data.image_size: {size} is not a multiple of {config.model.name}\'s stride '
+        f'{model_stride}; use e.g. {max(model_stride, size - size % model_stride)} or '
+        f'{size - size % model_stride + model_stride}')
+  devices = jax.device_count()
+  if config.train.batch_size % devices:
+    raise ValueError(f'train.batch_size: {config.train.batch_size} is not divisible by '
+                     f'the {devices} devices; use a multiple of {devices}')
+  if config.eval.batch_size % devices:
+    raise ValueError(f'eval.batch_size: {config.eval.batch_size} is not divisible by '
+                     f'the {devices} devices; use a multiple of {devices}')
 
 
 def validate_config(config):
   """Raises ValueError naming the first invalid field and its allowed values."""
-  if config.optimizer.lr <= 0:
-    raise ValueError(f'optimizer.lr: {config.optimizer.lr} must be > 0')
-  if config.train.batch_size <= 0:
-    raise ValueError(f'train.batch_size: {config.train.batch_size} must be > 0')
-  if config.model.name not in zoo.names():
-    raise ValueError(f'model.name: unknown model {config.model.name!r}; registered: '
-                     f'{", ".join(zoo.names())}')
+  _check_choices(config)
+  _check_numbers(config)
+  _check_names(config)
+  _check_shapes(config)
+  if config.data.source == 'synthetic':
+    try:
+      datasets.synthetic_spec(config.data)
+    except ValueError as error:
+      raise ValueError(f'data.synthetic: {error}') from None

@@ -5,11 +5,17 @@ Typical use:
   model = zoo.build(config.model)
   variables = zoo.init(model, jax.random.key(0), config.data.image_size)
   outputs = model.apply(variables, bg, fg_bg, train=False)  # mask, depth logits.
+
+  exported = zoo.load_exported('runs/cnn/export/model.msgpack')  # A trained model.
+  probabilities = exported.predict(bg_uint8, fg_bg_uint8)  # mask, depth in [0, 1].
 """
 # Importing the model modules registers them.
 from zoo import dmnet_cnn
 from zoo import dmnet_resnet
 from zoo import unet
+from zoo.export import ExportedModel
+from zoo.export import load_exported
+from zoo.export import save_exported
 from zoo.registry import build
 from zoo.registry import fields
 from zoo.registry import names

@@ -1,0 +1,85 @@
+"""Runs the tiny training config in a subprocess and injects one fault.
+
+Usage: python run_with_fault.py DATA_DIR WORKDIR FAULT [ARG] [--devices N]
+
+FAULT is one of:
+  none                  train to the end;
+  kill_at_step K        SIGKILL this process right after dispatching step K;
+  kill_in_checkpoint K  SIGKILL this process while the checkpoint of step K is written;
+  sigterm_at_step K     send SIGTERM to itself after step K (a clean, saved stop);
+  nan_at_step K         make the loss NaN from step K on;
+  disk_full_at_step K   make every checkpoint write from step K on fail with ENOSPC.
+The final parameters are written to WORKDIR/final_params.npz when the run ends.
+"""
+import copy
+import errno
+import functools
+import os
+import signal
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+
+def main(data_dir, workdir, fault, arg=None):
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import modes  # pylint: disable=g-import-not-at-top
+  from tests.conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  from training import loop  # pylint: disable=g-import-not-at-top
+  from training import steps as steps_lib  # pylint: disable=g-import-not-at-top
+
+  config = tiny_config(data_dir)
+  config.train.checkpoint_every = 2
+  at = int(arg) if arg is not None else None
+  original_prepare, original_save = loop.prepare, checkpoint_lib.save
+
+  def prepare(config, data):
+    exp = original_prepare(config, data)
+    train_step = exp.train_step
+
+    nan_config = copy.deepcopy(config)
+    nan_config.loss.mask_weight = float('nan')  # Makes the loss and gradients NaN.
+    nan_step = jax.jit(functools.partial(
+        steps_lib.train_step, model=exp.model, optimizer=exp.optimizer,
+        schedule=exp.schedule, config=nan_config, stats=exp.stats))
+
+    def faulty_step(state, batch):
+      step = int(state.step) + 1
+      if fault == 'nan_at_step' and step >= at:
+        return nan_step(state, batch)
+      new_state, metrics = train_step(state, batch)
+      if fault == 'kill_at_step' and step == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+      if fault == 'sigterm_at_step' and step == at:
+        os.kill(os.getpid(), signal.SIGTERM)
+      return new_state, metrics
+    exp.train_step = faulty_step
+    return exp
+
+  def save(manager, state, *args, **kwargs):
+    step = int(state.step)
+    if fault == 'disk_full_at_step' and step >= at:
+      raise OSError(errno.ENOSPC, 'No space left on device', str(manager.directory))
+    result = original_save(manager, state, *args, **kwargs)
+    if fault == 'kill_in_checkpoint' and step == at:
+      os.kill(os.getpid(), signal.SIGKILL)  # The asynchronous write is under way.
+    return result
+
+  loop.prepare, checkpoint_lib.save = prepare, save
+  try:
+    loop.train_and_evaluate(config, workdir)
+  except modes.UserError as error:  # As run.py reports it.
+    print(f'error: {error}', file=sys.stderr)
+    sys.exit(2)
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  restored = checkpoint_lib.restore_raw(manager, manager.latest_step())
+  flat = {jax.tree_util.keystr(path): np.asarray(leaf)
+          for path, leaf in jax.tree_util.tree_leaves_with_path(restored['params'])}
+  np.savez(os.path.join(workdir, 'final_params.npz'), **flat)
+
+
+if __name__ == '__main__':
+  main(*sys.argv[1:])

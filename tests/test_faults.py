@@ -1,0 +1,115 @@
+"""Faults a user meets: killed runs, lost checkpoint files, full disks, NaN losses.
+
+Each case runs the tiny config in a subprocess (tests/helpers/run_with_fault.py) so a
+real SIGKILL can hit it, and compares with one uninterrupted run.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+HELPER = os.path.join(os.path.dirname(__file__), 'helpers', 'run_with_fault.py')
+
+
+def run(data_dir, workdir, fault='none', at=None):
+  args = [sys.executable, HELPER, data_dir, str(workdir), fault]
+  if at is not None:
+    args.append(str(at))
+  return subprocess.run(args, capture_output=True, text=True, timeout=600)
+
+
+def final_params(workdir):
+  with np.load(os.path.join(workdir, 'final_params.npz')) as saved:
+    return dict(saved)
+
+
+def assert_same_params(a, b):
+  assert a.keys() == b.keys()
+  for key in a:
+    np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('faults_data'))
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(data_dir, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('uninterrupted')
+  result = run(data_dir, workdir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return final_params(workdir)
+
+
+@pytest.mark.parametrize('fault, at', [('kill_at_step', 3), ('kill_in_checkpoint', 4)])
+def test_a_run_killed_with_sigkill_resumes_to_identical_parameters(
+    data_dir, uninterrupted, tmp_path, fault, at):
+  killed = run(data_dir, tmp_path, fault, at)
+  assert killed.returncode == -signal.SIGKILL
+  resumed = run(data_dir, tmp_path)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'resuming from step' in resumed.stdout
+  assert_same_params(uninterrupted, final_params(tmp_path))
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(data_dir, uninterrupted, tmp_path):
+  stopped = run(data_dir, tmp_path, 'sigterm_at_step', 3)
+  assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+  assert 'stopped at step 3; checkpoint saved' in stopped.stdout
+  assert '3' in os.listdir(tmp_path / 'checkpoints')
+  resumed = run(data_dir, tmp_path)
+  assert 'resuming from step 3' in resumed.stdout
+  assert_same_params(uninterrupted, final_params(tmp_path))
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(
+    data_dir, uninterrupted, tmp_path):
+  stopped = run(data_dir, tmp_path, 'sigterm_at_step', 5)
+  assert stopped.returncode == 128 + signal.SIGTERM
+  latest = tmp_path / 'checkpoints' / '5' / 'state'
+  victim = max((p for p in latest.rglob('*') if p.is_file()), key=lambda p: p.stat().st_size)
+  with open(victim, 'r+b') as f:  # Truncate the largest array file to half.
+    f.truncate(victim.stat().st_size // 2)
+  resumed = run(data_dir, tmp_path)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'checkpoint 5' in resumed.stdout and 'falling back' in resumed.stdout
+  assert 'resuming from step 4' in resumed.stdout
+  assert_same_params(uninterrupted, final_params(tmp_path))
+
+
+def test_a_deleted_checkpoint_file_falls_back_too(data_dir, tmp_path):
+  stopped = run(data_dir, tmp_path, 'sigterm_at_step', 5)
+  assert stopped.returncode == 128 + signal.SIGTERM
+  shutil.rmtree(tmp_path / 'checkpoints' / '5' / 'state')
+  resumed = run(data_dir, tmp_path)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'falling back' in resumed.stdout and 'resuming from step 4' in resumed.stdout
+
+
+def test_a_full_disk_is_one_clear_error_and_keeps_earlier_checkpoints(data_dir, tmp_path):
+  result = run(data_dir, tmp_path, 'disk_full_at_step', 4)
+  assert result.returncode == 2
+  last_line = result.stderr.strip().splitlines()[-1]
+  assert 'could not write checkpoint 4' in last_line
+  assert 'No space left on device' in last_line and 'intact' in last_line
+  assert '2' in os.listdir(tmp_path / 'checkpoints')
+
+
+def test_a_nan_loss_stops_with_its_step_and_keeps_the_last_good_checkpoint(
+    data_dir, tmp_path):
+  result = run(data_dir, tmp_path, 'nan_at_step', 3)
+  assert result.returncode == 2
+  last_line = result.stderr.strip().splitlines()[-1]
+  assert 'NaN or Inf at step 3' in last_line
+  steps = sorted(int(s) for s in os.listdir(tmp_path / 'checkpoints') if s.isdigit())
+  assert steps == [2]
+  with open(tmp_path / 'metrics.jsonl') as f:
+    logged = [json.loads(line) for line in f]
+  assert all(np.isfinite(line['train/loss']) for line in logged
+             if 'train/loss' in line and line['step'] < 3)

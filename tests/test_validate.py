@@ -1,0 +1,62 @@
+"""A bad config is refused before anything runs, with one line naming the field."""
+import pytest
+
+from configs import base
+from training import validate
+
+
+def config_with(**overrides):
+  config = base.get_config()
+  for dotted, value in overrides.items():
+    *parents, leaf = dotted.split('__')
+    node = config
+    for part in parents:
+      node = node[part]
+    node[leaf] = value
+  return config
+
+
+def test_the_shipped_configs_are_valid():
+  import importlib  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  folder = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'configs')
+  for name in sorted(os.listdir(folder)):
+    if name.endswith('.py') and name not in ('__init__.py', 'base.py'):
+      module = importlib.import_module(f'configs.{name[:-3]}')
+      config = module.get_config()
+      for variant in (config if isinstance(config, list) else [config]):
+        validate.validate_config(variant)
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(optimizer__lr=0.0), 'optimizer.lr: 0.0 must be > 0'),
+    (dict(optimizer__lr=-1e-3), 'optimizer.lr: -0.001 must be > 0'),
+    (dict(train__batch_size=0), 'train.batch_size: 0 must be > 0'),
+    (dict(train__steps=-5), 'train.steps: -5 must be > 0'),
+    (dict(eval__mask_ssim_threshold=1.5), 'eval.mask_ssim_threshold: 1.5 must be within [0, 1]'),
+    (dict(eval__depth_ssim_threshold=-0.1), 'eval.depth_ssim_threshold: -0.1 must be within'),
+    (dict(data__test_fraction=1.0), 'data.test_fraction: 1.0 must be within (0, 1)'),
+    (dict(data__split_by='scene'), "data.split_by: 'scene' is not one of 'sample', 'bg'"),
+    (dict(data__on_bad_sample='ignore'), "data.on_bad_sample: 'ignore' is not one of"),
+    (dict(model__dtype='float16'), "model.dtype: 'float16' is not one of"),
+    (dict(model__name='vgg'), "model.name: unknown model 'vgg'; registered: dmnet_cnn"),
+    (dict(optimizer__name='adagrad'), "optimizer.name: unknown name 'adagrad'; known: adam"),
+    (dict(schedule__name='step'), "schedule.name: unknown name 'step'; known: constant"),
+    (dict(loss__mask='focal'), "loss.mask: unknown loss 'focal'"),
+    (dict(loss__combine='product'), 'loss.combine'),
+    (dict(data__augment=[dict(name='mixup')]), "data.augment[0].name: unknown augmentation 'mixup'"),
+    (dict(data__augment=[dict(name='hflip', q=1)]), 'data.augment[0] (hflip): unknown argument'),
+    (dict(optimizer__grad_clip_norm=-1.0), 'optimizer.grad_clip_norm: -1.0 must be >= 0'),
+    (dict(data__synthetic__flips=3), 'data.synthetic'),
+])
+def test_each_bad_field_is_named_with_what_is_allowed(overrides, message):
+  with pytest.raises(ValueError) as error:
+    validate.validate_config(config_with(**overrides))
+  assert message in str(error.value)
+  assert '\n' not in str(error.value)
+
+
+def test_an_image_size_the_model_cannot_take_names_the_stride():
+  config = config_with(model__name='unet', data__image_size=60)
+  with pytest.raises(ValueError, match=r"data.image_size: 60 is not a multiple of unet's stride"):
+    validate.validate_config(config)

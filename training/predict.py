@@ -1,0 +1,310 @@
+"""`--mode predict`: a trained run's mask and depth for the user's own image pairs.
+
+Everything comes from the run's workdir: the model (`config.json`), its weights
+(`checkpoints/`) and the normalization it was trained with (`data_stats.json`); no
+dataset is built or read. For each pair it writes, sized like the `fg_bg` image:
+
+* `<name>_mask.png`: uint8 grayscale, 255 = foreground, 0 = background: the predicted
+  probability (resized back to the input's size) thresholded at > 0.5, the threshold
+  of the mask metrics.
+* `<name>_depth.png`: uint8 grayscale nearness, 255 = nearest.
+* `<name>_overlay.png`: `fg_bg` with the mask tinted in, beside the colour-mapped depth.
+
+`<name>` is the `fg_bg` file's stem.
+"""
+import collections
+import concurrent.futures
+import dataclasses
+import functools
+import json
+import os
+from typing import Any, Iterator
+
+import jax
+import numpy as np
+from PIL import Image
+from PIL import ImageOps
+import tqdm
+
+import zoo
+from datasets import pipeline
+from datasets import user_data
+from training import checkpoint as checkpoint_lib
+from training import evaluate as evaluate_lib
+from training import loop
+from training import visualize
+
+MASK_THRESHOLD = 0.5
+OVERLAY_COLOR = np.array([255, 40, 40], np.float32)
+OVERLAY_ALPHA = 0.5
+# PIL "converts" these to RGB by clipping at 255, which would feed the model garbage.
+_HIGH_BIT_DEPTH_MODES = ('I', 'F')
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+  """One prediction to make: the output name and the two input files."""
+  name: str
+  bg: str
+  fg_bg: str
+
+
+@dataclasses.dataclass
+class Result:
+  """What `predict` wrote and what it skipped (with the reason)."""
+  written: list[str] = dataclasses.field(default_factory=list)
+  skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def read_run_config(workdir: str) -> dict[str, Any]:
+  """The resolved config a run saved (`config.json`) as nested dicts."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path}: not found; --workdir must be the folder of a '
+                            'training run')
+  with open(path) as f:
+    return json.load(f)
+
+
+def load_model(workdir: str, which: str | int = 'latest',
+               config: dict[str, Any] | None = None) -> tuple[zoo.ExportedModel, int]:
+  """The model of a run's checkpoint ('latest', 'best' or a step) and that step.
+
+  Only the model weights are read; the model, image size and input normalization come
+  from the workdir's `config.json` and `data_stats.json`.
+  """
+  config = config or read_run_config(workdir)
+  stats = loop.read_data_stats(workdir)
+  if stats is None:
+    raise FileNotFoundError(
+        f'{os.path.join(workdir, "data_stats.json")}: not found, so the input '
+        'normalization the model was trained with is unknown; resume the run '
+        '(`--mode train` with the same config writes it)')
+  model = zoo.build(config['model'])
+  image_size = config['data']['image_size']
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  step = checkpoint_lib.resolve_step(manager, which)
+  initial = zoo.init(model, jax.random.key(0), image_size)
+  params, batch_stats = checkpoint_lib.restore_model_weights(
+      manager, step, initial['params'], initial.get('batch_stats', {}))
+  variables = dict(params=params, **({'batch_stats': batch_stats} if batch_stats else {}))
+  exported = zoo.ExportedModel(model_config=config['model'], variables=variables,
+                               stats=stats, image_size=image_size)
+  return exported, step
+
+
+def find_pairs(bg: str, fg_bg: str) -> tuple[list[Pair], list[tuple[str, str]]]:
+  """Pairs every `fg_bg` image with its background.
+
+  Args:
+    bg: a background image (used for every `fg_bg`) or a folder of them.
+    fg_bg: an image or a folder of them.
+
+  Returns:
+    (pairs, unpaired): with a `bg` folder, `fgAAA_bgBBB_NN.*` pairs with `img_BBB.*`
+    (the original naming; numbers compare as integers), any other file with the `bg`
+    file of the same name, else of the same stem; `unpaired` lists (file, reason) for
+    the `fg_bg` files without one.
+  """
+  for flag, path in (('--bg', bg), ('--fg_bg', fg_bg)):
+    if not os.path.exists(path):
+      raise FileNotFoundError(f'{flag} {path}: no such file or folder')
+  fg_files = _list_files(fg_bg) if os.path.isdir(fg_bg) else [fg_bg]
+  if not fg_files:
+    raise ValueError(f'--fg_bg {fg_bg}: an empty folder')
+  find_bg = _background_finder(bg)
+  names = _output_names(fg_files)
+  pairs, unpaired = [], []
+  for fg_file in fg_files:
+    bg_file = find_bg(fg_file)
+    if bg_file is None:
+      unpaired.append((fg_file, f'no background in {bg} (neither img_BBB.* for a '
+                                'fgAAA_bgBBB_NN name nor a file of the same name)'))
+    else:
+      pairs.append(Pair(names[fg_file], bg_file, fg_file))
+  return pairs, unpaired
+
+
+def _list_files(folder: str) -> list[str]:
+  """The files directly in `folder`, sorted, without OS clutter (`.DS_Store`, ...)."""
+  return sorted(entry.path for entry in os.scandir(folder)
+                if entry.is_file() and not user_data._is_junk(entry.name))  # pylint: disable=protected-access
+
+
+def _background_finder(bg: str):
+  """fg_bg path -> its background path or None."""
+  if not os.path.isdir(bg):
+    return lambda fg_file: bg
+  by_name, by_stem, by_number = {}, {}, collections.defaultdict(list)
+  for path in _list_files(bg):
+    name = os.path.basename(path)
+    stem = os.path.splitext(name)[0]
+    by_name[name] = path
+    by_stem.setdefault(stem, path)
+    match = user_data._BG_NAME.fullmatch(stem)  # pylint: disable=protected-access
+    if match:
+      by_number[int(match.group(1))].append(path)
+
+  def find(fg_file):
+    name = os.path.basename(fg_file)
+    stem = os.path.splitext(name)[0]
+    match = user_data._FG_BG_NAME.fullmatch(stem)  # pylint: disable=protected-access
+    if match and by_number.get(int(match.group(2))):
+      return by_number[int(match.group(2))][0]
+    return by_name.get(name) or by_stem.get(stem)
+  return find
+
+
+def _output_names(files: list[str]) -> dict[str, str]:
+  """File -> output name: its stem, or stem_ext where two files share a stem."""
+  stems = collections.Counter(os.path.splitext(os.path.basename(f))[0] for f in files)
+  names = {}
+  for path in files:
+    stem, extension = os.path.splitext(os.path.basename(path))
+    names[path] = f'{stem}_{extension.lstrip(".")}' if stems[stem] > 1 else stem
+  return names
+
+
+def read_rgb(path: str) -> np.ndarray:
+  """An image file as uint8 H x W x 3 RGB (EXIF rotation applied).
+
+  Grayscale, palette, alpha and CMYK images are converted; ValueError (one line) for a
+  file that is not an image, is corrupt or has more than 8 bits per channel.
+  """
+  try:
+    with Image.open(path) as image:
+      if image.mode.split(';')[0] in _HIGH_BIT_DEPTH_MODES:
+        raise ValueError(f'a 16/32-bit image (mode {image.mode}); convert it to 8-bit RGB')
+      return np.asarray(ImageOps.exif_transpose(image).convert('RGB'))
+  except ValueError:
+    raise
+  except Image.UnidentifiedImageError:
+    raise ValueError('not an image PIL can read') from None
+  # Corrupt files make PIL raise many kinds of errors (OSError, SyntaxError,
+  # struct.error, ...); each is this file's problem, not a bug.
+  except Exception as error:  # pylint: disable=broad-except
+    detail = ' '.join(str(error).split()) or type(error).__name__
+    raise ValueError(f'corrupt or unreadable ({detail})') from None
+
+
+def overlay(fg_bg: np.ndarray, mask: np.ndarray) -> np.ndarray:
+  """`fg_bg` (uint8 H x W x 3) with the foreground of `mask` (H x W, 255 = fg) tinted."""
+  alpha = (mask[..., None] > 127) * OVERLAY_ALPHA
+  return (fg_bg * (1 - alpha) + OVERLAY_COLOR * alpha).round().astype(np.uint8)
+
+
+def _resize_back(values: np.ndarray, height: int, width: int) -> np.ndarray:
+  """A float map (S x S x 1) resized bilinearly to height x width."""
+  image = Image.fromarray(np.asarray(values[..., 0], np.float32), mode='F')
+  return np.asarray(image.resize((width, height), Image.BILINEAR))
+
+
+def write_outputs(out: str, name: str, fg_bg: np.ndarray, mask: np.ndarray,
+                  depth: np.ndarray):
+  """Writes `name`'s mask, depth and overlay PNGs (see the module docstring)."""
+  height, width = fg_bg.shape[:2]
+  mask = _resize_back(mask, height, width)
+  depth = np.clip(_resize_back(depth, height, width), 0, 1)
+  mask_uint8 = np.where(mask > MASK_THRESHOLD, 255, 0).astype(np.uint8)
+  Image.fromarray(mask_uint8, mode='L').save(os.path.join(out, f'{name}_mask.png'))
+  Image.fromarray((depth * 255).round().astype(np.uint8), mode='L').save(
+      os.path.join(out, f'{name}_depth.png'))
+  side_by_side = np.concatenate(
+      [overlay(fg_bg, mask_uint8), visualize.colorize_depth(depth[..., None])], axis=1)
+  visualize.save_png(side_by_side, os.path.join(out, f'{name}_overlay.png'))
+
+
+def _load(pair: Pair, size: int, read_background):
+  """(fg_bg at full size, bg resized, fg_bg resized) or the reason to skip the pair."""
+  try:
+    fg_bg = read_rgb(pair.fg_bg)
+  except ValueError as error:
+    return f'{pair.fg_bg}: {error}'
+  try:
+    bg = read_background(pair.bg, size)
+  except ValueError as error:
+    return f'{pair.fg_bg}: its background {pair.bg}: {error}'
+  return fg_bg, bg, pipeline.resize(fg_bg, size)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+  for start in range(0, len(items), size):
+    yield items[start:start + size]
+
+
+def predict(exported: zoo.ExportedModel, pairs: list[Pair], out: str, *,
+            batch_size: int, progress: bool = False) -> Result:
+  """Predicts every pair in fixed-size batches (one compile) and writes the PNGs.
+
+  Unreadable images are reported (one line each) and skipped.
+  """
+  try:
+    os.makedirs(out, exist_ok=True)
+  except OSError as error:
+    raise ValueError(f'--out {out}: cannot create the folder ({error.strerror})') from None
+  batch_size = max(1, min(batch_size, len(pairs)))
+  # Many fg_bg images share one background: decode each once per call.
+  read_background = functools.lru_cache(maxsize=256)(
+      lambda path, size: pipeline.resize(read_rgb(path), size))
+  result = Result()
+  bar = tqdm.tqdm(total=len(pairs), unit='pair', disable=not progress)
+  # Threads decode and encode the images: PIL releases the GIL while it works.
+  with concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool, bar:
+    for chunk in _chunks(pairs, batch_size):
+      loaded = list(pool.map(lambda pair: _load(pair, exported.image_size, read_background), chunk))
+      good = []
+      for pair, item in zip(chunk, loaded):
+        if isinstance(item, str):
+          result.skipped.append((pair.fg_bg, item))
+          bar.write(f'skipped {user_data.one_line(item)}')
+        else:
+          good.append((pair, item))
+      if good:
+        batch = evaluate_lib.pad_batch(
+            dict(bg=np.stack([item[1] for _, item in good]),
+                 fg_bg=np.stack([item[2] for _, item in good])), batch_size)
+        outputs = jax.device_get(exported.predict_batch(batch['bg'], batch['fg_bg']))
+        list(pool.map(
+            lambda i: write_outputs(out, good[i][0].name, good[i][1][0],
+                                    outputs['mask'][i], outputs['depth'][i]),
+            range(len(good))))
+        result.written.extend(pair.name for pair, _ in good)
+      bar.update(len(chunk))
+  return result
+
+
+def run(workdir: str, bg: str | None, fg_bg: str | None, out: str | None,
+        which: str = 'latest') -> Result:
+  """`--mode predict`: pairs the inputs, loads the run's model, writes the outputs.
+
+  Prints one line per skipped file and a summary line. Raises ValueError (a user
+  error) for a missing argument, and when nothing could be written.
+  """
+  for flag, value in (('--bg', bg), ('--fg_bg', fg_bg), ('--out', out)):
+    if not value:
+      raise ValueError(f'--mode predict needs {flag} (--bg and --fg_bg: an image or a '
+                       'folder of them; --out: the output folder)')
+  pairs, unpaired = find_pairs(bg, fg_bg)
+  if os.path.isfile(bg):
+    try:
+      read_rgb(bg)
+    except ValueError as error:
+      raise ValueError(f'--bg {bg}: {error}') from None
+  for path, reason in unpaired:
+    print(f'skipped {user_data.one_line(f"{path}: {reason}")}', flush=True)
+  result = Result(skipped=list(unpaired))
+  where = ''
+  if pairs:
+    config = read_run_config(workdir)
+    exported, step = load_model(workdir, which, config)
+    predicted = predict(exported, pairs, out, batch_size=config['eval']['batch_size'],
+                        progress=os.path.isdir(fg_bg))
+    result.written.extend(predicted.written)
+    result.skipped.extend(predicted.skipped)
+    where = f' (checkpoint {step} of {workdir})'
+  print(f'predict: {len(result.written)} written, {len(result.skipped)} skipped{where}'
+        f' -> {out}', flush=True)
+  if not result.written:
+    raise ValueError(f'no prediction written: all {len(result.skipped)} inputs were '
+                     'skipped (see above)')
+  return result

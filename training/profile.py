@@ -1,0 +1,132 @@
+"""Where a train step's time goes: a forward / loss / backward / optimizer split, and
+the `config.train.profile` switch that logs it and writes a `jax.profiler` trace."""
+import functools
+import os
+import statistics
+import time
+
+import jax
+
+import losses
+from datasets import augment
+from datasets import pipeline
+from training import steps as steps_lib
+
+SPLIT_KEYS = ('forward_ms', 'loss_ms', 'backward_ms', 'optimizer_ms', 'total_ms')
+
+
+def _train_inputs(state, batch, *, config, stats):
+  """(targets, inputs) exactly as `steps.train_step` makes them: augment, normalize."""
+  step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+  targets = augment.apply(config.data.augment, step_rng, pipeline.to_unit_range(batch))
+  inputs = pipeline.standardize(targets, stats, steps_lib.DTYPES[config.model.dtype])
+  return targets, inputs
+
+
+def _forward(state, batch, *, exp):
+  _, inputs = _train_inputs(state, batch, config=exp.config, stats=exp.stats)
+  return steps_lib.apply_model(exp.model, state.params, state.batch_stats, inputs,
+                               train=True)
+
+
+def _loss(params, state, batch, *, exp):
+  targets, inputs = _train_inputs(state, batch, config=exp.config, stats=exp.stats)
+  outputs, batch_stats = steps_lib.apply_model(exp.model, params, state.batch_stats,
+                                               inputs, train=True)
+  loss, aux = losses.total_loss(exp.config.loss, outputs, targets, params['loss'])
+  return loss, (aux, batch_stats)
+
+
+def _staged_steps(exp):
+  """Four jitted prefixes of the train step, each doing more than the one before."""
+  loss_fn = functools.partial(_loss, exp=exp)
+  # Unlike `exp.train_step`, none donates the state: the caller's state stays usable.
+  full = functools.partial(steps_lib.train_step, model=exp.model, optimizer=exp.optimizer,
+                           schedule=exp.schedule, config=exp.config, stats=exp.stats)
+  return (jax.jit(functools.partial(_forward, exp=exp)),
+          jax.jit(lambda state, batch: loss_fn(state.params, state, batch)),
+          jax.jit(lambda state, batch: jax.value_and_grad(loss_fn, has_aux=True)(
+              state.params, state, batch)),
+          jax.jit(full))
+
+
+def _time_ms(fn, *args) -> float:
+  start = time.perf_counter()
+  jax.block_until_ready(fn(*args))
+  return (time.perf_counter() - start) * 1e3
+
+
+def step_timing_split(exp, state, batch_uint8, repeats: int = 5) -> dict[str, float]:
+  """Times one train step of `exp` on a uint8 batch, split into its parts (ms).
+
+  Four separately jitted functions do ever more of the step: the forward pass
+  (augmentation and normalization included), forward + loss, `value_and_grad`, and
+  the whole train step. Each part is the difference between neighbours' median times
+  over `repeats` runs (compile time excluded; a part below the timing noise reads 0).
+
+  Args:
+    exp: A `loop.Experiment` (model, optimizer, schedule, config, stats, mesh).
+    state: A train state; it is neither changed nor donated.
+    batch_uint8: A host batch of uint8 arrays, as the input pipeline yields.
+    repeats: Timed runs of each function.
+
+  Returns:
+    dict(forward_ms, loss_ms, backward_ms, optimizer_ms, total_ms), total_ms being
+    the whole step's median time.
+  """
+  batch = exp.place(batch_uint8)
+  stages = _staged_steps(exp)
+  for fn in stages:  # Compiles, and warms caches.
+    jax.block_until_ready(fn(state, batch))
+  times = [[] for _ in stages]
+  for _ in range(max(repeats, 1)):  # Round-robin, so a load change hits every stage.
+    for fn, samples in zip(stages, times):
+      samples.append(_time_ms(fn, state, batch))
+  forward, with_loss, with_grad, total = (statistics.median(t) for t in times)
+  return dict(forward_ms=forward, loss_ms=max(with_loss - forward, 0.0),
+              backward_ms=max(with_grad - with_loss, 0.0),
+              optimizer_ms=max(total - with_grad, 0.0), total_ms=total)
+
+
+class StepProfiler:
+  """The `config.train.profile` switch, once per process, after the first log step.
+
+  Logs `step_timing_split` as `profile/*` scalars, then traces the next
+  `config.train.profile_steps` steps with `jax.profiler` into `workdir/tb`, where
+  TensorBoard's profile plugin finds them (`tb/plugins/profile/<time>/`).
+  """
+
+  def __init__(self, config, workdir: str):
+    self.steps = config.train.get('profile_steps', 5)
+    self.log_dir = os.path.join(workdir, 'tb')
+    self._pending = bool(config.train.get('profile', False))
+    self._trace_end = None
+
+  def after_log(self, exp, state, batch_uint8, step: int, writer) -> bool:
+    """Called at every logging step; profiles at the first one only (returns True)."""
+    if not self._pending:
+      return False
+    self._pending = False
+    split = step_timing_split(exp, state, batch_uint8)
+    writer.scalars(step, split, 'profile/')
+    print('profile: ' + ' '.join(f'{k}={v:.2f}' for k, v in split.items()), flush=True)
+    if self.steps > 0:
+      jax.block_until_ready(state)
+      jax.profiler.start_trace(self.log_dir)
+      self._trace_end = step + self.steps
+    return True
+
+  def after_step(self, state, step: int):
+    """Called after every step; ends the trace once it holds `profile_steps` steps."""
+    if self._trace_end is not None and step >= self._trace_end:
+      self.close(state)
+
+  def close(self, state=None):
+    """Ends a trace still running (waiting for `state` first, if given)."""
+    if self._trace_end is None:
+      return
+    self._trace_end = None
+    if state is not None:
+      jax.block_until_ready(state)
+    jax.profiler.stop_trace()
+    print(f'profile: trace written to {self.log_dir}/plugins/profile', flush=True)

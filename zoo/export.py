@@ -1,0 +1,152 @@
+"""A trained model in one file, for inference without this repository's training code.
+
+  exported = zoo.load_exported('runs/cnn/export/model.msgpack')
+  out = exported.predict(bg, fg_bg)  # uint8 H x W x 3 -> mask, depth in [0, 1].
+
+The file is a msgpack (`flax.serialization`) of a dict: the model config, the
+parameters and batch statistics, the image size the model was trained at and the
+per-channel mean and std its inputs were standardized with. Loading it needs only
+`zoo`, JAX, Flax and NumPy.
+"""
+import dataclasses
+import functools
+import os
+from typing import Any, Callable
+
+from flax import serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from zoo import registry
+
+FORMAT = 'dmnet-zoo-export'
+VERSION = 1
+_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+
+def standardize(images_uint8: jax.Array, stats: dict[str, Any], dtype) -> jax.Array:
+  """uint8 images -> (x / 255 - mean) / std in `dtype`, as the model saw in training."""
+  unit = images_uint8.astype(jnp.float32) / 255.0
+  mean = jnp.asarray(stats['mean'], jnp.float32)
+  std = jnp.asarray(stats['std'], jnp.float32)
+  return ((unit - mean) / std).astype(dtype)
+
+
+def forward(variables, bg, fg_bg, *, model, stats, dtype_name: str) -> dict[str, jax.Array]:
+  """Mask and depth probabilities (N x H x W x 1, float32) for uint8 N x H x W x 3 batches.
+
+  The same arithmetic as `training.steps.predict`, so an exported model predicts what
+  the checkpoint it came from predicts.
+  """
+  dtype = _DTYPES[dtype_name]
+  outputs = model.apply(variables, standardize(bg, stats['bg'], dtype),
+                        standardize(fg_bg, stats['fg_bg'], dtype), train=False)
+  return {key: jax.nn.sigmoid(outputs[key].astype(jnp.float32)) for key in ('mask', 'depth')}
+
+
+@dataclasses.dataclass
+class ExportedModel:
+  """A model with its weights and input normalization, ready to predict.
+
+  Attributes:
+    model_config: The `model` part of the training config (`name`, `dtype`, fields).
+    variables: {'params': ..., 'batch_stats': ...} (no 'batch_stats' without BatchNorm).
+    stats: {'bg': {'mean': [3], 'std': [3]}, 'fg_bg': {...}}: the training data's
+      per-channel statistics of images in [0, 1].
+    image_size: The side of the square images the model was trained on.
+    model: The Flax module, built from `model_config`.
+  """
+  model_config: dict[str, Any]
+  variables: dict[str, Any]
+  stats: dict[str, Any]
+  image_size: int
+  model: Any = dataclasses.field(init=False, repr=False)
+  _forward: Callable = dataclasses.field(init=False, repr=False)
+
+  def __post_init__(self):
+    self.model = registry.build(self.model_config)
+    self._forward = jax.jit(functools.partial(
+        forward, model=self.model, stats=self.stats,
+        dtype_name=self.model_config.get('dtype', 'float32')))
+
+  def predict_batch(self, bg, fg_bg) -> dict[str, jax.Array]:
+    """Jitted forward pass on uint8 N x S x S x 3 batches, S = `image_size`.
+
+    Compiles once per batch size: pad the last batch to keep it to one compile.
+    """
+    return self._forward(self.variables, bg, fg_bg)
+
+  def predict(self, bg, fg_bg) -> dict[str, np.ndarray]:
+    """Mask and depth of `fg_bg` (nearness: 1 nearest), float32 in [0, 1].
+
+    Args:
+      bg: uint8 H x W x 3 or N x H x W x 3: the empty scene.
+      fg_bg: uint8, the same scene with the foreground; its size may differ from
+        `bg`'s and from `image_size`.
+
+    Returns:
+      dict(mask=..., depth=...), each shaped like `fg_bg` with one channel. Inputs of
+      another size than `image_size` are resized to it (bilinear, antialiased) and the
+      outputs back to `fg_bg`'s size.
+    """
+    bg, fg_bg = np.asarray(bg), np.asarray(fg_bg)
+    single = fg_bg.ndim == 3
+    if single:
+      bg, fg_bg = bg[None], fg_bg[None]
+    if bg.ndim != 4 or fg_bg.ndim != 4 or bg.shape[-1] != 3 or fg_bg.shape[-1] != 3:
+      raise ValueError(f'expected H x W x 3 or N x H x W x 3 RGB images, got bg '
+                       f'{bg.shape} and fg_bg {fg_bg.shape}')
+    size = (self.image_size, self.image_size)
+    outputs = self.predict_batch(_resize(bg, size), _resize(fg_bg, size))
+    outputs = {key: np.asarray(_resize(value, fg_bg.shape[1:3]))
+               for key, value in outputs.items()}
+    return {key: value[0] if single else value for key, value in outputs.items()}
+
+
+def _resize(images, size) -> jax.Array:
+  """N x H x W x C images to N x size x C; uint8 stays uint8 (rounded)."""
+  images = jnp.asarray(images)
+  if images.shape[1:3] == tuple(size):
+    return images
+  resized = jax.image.resize(images.astype(jnp.float32),
+                             (images.shape[0], *size, images.shape[-1]), 'linear',
+                             antialias=True)
+  if images.dtype == jnp.uint8:
+    return jnp.clip(jnp.round(resized), 0, 255).astype(jnp.uint8)
+  return resized
+
+
+def save_exported(path: str, exported: ExportedModel) -> str:
+  """Writes `exported` to one msgpack file at `path` (folders made); returns `path`."""
+  to_numpy = lambda tree: jax.tree.map(np.asarray, jax.device_get(tree))
+  payload = dict(
+      format=FORMAT, version=VERSION, model_config=dict(exported.model_config),
+      image_size=int(exported.image_size),
+      stats={key: {name: [float(v) for v in exported.stats[key][name]]
+                   for name in ('mean', 'std')} for key in ('bg', 'fg_bg')},
+      variables=to_numpy(dict(exported.variables)))
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  temporary = f'{path}.tmp'
+  with open(temporary, 'wb') as f:
+    f.write(serialization.msgpack_serialize(payload))
+  os.replace(temporary, path)  # Never a half-written file at `path`.
+  return path
+
+
+def load_exported(path: str) -> ExportedModel:
+  """Reads a file written by `save_exported`; ValueError if it is not one."""
+  with open(path, 'rb') as f:
+    encoded = f.read()
+  try:
+    payload = serialization.msgpack_restore(encoded)
+  except Exception as error:  # msgpack raises several unrelated types.
+    raise ValueError(f'{path}: not an exported model ({error})') from None
+  if not isinstance(payload, dict) or payload.get('format') != FORMAT:
+    raise ValueError(f'{path}: not an exported model (no {FORMAT!r} format tag)')
+  if payload.get('version', 0) > VERSION:
+    raise ValueError(f'{path}: export format version {payload["version"]} is newer '
+                     f'than this code reads ({VERSION}); update the repository')
+  return ExportedModel(model_config=payload['model_config'],
+                       variables=payload['variables'], stats=payload['stats'],
+                       image_size=int(payload['image_size']))
