@@ -11,6 +11,7 @@ import zoo
 from datasets import synthetic
 from training import checkpoint
 from training import loop
+from training import study
 from training import report as report_lib
 from training import predict as predict_lib
 from training import validate
@@ -31,7 +32,10 @@ def mode(fn):
 def run(name: str, config, flags):
   """Validates the config, then runs mode `name`."""
   try:
-    validate.validate_config(config)
+    if 'study' in config:
+      study.variant_configs(config)  # Validates every variant.
+    else:
+      validate.validate_config(config)
     MODES[name](config, flags)
   except UserError:
     logging.debug(traceback.format_exc())
@@ -46,8 +50,12 @@ def _require_workdir(flags, name):
 
 @mode
 def train(config, flags):
-  """Builds or reuses the dataset, trains (resuming), evaluates."""
-  loop.train_and_evaluate(config, _require_workdir(flags, 'train'))
+  """Builds or reuses the dataset, trains (resuming), evaluates; a config with a
+  `study` field trains one run per variant and writes a comparison page."""
+  if 'study' in config:
+    study.run_study(config, _require_workdir(flags, 'train'))
+  else:
+    loop.train_and_evaluate(config, _require_workdir(flags, 'train'))
 
 
 @mode

@@ -47,7 +47,7 @@ def uninterrupted(data_dir, tmp_path_factory):
   return final_params(workdir)
 
 
-@pytest.mark.parametrize('fault, at', [('kill_at_step', 3), ('kill_in_checkpoint', 4)])
+@pytest.mark.parametrize('fault, at', [('kill_at_step', 5), ('kill_in_checkpoint', 4)])
 def test_a_run_killed_with_sigkill_resumes_to_identical_parameters(
     data_dir, uninterrupted, tmp_path, fault, at):
   killed = run(data_dir, tmp_path, fault, at)

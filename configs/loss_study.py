@@ -1,0 +1,27 @@
+"""The original's loss-function experiment: the same dmnet_cnn, once per loss.
+
+`python run.py --config configs/loss_study.py --workdir runs/loss_study` trains one run
+per entry of `study.variants` in `runs/loss_study/<name>/` (each resumes like any run)
+and writes `runs/loss_study/loss_study.md` with a table, a prediction grid and curves.
+"""
+import ml_collections
+
+from configs import cnn
+
+
+def get_config():
+  """dmnet_cnn on the default synthetic set, one run per loss."""
+  config = cnn.get_config()
+  config.study = ml_collections.ConfigDict()
+  # name -> the `loss` fields that variant changes; everything else is shared.
+  config.study.variants = ml_collections.ConfigDict(dict(
+      bce=dict(mask='bce_with_logits', depth='bce_with_logits', combine='weighted_sum'),
+      smooth_l1=dict(mask='smooth_l1', depth='smooth_l1', combine='weighted_sum'),
+      mse=dict(mask='mse', depth='mse', combine='weighted_sum'),
+      ssim=dict(mask='ssim', depth='ssim', combine='weighted_sum'),
+      sqrt_sum=dict(mask='bce_with_logits', depth='smooth_l1', combine='sqrt_sum'),
+      per_head=dict(mask='bce_with_logits', depth='ssim', combine='weighted_sum'),
+      uncertainty=dict(mask='bce_with_logits', depth='smooth_l1', combine='uncertainty'),
+  ))
+  config.study.num_grid_samples = 4
+  return config

@@ -1,0 +1,14 @@
+"""unet: a U-Net with skip connections, the strongest of the zoo per training budget."""
+from configs import base
+
+
+def get_config():
+  """unet at 64 px on the default synthetic set."""
+  config = base.get_config()
+  config.model.name = 'unet'
+  config.model.widths = (32, 64, 128, 256)  # Features per level, finest first.
+  config.model.convs = 2  # Conv blocks per level, in the encoder and the decoder.
+  config.train.steps = 1500
+  config.eval.every = 500
+  config.train.checkpoint_every = 500
+  return config
