@@ -9,6 +9,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 import datasets
@@ -32,6 +33,8 @@ flags.DEFINE_string('out', None, 'predict, preview: the output folder or file.')
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  if not FLAGS['verbosity'].present:  # Library chatter (TFDS, orbax) only on request: -v 0.
+    logging.set_verbosity(logging.ERROR)
   try:
     modes.run(FLAGS.mode, FLAGS.config, FLAGS)
   except modes.UserError as error:

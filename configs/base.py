@@ -29,9 +29,13 @@ def get_config():
   config.data.synthetic.jpeg = 1.0
   config.data.synthetic.shift = 1.0
   config.data.synthetic.shadow = 1.0
-  config.data.augment = [  # Applied in order, train split only.
+  config.data.augment = [  # Applied in order, train split only (datasets/augment.py).
       dict(name='hflip', p=0.5),
-      dict(name='color_jitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02),
+      dict(name='random_resized_crop', scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3)),
+      dict(name='rotate', max_degrees=5.0),
+      dict(name='color_jitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02,
+           independent=True),
+      dict(name='cutout', size=0.25, p=0.3),
   ]
 
   config.model = ml_collections.ConfigDict()

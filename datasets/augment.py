@@ -12,6 +12,7 @@ from typing import Any, Callable
 import dm_pix as pix
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 INPUT_KEYS = ('bg', 'fg_bg')
 ALL_KEYS = ('bg', 'fg_bg', 'mask', 'depth')
@@ -32,7 +33,7 @@ def names() -> list[str]:
 @register
 def hflip(rng, sample, p=0.5):
   """Mirrors all four images left-right with probability p."""
-  flip = jax.random.bernoulli(rng, p)
+  flip = jax.random.bernoulli(rng, float(p))
   return {key: jnp.where(flip, value[:, ::-1], value) for key, value in sample.items()}
 
 
@@ -61,6 +62,122 @@ def color_jitter(rng, sample, brightness=0.2, contrast=0.2, saturation=0.2, hue=
   out['bg'] = _jitter_one(rng_bg, sample['bg'], brightness, contrast, saturation, hue)
   out['fg_bg'] = _jitter_one(rng_bg if not independent else rng_fg, sample['fg_bg'],
                              brightness, contrast, saturation, hue)
+  return out
+
+
+def _warp(sample, matrix, offset, constant_keys=()):
+  """Resamples all four images (bilinear) at `matrix @ [y, x] + offset` per output pixel.
+
+  Source points outside the image take the nearest edge pixel, except for the keys in
+  `constant_keys`, which read 0 there. Images sharing a fill rule are warped as one
+  stacked array.
+  """
+  matrix3 = jnp.eye(3).at[:2, :2].set(matrix)
+  offset3 = jnp.concatenate([offset, jnp.zeros(1)])
+  groups = {'nearest': [k for k in ALL_KEYS if k not in constant_keys],
+            'constant': [k for k in ALL_KEYS if k in constant_keys]}
+  out = dict(sample)
+  for mode, keys in groups.items():
+    if not keys:
+      continue
+    stacked = jnp.concatenate([sample[key] for key in keys], axis=-1)
+    warped = pix.affine_transform(stacked, matrix3, offset=offset3, order=1, mode=mode)
+    splits = np.cumsum([sample[key].shape[-1] for key in keys])[:-1]
+    out.update(zip(keys, jnp.split(warped, splits, axis=-1)))
+  return out
+
+
+@register
+def random_resized_crop(rng, sample, scale=(0.6, 1.0), ratio=(3 / 4, 4 / 3)):
+  """Crops the same random box of all four images and resizes it back to H x W.
+
+  Like torchvision's RandomResizedCrop: the box covers a share in `scale` of the image
+  area, with a width / height ratio log-uniform in `ratio`, narrowed to what fits inside
+  the image (torchvision redraws instead, which a static-shape jit cannot). Resampling is
+  bilinear for all four, so mask edges become soft targets in (0, 1); scale=(1, 1) is
+  the identity.
+  """
+  rngs = jax.random.split(rng, 4)
+  height, width = sample['bg'].shape[:2]
+  area = jax.random.uniform(rngs[0], (), minval=scale[0], maxval=scale[1])
+  # A box of this area fits (both sides <= 1) only if area <= ratio <= 1 / area.
+  log_lo = jnp.maximum(jnp.log(ratio[0]), jnp.log(area))
+  log_hi = jnp.minimum(jnp.log(ratio[1]), -jnp.log(area))
+  aspect = jnp.exp(jax.random.uniform(rngs[1], (), minval=log_lo, maxval=log_hi))
+  box_h = jnp.clip(jnp.sqrt(area / aspect), 0.0, 1.0)  # Fractions of the image side.
+  box_w = jnp.clip(jnp.sqrt(area * aspect), 0.0, 1.0)
+  top = jax.random.uniform(rngs[2], ()) * (1.0 - box_h)
+  left = jax.random.uniform(rngs[3], ()) * (1.0 - box_w)
+  # Pixel centres: output pixel o samples the source at top * H + (o + 0.5) * box_h - 0.5.
+  offset = jnp.stack([top * height + 0.5 * box_h - 0.5, left * width + 0.5 * box_w - 0.5])
+  return _warp(sample, jnp.diag(jnp.stack([box_h, box_w])), offset)
+
+
+@register
+def rotate(rng, sample, max_degrees=8.0):
+  """Rotates all four images by the same angle, uniform in +-max_degrees, about the centre.
+
+  Fill of the corners that come from outside the image: the mask reads 0 (no
+  foreground there); bg, fg_bg and depth repeat their nearest edge pixel, so no
+  artificial black border appears in the inputs or the depth map.
+  """
+  angle = jnp.deg2rad(jax.random.uniform(rng, (), minval=-max_degrees, maxval=max_degrees))
+  cos, sin = jnp.cos(angle), jnp.sin(angle)
+  matrix = jnp.array([[cos, sin], [-sin, cos]])
+  centre = (jnp.array(sample['bg'].shape[:2], jnp.float32) - 1.0) / 2.0
+  return _warp(sample, matrix, centre - matrix @ centre, constant_keys=('mask',))
+
+
+@register
+def cutout(rng, sample, size=0.25, p=0.5, noise=False):
+  """With probability p, fills one random rectangle of the inputs, the same in bg and fg_bg.
+
+  The rectangle is `size` of each side, centred anywhere (so it may be cut by the
+  border), filled with 0.5 grey or, with `noise`, uniform noise shared by both inputs.
+  The targets are unchanged: the model must infer what the rectangle hides.
+  """
+  rngs = jax.random.split(rng, 4)
+  height, width = sample['bg'].shape[:2]
+  centre_y = jax.random.uniform(rngs[0], ()) * height
+  centre_x = jax.random.uniform(rngs[1], ()) * width
+  rows = jnp.arange(height, dtype=jnp.float32)[:, None, None] + 0.5
+  cols = jnp.arange(width, dtype=jnp.float32)[None, :, None] + 0.5
+  inside = ((jnp.abs(rows - centre_y) < size * height / 2)
+            & (jnp.abs(cols - centre_x) < size * width / 2)
+            & jax.random.bernoulli(rngs[2], float(p)))
+  fill = (jax.random.uniform(rngs[3], sample['bg'].shape) if noise
+          else jnp.full(sample['bg'].shape, 0.5, sample['bg'].dtype))
+  out = dict(sample)
+  for key in INPUT_KEYS:
+    out[key] = jnp.where(inside, fill, sample[key])
+  return out
+
+
+def _photometric_one(rng, image, brightness, contrast, gamma, noise_std):
+  rngs = jax.random.split(rng, 4)
+  image = pix.adjust_gamma(image, jnp.exp(jax.random.uniform(rngs[0], (), minval=-gamma,
+                                                             maxval=gamma)))
+  image = pix.adjust_contrast(image, jax.random.uniform(rngs[1], (), minval=1 - contrast,
+                                                        maxval=1 + contrast))
+  image = image + jax.random.uniform(rngs[2], (), minval=-brightness, maxval=brightness)
+  image = image + noise_std * jax.random.normal(rngs[3], image.shape)
+  return jnp.clip(image, 0.0, 1.0)
+
+
+@register
+def photometric(rng, sample, brightness=0.1, contrast=0.1, gamma=0.1, noise_std=0.02):
+  """Exposure changes and sensor noise, drawn independently for bg and fg_bg.
+
+  Gamma is exp(uniform(+-gamma)), contrast a factor in 1 +- contrast, brightness an
+  additive shift in +-brightness, then Gaussian noise of std `noise_std`. Independent
+  draws mean the model cannot rely on exact pixel equality outside the foreground. The
+  targets are untouched.
+  """
+  rng_bg, rng_fg = jax.random.split(rng)
+  out = dict(sample)
+  out['bg'] = _photometric_one(rng_bg, sample['bg'], brightness, contrast, gamma, noise_std)
+  out['fg_bg'] = _photometric_one(rng_fg, sample['fg_bg'], brightness, contrast, gamma,
+                                  noise_std)
   return out
 
 

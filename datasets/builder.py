@@ -13,10 +13,13 @@ import itertools
 import json
 import multiprocessing
 import os
+import sys
+import time
 from typing import Any, Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
+import tqdm
 
 from datasets import sources as sources_lib
 
@@ -151,7 +154,9 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self, entries, with_stats) -> Iterator[tuple[str, Any]]:
     bg_stats, fg_bg_stats = _ChannelStats(), _ChannelStats()
     num_written = 0
-    for entry, loaded in self._load_all(entries):
+    split = 'train' if with_stats else 'test'
+    for entry, loaded in _with_progress(self._load_all(entries), len(entries),
+                                        f'building {self.builder_config.name} {split}'):
       if isinstance(loaded, str):
         if self._options.on_bad_sample != 'skip':
           raise sources_lib.BadSampleError(loaded)
@@ -193,6 +198,20 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
         yield from results
 
 
+def _with_progress(iterable, total: int, label: str):
+  """Yields from `iterable`, showing progress: a bar on a terminal, else a line per 10%."""
+  if sys.stderr.isatty():
+    yield from tqdm.tqdm(iterable, total=total, desc=label, unit=' samples', leave=False)
+    return
+  start, next_report = time.time(), 0.1
+  for count, item in enumerate(iterable, 1):
+    yield item
+    if count >= next_report * total or count == total:
+      rate = count / max(time.time() - start, 1e-9)
+      print(f'{label}: {count}/{total} samples ({rate:.0f}/s)', flush=True)
+      next_report += 0.1
+
+
 def _describe(source) -> str:
   fingerprint = source.fingerprint()
   return str(fingerprint.get('path', fingerprint['kind']))
@@ -208,5 +227,6 @@ def build(source, options: BuildOptions, data_dir: str) -> tuple[MaskDepthDatase
   builder = make_builder(source, options, data_dir)
   reused = builder.is_prepared()
   if not reused:
+    tfds.disable_progress_bar()  # _with_progress reports instead.
     builder.download_and_prepare()
   return builder, reused

@@ -8,11 +8,13 @@ device than float32 would, and the arithmetic runs fused with the model.
 import dataclasses
 from typing import Any, Iterator
 
+from absl import flags
 import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image
+import tensorflow_datasets as tfds
 
 from datasets import sources as sources_lib
 
@@ -48,6 +50,21 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
   return out.reshape(size, size, channels)
 
 
+def reopen_by_path(data_source):
+  """The same TFDS split, opened so that it unpickles in grain's worker processes.
+
+  TFDS pickles a data source with its builder, as the builder's constructor arguments;
+  `MaskDepthDataset` cannot be rebuilt from those (it needs its source), a read-only
+  builder of the same directory can. Anything else (a list, say) is returned as it is.
+  """
+  info = getattr(data_source, 'dataset_info', None)
+  if info is None:
+    return data_source
+  return tfds.builder_from_directory(info.data_dir).as_data_source(
+      data_source.split, decoders=data_source.decoders,
+      deserialize_method=data_source.deserialize_method)
+
+
 def train_dataset(data_source, *, image_size: int, global_batch_size: int, seed: int,
                   num_workers: int = 0, prefetch: int = 2) -> grain.IterDataset:
   """Infinite shuffled batches of this process's share of the global batch.
@@ -61,12 +78,18 @@ def train_dataset(data_source, *, image_size: int, global_batch_size: int, seed:
     raise ValueError(f'train.batch_size {global_batch_size} is not divisible by the '
                      f'{process_count} JAX processes')
   per_process = global_batch_size // process_count
+  if num_workers > 0:
+    data_source = reopen_by_path(data_source)
   ds = grain.MapDataset.source(data_source).seed(seed).shuffle().repeat()
   ds = ds.map(ResizeAndDrop(image_size)).batch(global_batch_size, drop_remainder=True)
   if process_count > 1:
     ds = ds.map(ProcessSlice(jax.process_index() * per_process, per_process))
   iter_ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=prefetch))
   if num_workers > 0:
+    # grain reads one of its absl flags when it starts workers, which raises while flags
+    # are unparsed: outside an absl app (tests, notebooks, argparse scripts).
+    if not flags.FLAGS.is_parsed():
+      flags.FLAGS.mark_as_parsed()
     iter_ds = iter_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
   return iter_ds
 

@@ -10,7 +10,7 @@ dataset is built or read. For each pair it writes, sized like the `fg_bg` image:
 * `<name>_depth.png`: uint8 grayscale nearness, 255 = nearest.
 * `<name>_overlay.png`: `fg_bg` with the mask tinted in, beside the colour-mapped depth.
 
-`<name>` is the `fg_bg` file's stem.
+`<name>` is the `fg_bg` file's stem (`stem_ext` where two files share a stem).
 """
 import collections
 import concurrent.futures
@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import json
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import jax
 import numpy as np
@@ -37,6 +37,10 @@ from training import visualize
 MASK_THRESHOLD = 0.5
 OVERLAY_COLOR = np.array([255, 40, 40], np.float32)
 OVERLAY_ALPHA = 0.5
+# The original dataset's naming and OS clutter, as the dataset reader knows them.
+# pylint: disable=protected-access
+_FG_BG_NAME, _BG_NAME, _is_junk = user_data._FG_BG_NAME, user_data._BG_NAME, user_data._is_junk
+# pylint: enable=protected-access
 # PIL "converts" these to RGB by clipping at 255, which would feed the model garbage.
 _HIGH_BIT_DEPTH_MODES = ('I', 'F')
 
@@ -84,7 +88,13 @@ def load_model(workdir: str, which: str | int = 'latest',
   image_size = config['data']['image_size']
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
-  initial = zoo.init(model, jax.random.key(0), image_size)
+  # Shapes to restore into, placed on one device; abstract, so nothing compiles.
+  images = jax.ShapeDtypeStruct((1, image_size, image_size, 3), np.float32)
+  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  initial = jax.tree.map(
+      lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
+      jax.eval_shape(functools.partial(model.init, train=False), jax.random.key(0),
+                     images, images))
   params, batch_stats = checkpoint_lib.restore_model_weights(
       manager, step, initial['params'], initial.get('batch_stats', {}))
   variables = dict(params=params, **({'batch_stats': batch_stats} if batch_stats else {}))
@@ -128,7 +138,7 @@ def find_pairs(bg: str, fg_bg: str) -> tuple[list[Pair], list[tuple[str, str]]]:
 def _list_files(folder: str) -> list[str]:
   """The files directly in `folder`, sorted, without OS clutter (`.DS_Store`, ...)."""
   return sorted(entry.path for entry in os.scandir(folder)
-                if entry.is_file() and not user_data._is_junk(entry.name))  # pylint: disable=protected-access
+                if entry.is_file() and not _is_junk(entry.name))
 
 
 def _background_finder(bg: str):
@@ -141,14 +151,14 @@ def _background_finder(bg: str):
     stem = os.path.splitext(name)[0]
     by_name[name] = path
     by_stem.setdefault(stem, path)
-    match = user_data._BG_NAME.fullmatch(stem)  # pylint: disable=protected-access
+    match = _BG_NAME.fullmatch(stem)
     if match:
       by_number[int(match.group(1))].append(path)
 
   def find(fg_file):
     name = os.path.basename(fg_file)
     stem = os.path.splitext(name)[0]
-    match = user_data._FG_BG_NAME.fullmatch(stem)  # pylint: disable=protected-access
+    match = _FG_BG_NAME.fullmatch(stem)
     if match and by_number.get(int(match.group(2))):
       return by_number[int(match.group(2))][0]
     return by_name.get(name) or by_stem.get(stem)
@@ -214,8 +224,15 @@ def write_outputs(out: str, name: str, fg_bg: np.ndarray, mask: np.ndarray,
   visualize.save_png(side_by_side, os.path.join(out, f'{name}_overlay.png'))
 
 
-def _load(pair: Pair, size: int, read_background):
-  """(fg_bg at full size, bg resized, fg_bg resized) or the reason to skip the pair."""
+class _Loaded(NamedTuple):
+  """A pair's images: `fg_bg` as it is, both resized to the model's input size."""
+  fg_bg: np.ndarray
+  bg_small: np.ndarray
+  fg_bg_small: np.ndarray
+
+
+def _load(pair: Pair, size: int, read_background) -> _Loaded | str:
+  """The pair's images, or the reason (one line) to skip it."""
   try:
     fg_bg = read_rgb(pair.fg_bg)
   except ValueError as error:
@@ -224,7 +241,7 @@ def _load(pair: Pair, size: int, read_background):
     bg = read_background(pair.bg, size)
   except ValueError as error:
     return f'{pair.fg_bg}: its background {pair.bg}: {error}'
-  return fg_bg, bg, pipeline.resize(fg_bg, size)
+  return _Loaded(fg_bg, bg, pipeline.resize(fg_bg, size))
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -251,7 +268,8 @@ def predict(exported: zoo.ExportedModel, pairs: list[Pair], out: str, *,
   # Threads decode and encode the images: PIL releases the GIL while it works.
   with concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool, bar:
     for chunk in _chunks(pairs, batch_size):
-      loaded = list(pool.map(lambda pair: _load(pair, exported.image_size, read_background), chunk))
+      loaded = pool.map(lambda pair: _load(pair, exported.image_size, read_background),
+                        chunk)
       good = []
       for pair, item in zip(chunk, loaded):
         if isinstance(item, str):
@@ -261,11 +279,11 @@ def predict(exported: zoo.ExportedModel, pairs: list[Pair], out: str, *,
           good.append((pair, item))
       if good:
         batch = evaluate_lib.pad_batch(
-            dict(bg=np.stack([item[1] for _, item in good]),
-                 fg_bg=np.stack([item[2] for _, item in good])), batch_size)
+            dict(bg=np.stack([item.bg_small for _, item in good]),
+                 fg_bg=np.stack([item.fg_bg_small for _, item in good])), batch_size)
         outputs = jax.device_get(exported.predict_batch(batch['bg'], batch['fg_bg']))
-        list(pool.map(
-            lambda i: write_outputs(out, good[i][0].name, good[i][1][0],
+        list(pool.map(  # list(): waits, and raises what a write raised.
+            lambda i: write_outputs(out, good[i][0].name, good[i][1].fg_bg,
                                     outputs['mask'][i], outputs['depth'][i]),
             range(len(good))))
         result.written.extend(pair.name for pair, _ in good)

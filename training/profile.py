@@ -6,6 +6,7 @@ import statistics
 import time
 
 import jax
+import jax.numpy as jnp
 
 import losses
 from datasets import augment
@@ -38,21 +39,24 @@ def _loss(params, state, batch, *, exp):
 
 
 def _staged_steps(exp):
-  """Four jitted prefixes of the train step, each doing more than the one before."""
+  """(fn, donates) for four prefixes of the train step, each doing more than the last.
+
+  The last is `exp.train_step` itself, which donates its state (so it needs a copy)
+  and is already compiled in a running trainer.
+  """
   loss_fn = functools.partial(_loss, exp=exp)
-  # Unlike `exp.train_step`, none donates the state: the caller's state stays usable.
-  full = functools.partial(steps_lib.train_step, model=exp.model, optimizer=exp.optimizer,
-                           schedule=exp.schedule, config=exp.config, stats=exp.stats)
-  return (jax.jit(functools.partial(_forward, exp=exp)),
-          jax.jit(lambda state, batch: loss_fn(state.params, state, batch)),
-          jax.jit(lambda state, batch: jax.value_and_grad(loss_fn, has_aux=True)(
-              state.params, state, batch)),
-          jax.jit(full))
+  return ((jax.jit(functools.partial(_forward, exp=exp)), False),
+          (jax.jit(lambda state, batch: loss_fn(state.params, state, batch)), False),
+          (jax.jit(lambda state, batch: jax.value_and_grad(loss_fn, has_aux=True)(
+              state.params, state, batch)), False),
+          (exp.train_step, True))
 
 
-def _time_ms(fn, *args) -> float:
+def _time_ms(fn, state, batch, donates: bool) -> float:
+  if donates:  # A copy to give away, made before the clock starts.
+    state = jax.block_until_ready(jax.tree.map(jnp.copy, state))
   start = time.perf_counter()
-  jax.block_until_ready(fn(*args))
+  jax.block_until_ready(fn(state, batch))
   return (time.perf_counter() - start) * 1e3
 
 
@@ -61,8 +65,9 @@ def step_timing_split(exp, state, batch_uint8, repeats: int = 5) -> dict[str, fl
 
   Four separately jitted functions do ever more of the step: the forward pass
   (augmentation and normalization included), forward + loss, `value_and_grad`, and
-  the whole train step. Each part is the difference between neighbours' median times
-  over `repeats` runs (compile time excluded; a part below the timing noise reads 0).
+  the whole train step (`exp.train_step` itself, on a copy of the state). Each part
+  is the difference between neighbours' median times over `repeats` runs (compile
+  time excluded; a part below the timing noise reads 0).
 
   Args:
     exp: A `loop.Experiment` (model, optimizer, schedule, config, stats, mesh).
@@ -76,12 +81,12 @@ def step_timing_split(exp, state, batch_uint8, repeats: int = 5) -> dict[str, fl
   """
   batch = exp.place(batch_uint8)
   stages = _staged_steps(exp)
-  for fn in stages:  # Compiles, and warms caches.
-    jax.block_until_ready(fn(state, batch))
+  for fn, donates in stages:  # Compiles (if not yet), and warms caches.
+    _time_ms(fn, state, batch, donates)
   times = [[] for _ in stages]
   for _ in range(max(repeats, 1)):  # Round-robin, so a load change hits every stage.
-    for fn, samples in zip(stages, times):
-      samples.append(_time_ms(fn, state, batch))
+    for (fn, donates), samples in zip(stages, times):
+      samples.append(_time_ms(fn, state, batch, donates))
   forward, with_loss, with_grad, total = (statistics.median(t) for t in times)
   return dict(forward_ms=forward, loss_ms=max(with_loss - forward, 0.0),
               backward_ms=max(with_grad - with_loss, 0.0),

@@ -18,6 +18,7 @@ import statistics
 from typing import Any, Sequence
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure  # Not pyplot: no global state, always Agg for PNG.
 
 METRICS_FILE = 'metrics.jsonl'
@@ -252,16 +253,16 @@ def _eval_panels(runs: Sequence[Run]) -> tuple:
   return tuple(panels)
 
 
-def plot(runs: Sequence[Run], title: str, panels, path: str) -> bool:
-  """Draws `panels` (title, [(key, label)]) for every run; False if nothing to draw.
+def make_figure(runs: Sequence[Run], title: str, panels) -> Figure | None:
+  """`panels` (title, [(key, label)]) drawn for every run; None if none has the data.
 
-  One colour per run, one line style per key within a panel. Panels no run has data
-  for are left out.
+  With one run, one colour per key; with several, one colour per run and one line
+  style per key (solid, then dashed). Panels no run has data for are left out.
   """
   panels = [(t, lines) for t, lines in panels
             if any(key in run.series for key, _ in lines for run in runs)]
   if not panels:
-    return False
+    return None
   columns = min(len(panels), 3)
   rows = -(-len(panels) // columns)
   fig = Figure(figsize=(4.6 * columns, 3.2 * rows + 0.4), layout='constrained')
@@ -282,11 +283,20 @@ def plot(runs: Sequence[Run], title: str, panels, path: str) -> bool:
                 marker='o' if len(steps) < 20 else None)
     ax.set_title(panel_title, fontsize=10)
     ax.set_xlabel('step')
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     if len(runs) > 1 or len(lines) > 1:
       ax.legend(fontsize=7)
   for ax in axes[len(panels):]:
     ax.set_visible(False)
+  return fig
+
+
+def plot(runs: Sequence[Run], title: str, panels, path: str) -> bool:
+  """Writes `make_figure(...)` as a PNG at `path`; False (no file) if nothing to draw."""
+  fig = make_figure(runs, title, panels)
+  if fig is None:
+    return False
   fig.savefig(path, dpi=100)
   return True
 

@@ -4,7 +4,7 @@ Typical use:
 
   model = zoo.build(config.model)
   variables = zoo.init(model, jax.random.key(0), config.data.image_size)
-  outputs = model.apply(variables, bg, fg_bg, train=False)  # mask, depth logits.
+  outputs = model.apply(variables, bg, fg_bg, train=False)  # Logits.
 
   exported = zoo.load_exported('runs/cnn/export/model.msgpack')  # A trained model.
   probabilities = exported.predict(bg_uint8, fg_bg_uint8)  # mask, depth in [0, 1].

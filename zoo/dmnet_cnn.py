@@ -1,4 +1,4 @@
-"""DMNet-CNN: a light plain CNN with a dilated bottleneck, for fast experiments."""
+"""DMNet-CNN: a light CNN with a dilated bottleneck, for fast experiments."""
 import functools
 from typing import Any, Sequence
 

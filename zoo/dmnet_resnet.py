@@ -1,4 +1,4 @@
-"""DMNet-ResNet: a residual encoder of multi-dilation blocks and a light decoder."""
+"""DMNet-ResNet: a residual encoder of multi-dilation blocks and a decoder."""
 import functools
 from typing import Any, Sequence
 

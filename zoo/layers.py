@@ -71,9 +71,13 @@ def upsample(x, like):
 
 
 def check_inputs(bg, fg_bg, stride: int):
-  """Raises ValueError unless `bg` and `fg_bg` are equal NHWC batches of a valid size."""
+  """Raises ValueError unless the inputs are equal NHWC RGB batches.
+
+  Their height and width must be multiples of `stride`.
+  """
   if bg.shape != fg_bg.shape:
-    raise ValueError(f'bg and fg_bg differ in shape: {bg.shape} vs {fg_bg.shape}')
+    raise ValueError(
+        f'bg and fg_bg differ in shape: {bg.shape} vs {fg_bg.shape}')
   if bg.ndim != 4 or bg.shape[-1] != 3:
     raise ValueError(f'expected N x H x W x 3 images, got shape {bg.shape}')
   _, h, w, _ = bg.shape

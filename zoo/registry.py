@@ -23,7 +23,7 @@ _RESERVED_FIELDS = ('parent', 'name')
 def register(name: str, factory: ModelFactory | None = None):
   """Registers a model factory (a module class or a `functools.partial` of one).
 
-  Use as `register('name', factory)` or as a class decorator `@register('name')`.
+  Use as `register('name', factory)` or as a decorator `@register('name')`.
 
   Args:
     name: The name a model config selects the model by.
@@ -46,7 +46,7 @@ def names() -> list[str]:
 
 
 def get(name: str) -> ModelFactory:
-  """Returns the factory registered as `name`; ValueError listing names if none."""
+  """Returns the factory registered as `name`; ValueError if there is none."""
   if name not in _MODELS:
     raise ValueError(
         f"unknown model {name!r}; registered: {', '.join(names())}")
@@ -54,7 +54,7 @@ def get(name: str) -> ModelFactory:
 
 
 def fields(name: str) -> list[str]:
-  """Returns the sorted names of the fields a config may set for model `name`."""
+  """Returns the sorted fields a config may set for model `name`."""
   factory = get(name)
   cls = factory.func if isinstance(factory, functools.partial) else factory
   return sorted(
@@ -85,7 +85,8 @@ def _dtype(name) -> Any:
     key = str(name)
   if key not in _DTYPES:
     raise ValueError(
-        f"unknown dtype {name!r}; expected one of: {', '.join(sorted(_DTYPES))}")
+        f"unknown dtype {name!r}; expected one of: "
+        f"{', '.join(sorted(_DTYPES))}")
   return _DTYPES[key]
 
 

@@ -9,10 +9,13 @@ import jax.numpy as jnp
 
 ImageSize = int | Sequence[int]
 
+_FAST_CPU_COMPILE = {'xla_backend_optimization_level': 0,
+                     'xla_llvm_disable_expensive_passes': True}
+
 
 def _height_width(image_size: ImageSize) -> tuple[int, int]:
-  if isinstance(image_size, int):
-    return image_size, image_size
+  if not isinstance(image_size, (tuple, list)):
+    return int(image_size), int(image_size)
   height, width = image_size
   return int(height), int(width)
 
@@ -30,8 +33,14 @@ def init(model: nn.Module, rng, image_size: ImageSize, batch_size: int = 1):
     'batch_stats'.
   """
   images = _dummy_images(image_size, batch_size)
-  return jax.jit(functools.partial(model.init, train=False))(
-      rng, images, images)
+  init_fn = jax.jit(functools.partial(model.init, train=False))
+  if isinstance(rng, jax.core.Tracer) or jax.default_backend() != 'cpu':
+    return init_fn(rng, images, images)
+  # Init runs once, so on CPU it is compiled without XLA's backend
+  # optimizations: the random initializers otherwise take XLA:CPU tens of
+  # seconds to compile. (Compiler options are for top-level calls only.)
+  compiled = init_fn.lower(rng, images, images).compile(_FAST_CPU_COMPILE)
+  return compiled(rng, images, images)
 
 
 def _variable_shapes(model: nn.Module, image_size: ImageSize):
@@ -68,7 +77,7 @@ def flops_per_image(model: nn.Module, image_size: ImageSize) -> float:
 
 
 def _layer_rows(model: nn.Module, image_size: ImageSize, batch_size: int):
-  """Returns (path, module type, output shape) of every leaf module, in call order."""
+  """Returns (path, type, output) of every leaf module, in call order."""
   calls = []
 
   def record(next_fun, args, kwargs, context):
@@ -104,7 +113,8 @@ def _subtree(tree, path):
   return tree
 
 
-def summary(model: nn.Module, image_size: ImageSize, batch_size: int = 1) -> str:
+def summary(model: nn.Module, image_size: ImageSize,
+            batch_size: int = 1) -> str:
   """Returns a Keras-like table of the model's layers and its totals.
 
   One row per leaf module in call order: its path, type, output shape (for a

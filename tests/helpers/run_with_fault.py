@@ -25,6 +25,7 @@ sys.path.insert(0, ROOT)
 def main(data_dir, workdir, fault, arg=None):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   import modes  # pylint: disable=g-import-not-at-top
   from tests.conftest import tiny_config  # pylint: disable=g-import-not-at-top
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
@@ -41,7 +42,7 @@ def main(data_dir, workdir, fault, arg=None):
     train_step = exp.train_step
 
     nan_config = copy.deepcopy(config)
-    nan_config.loss.mask_weight = float('nan')  # Makes the loss and gradients NaN.
+    nan_config.loss.mask_weight = float('inf')  # Makes the loss Inf, its gradients NaN.
     nan_step = jax.jit(functools.partial(
         steps_lib.train_step, model=exp.model, optimizer=exp.optimizer,
         schedule=exp.schedule, config=nan_config, stats=exp.stats))
@@ -59,10 +60,16 @@ def main(data_dir, workdir, fault, arg=None):
     exp.train_step = faulty_step
     return exp
 
-  def save(manager, state, *args, **kwargs):
-    step = int(state.step)
+  original_manager_save = ocp.CheckpointManager.save
+
+  def manager_save(manager, step, *args, **kwargs):
     if fault == 'disk_full_at_step' and step >= at:
       raise OSError(errno.ENOSPC, 'No space left on device', str(manager.directory))
+    return original_manager_save(manager, step, *args, **kwargs)
+  ocp.CheckpointManager.save = manager_save
+
+  def save(manager, state, *args, **kwargs):
+    step = int(state.step)
     result = original_save(manager, state, *args, **kwargs)
     if fault == 'kill_in_checkpoint' and step == at:
       os.kill(os.getpid(), signal.SIGKILL)  # The asynchronous write is under way.

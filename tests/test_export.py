@@ -1,0 +1,103 @@
+"""`--mode export` and `zoo.load_exported`: one file that predicts like the checkpoint."""
+import json
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import datasets
+import modes
+import zoo
+from datasets import synthetic
+from tests.conftest import tiny_config
+from training import checkpoint as checkpoint_lib
+from training import loop
+from training import steps as steps_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def run(tiny_data_dir, tmp_path_factory):
+  """One tiny trained run, exported with `--mode export` (the default path)."""
+  config = tiny_config(tiny_data_dir)
+  workdir = str(tmp_path_factory.mktemp('run'))
+  loop.train_and_evaluate(config, workdir)
+  modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest',
+                                                    out=None))
+  return config, workdir, os.path.join(workdir, 'export', 'model.msgpack')
+
+
+def inputs(config, count=3):
+  """`count` test-like uint8 pairs at the model's image size."""
+  spec = datasets.synthetic_spec(config.data)
+  samples = [synthetic.render_sample(spec, i) for i in range(count)]
+  return {key: np.stack([s[key] for s in samples]) for key in ('bg', 'fg_bg')}
+
+
+def checkpoint_prediction(config, workdir, batch):
+  """What evaluation computes: the whole train state restored, `steps.predict`."""
+  exp = loop.prepare(config, datasets.load(config.data), loop.read_data_stats(workdir))
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  state = checkpoint_lib.restore(manager, manager.latest_step(), exp.abstract_state())
+  zeros = np.zeros(batch['bg'].shape[:3] + (1,), np.uint8)
+  return steps_lib.predict(state.params, state.batch_stats,
+                           dict(batch, mask=zeros, depth=zeros), model=exp.model,
+                           stats=exp.stats, dtype_name=config.model.dtype)
+
+
+def test_the_export_predicts_what_the_checkpoint_predicts(run):
+  config, workdir, path = run
+  exported = zoo.load_exported(path)
+  assert exported.image_size == config.data.image_size
+  assert exported.model_config == config.model.to_dict()
+  with open(os.path.join(workdir, 'data_stats.json')) as f:
+    saved = json.load(f)
+  for key in ('bg', 'fg_bg'):
+    np.testing.assert_allclose(exported.stats[key]['mean'], saved[key]['mean'])
+    np.testing.assert_allclose(exported.stats[key]['std'], saved[key]['std'])
+  batch = inputs(config)
+  expected = checkpoint_prediction(config, workdir, batch)
+  got = exported.predict(batch['bg'], batch['fg_bg'])
+  single = exported.predict(batch['bg'][1], batch['fg_bg'][1])
+  for key in ('mask', 'depth'):
+    assert got[key].shape == batch['fg_bg'].shape[:3] + (1,)
+    np.testing.assert_allclose(got[key], np.asarray(expected[key]), atol=1e-6)
+    np.testing.assert_allclose(single[key], np.asarray(expected[key])[1], atol=1e-6)
+    assert 0 <= got[key].min() and got[key].max() <= 1
+
+
+def test_loading_and_predicting_need_only_zoo(run, tmp_path):
+  _, _, path = run
+  script = f"""
+import json, sys
+import numpy as np
+import zoo
+model = zoo.load_exported({path!r})
+out = model.predict(np.zeros((40, 48, 3), np.uint8), np.full((40, 48, 3), 99, np.uint8))
+loaded = sorted(name for name in sys.modules
+                if name.split('.')[0] in ('training', 'datasets', 'losses'))
+print(json.dumps(dict(mask=out['mask'].shape, depth=out['depth'].shape, loaded=loaded)))
+"""
+  result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
+  assert result.returncode == 0, result.stderr
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report == dict(mask=[40, 48, 1], depth=[40, 48, 1], loaded=[])
+
+
+def test_export_to_a_chosen_path_and_refuse_other_files(run, tmp_path):
+  config, workdir, path = run
+  out = str(tmp_path / 'models' / 'mine.msgpack')
+  modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest', out=out))
+  with open(out, 'rb') as f, open(path, 'rb') as g:
+    assert f.read() == g.read()
+  (tmp_path / 'other.msgpack').write_bytes(b'\x81\xa1a\x01')
+  with pytest.raises(ValueError, match='not an exported model'):
+    zoo.load_exported(str(tmp_path / 'other.msgpack'))
+  (tmp_path / 'noise.msgpack').write_bytes(b'\xc1 not msgpack')
+  with pytest.raises(ValueError, match='not an exported model'):
+    zoo.load_exported(str(tmp_path / 'noise.msgpack'))

@@ -1,0 +1,43 @@
+"""The Colab notebook runs top to bottom on the CPU with a tiny run, and predicts."""
+import os
+
+import pytest
+
+nbclient = pytest.importorskip('nbclient')
+nbformat = pytest.importorskip('nbformat')
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOK = os.path.join(ROOT, 'notebooks', 'colab.ipynb')
+# tests/conftest.py's tiny_config (its synthetic set is reused if built) and a small
+# dmnet_resnet, the notebook's model.
+TINY = ('--config.model.stage_widths=(8,8,8,8) --config.model.stage_blocks=(1,1,1,1) '
+        '--config.model.stem_width=8 --config.model.dilations=(1,2) '
+        '--config.data.image_size=32 --config.data.build_workers=1 '
+        '--config.data.synthetic.num_backgrounds=2 --config.data.synthetic.num_foregrounds=4 '
+        '--config.data.synthetic.flips=2 --config.data.synthetic.placements=2 '
+        '--config.data.synthetic.render_size=32 --config.train.steps=4 '
+        '--config.train.batch_size=4 --config.train.checkpoint_every=4 '
+        '--config.train.log_every=2 --config.eval.every=4 --config.eval.batch_size=8 '
+        '--config.eval.num_grid_samples=2 --config.schedule.warmup_steps=2')
+
+
+def test_the_notebook_trains_and_predicts(tiny_data_dir, tmp_path, monkeypatch):
+  workdir = tmp_path / 'run'
+  monkeypatch.setenv('NOTEBOOK_WORKDIR', str(workdir))
+  monkeypatch.setenv('NOTEBOOK_OVERRIDES',
+                     f'{TINY} --config.data.data_dir={tiny_data_dir}')
+  notebook = nbformat.read(NOTEBOOK, as_version=4)
+  client = nbclient.NotebookClient(
+      notebook, timeout=240, kernel_name='python3',
+      resources={'metadata': {'path': os.path.join(ROOT, 'notebooks')}})
+  client.execute()
+  predictions = workdir / 'predictions'
+  names = sorted(path.stem for path in (workdir / 'inputs' / 'fg_bg').iterdir())
+  assert len(names) == 2
+  for name in names:
+    for kind in ('mask', 'depth', 'overlay'):
+      assert (predictions / f'{name}_{kind}.png').exists(), (name, kind)
+  shown = [output for cell in notebook.cells if cell.cell_type == 'code'
+           for output in cell.outputs if 'image/png' in output.get('data', {})]
+  assert len(shown) == 2
+  assert not os.path.exists(os.path.join(ROOT, 'notebooks', 'runs'))

@@ -1,0 +1,71 @@
+"""The grain pipeline: resumable iterator state (in and out of worker processes),
+per-epoch reshuffling, and an eval pass that covers the test split exactly once."""
+import contextlib
+
+import numpy as np
+import pytest
+
+import datasets
+from datasets import pipeline
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope='module')
+def data(tiny_data_dir):
+  return datasets.load(tiny_config(tiny_data_dir).data)
+
+
+def train_iterator(data, num_workers, batch_size=4):
+  return iter(pipeline.train_dataset(data.train, image_size=32, global_batch_size=batch_size,
+                                     seed=0, num_workers=num_workers))
+
+
+def take(iterator, count):
+  return [next(iterator) for _ in range(count)]
+
+
+def assert_batches_equal(expected, actual):
+  assert len(expected) == len(actual)
+  for want, got in zip(expected, actual):
+    assert sorted(want) == sorted(got)
+    for key in want:
+      np.testing.assert_array_equal(want[key], got[key], err_msg=key)
+
+
+@pytest.mark.parametrize('num_workers', [0, 2])
+def test_restored_iterator_resumes_with_the_same_batches(data, num_workers):
+  with contextlib.closing(train_iterator(data, num_workers)) as fresh:
+    first = take(fresh, 3)
+    state = fresh.get_state()
+    rest = take(fresh, 3)
+  with contextlib.closing(train_iterator(data, num_workers)) as restored:
+    restored.set_state(state)
+    assert_batches_equal(rest, take(restored, 3))
+  with contextlib.closing(train_iterator(data, 0)) as reference:
+    # Worker processes change neither the batches nor their order.
+    assert_batches_equal(first + rest, take(reference, 6))
+
+
+def test_each_epoch_is_a_new_permutation(data):
+  size = len(data.train)
+  index_of = {data.train[i]['fg_bg'].tobytes(): i for i in range(size)}
+  assert len(index_of) == size
+  batch_size = 2 if size % 2 == 0 else 1
+  with contextlib.closing(train_iterator(data, 0, batch_size=batch_size)) as iterator:
+    order = [index_of[image.tobytes()]
+             for batch in take(iterator, 3 * size // batch_size) for image in batch['fg_bg']]
+  epochs = [order[i * size:(i + 1) * size] for i in range(3)]
+  for epoch in epochs:
+    assert sorted(epoch) == list(range(size))
+  assert epochs[0] != epochs[1] != epochs[2]
+
+
+def test_eval_batches_cover_the_split_once_in_order(data):
+  batches = list(pipeline.eval_batches(data.test, image_size=32, batch_size=4))
+  sizes = [len(batch['fg_bg']) for batch in batches]
+  assert sizes == [4] * (len(data.test) // 4) + ([len(data.test) % 4] if len(data.test) % 4 else [])
+  for key in pipeline.IMAGE_KEYS:
+    np.testing.assert_array_equal(np.concatenate([batch[key] for batch in batches]),
+                                  np.stack([data.test[i][key] for i in range(len(data.test))]))
+  limited = list(pipeline.eval_batches(data.test, image_size=32, batch_size=4, limit=5))
+  assert sum(len(batch['bg']) for batch in limited) == 5
