@@ -25,6 +25,11 @@ QUICK_COMPILE = {'xla_backend_optimization_level': 0,
                  'xla_llvm_disable_expensive_passes': True}
 
 
+def _key():
+  """An init key; 'rbg' initializers compile ~10x faster on CPU than threefry."""
+  return jax.random.key(0, impl='rbg')
+
+
 def _images(height=SIZE, width=SIZE, seed=0):
   """A synthetic pair: the person is a bright box on a noisy background."""
   rng = np.random.default_rng(seed)
@@ -45,7 +50,7 @@ def _targets(bg, fg_bg):
 @functools.cache
 def _model_and_variables(name):
   model = zoo.build(dict(name=name))
-  return model, zoo.init(model, jax.random.key(0), SIZE, BATCH)
+  return model, zoo.init(model, _key(), SIZE, BATCH)
 
 
 def _abstract_variables(model):
@@ -149,7 +154,7 @@ def test_config_round_trips_through_json():
   model, again = zoo.build(config), zoo.build(restored)
   assert again == model
   assert zoo.count_params(again, SIZE) == zoo.count_params(model, SIZE)
-  variables = zoo.init(model, jax.random.key(0), SIZE, BATCH)
+  variables = zoo.init(model, _key(), SIZE, BATCH)
   bg, fg_bg = _images()
   outputs = [
       jax.jit(functools.partial(m.apply, train=False),

@@ -45,7 +45,7 @@ def forward(variables, bg, fg_bg, *, model, stats, dtype_name: str) -> dict[str,
   return {key: jax.nn.sigmoid(outputs[key].astype(jnp.float32)) for key in ('mask', 'depth')}
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class ExportedModel:
   """A model with its weights and input normalization, ready to predict.
 
@@ -58,7 +58,7 @@ class ExportedModel:
     model: The Flax module, built from `model_config`.
   """
   model_config: dict[str, Any]
-  variables: dict[str, Any]
+  variables: dict[str, Any] = dataclasses.field(repr=False)
   stats: dict[str, Any]
   image_size: int
   model: Any = dataclasses.field(init=False, repr=False)
