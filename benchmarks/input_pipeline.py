@@ -1,7 +1,7 @@
 """Input pipeline throughput: where augmentation runs, and ours against the original's loader.
 
-  python benchmarks/input_pipeline.py                  # full: 3 interleaved repeats, 60 batches
-  python benchmarks/input_pipeline.py --quick          # 1 repeat, 12 batches (under two minutes)
+  python benchmarks/input_pipeline.py                  # full: 5 interleaved repeats, 150 batches
+  python benchmarks/input_pipeline.py --quick          # 2 repeats, 30 batches (under two minutes)
   python benchmarks/input_pipeline.py --num_workers 2  # worker processes, ours and torch alike
 
 Measures samples/s delivered to the train step, on `configs/cnn.py`'s dataset (64 px,
@@ -20,7 +20,8 @@ Measures samples/s delivered to the train step, on `configs/cnn.py`'s dataset (6
 Each measurement runs in its own process (so peak memory is its own, and torch's forked
 workers never share a process with JAX); placements alternate within every repeat and the
 median over repeats is reported. Time to first batch is from building our iterator to
-holding its first batch (worker start-up included, imports and jit compilation not); peak
+holding its first batch (worker start-up included, imports and jit compilation not;
+`first_step_s` adds the compilation of the augment / normalize step); peak
 RSS is the largest sum of resident memory over our process and its workers, sampled every
 0.05 s. `samples_per_s` is the placement the library uses (device). The last line is one
 JSON object.
@@ -49,7 +50,7 @@ FILE_FORMATS = dict(bg='jpg', fg_bg='jpg', mask='png', depth='png')
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--quick', action='store_true', help='1 repeat of 12 batches.')
+  parser.add_argument('--quick', action='store_true', help='2 repeats of 30 batches.')
   parser.add_argument('--data_dir', default=os.path.join(
       os.environ.get('TMPDIR', '/tmp'), 'input_pipeline_bench'),
                       help='Where the dataset is built (and reused) and exported.')
@@ -60,9 +61,9 @@ def parse_args(argv=None):
   parser.add_argument('--child', choices=PLACEMENTS, help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   if args.batches is None:
-    args.batches = 12 if args.quick else 60
+    args.batches = 30 if args.quick else 150
   if args.repeats is None:
-    args.repeats = 1 if args.quick else 3
+    args.repeats = 2 if args.quick else 5
   return args
 
 
@@ -170,6 +171,7 @@ def measure_grain(args, placement):
   batch = next(iterator)
   first_batch_s = time.perf_counter() - start
   jax.block_until_ready(step(key, 0, batch))  # Compiles.
+  first_step_s = time.perf_counter() - start
   for index in range(1, 3):  # Warm-up: worker buffers settle.
     jax.block_until_ready(step(key, index, next(iterator)))
   start, pending = time.perf_counter(), None
@@ -181,7 +183,8 @@ def measure_grain(args, placement):
   jax.block_until_ready(pending)
   elapsed = time.perf_counter() - start
   result = dict(samples_per_s=args.batches * config.train.batch_size / elapsed,
-                time_to_first_batch_s=first_batch_s, peak_rss_mib=rss.stop())
+                time_to_first_batch_s=first_batch_s, first_step_s=first_step_s,
+                peak_rss_mib=rss.stop())
   if hasattr(iterator, 'close'):
     iterator.close()
   return result

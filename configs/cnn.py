@@ -3,7 +3,10 @@ from configs import base
 
 
 def get_config():
-  """dmnet_cnn, 64 px, 800 synthetic samples, 600 steps."""
+  """dmnet_cnn, 64 px, 800 synthetic samples, 600 steps of 32."""
   config = base.get_config()
   config.model.name = 'dmnet_cnn'
+  config.model.widths = (16, 32, 64)  # Features per level, finest first (stride 4).
+  config.model.blocks = 1  # Conv blocks per level after the first.
+  config.model.dilations = (1, 2, 4, 8, 1)  # Dilated blocks at the coarsest level.
   return config

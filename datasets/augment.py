@@ -65,23 +65,48 @@ def color_jitter(rng, sample, brightness=0.2, contrast=0.2, saturation=0.2, hue=
   return out
 
 
-def _warp(sample, matrix, offset, constant_keys=()):
-  """Resamples all four images (bilinear) at `matrix @ [y, x] + offset` per output pixel.
+def _sample_bilinear(image, ys, xs, constant):
+  """`image` (H x W x C) read at float pixel coordinates `ys`, `xs`, bilinearly.
 
-  Source points outside the image take the nearest edge pixel, except for the keys in
-  `constant_keys`, which read 0 there. Images sharing a fill rule are warped as one
-  stacked array.
+  Outside the image, a corner reads the nearest edge pixel or, with `constant`, 0 (so the
+  border blends towards 0). Whole pixels are gathered from the flattened image: on the
+  CPU this is ~100x faster than dm_pix.affine_transform, which gathers every value.
   """
-  matrix3 = jnp.eye(3).at[:2, :2].set(matrix)
-  offset3 = jnp.concatenate([offset, jnp.zeros(1)])
-  groups = {'nearest': [k for k in ALL_KEYS if k not in constant_keys],
-            'constant': [k for k in ALL_KEYS if k in constant_keys]}
+  height, width, channels = image.shape
+  flat = image.reshape(height * width, channels)
+  y0, x0 = jnp.floor(ys), jnp.floor(xs)
+  wy, wx = (ys - y0)[..., None], (xs - x0)[..., None]
+
+  def corner(y, x):
+    value = flat[jnp.clip(y, 0, height - 1).astype(jnp.int32) * width
+                 + jnp.clip(x, 0, width - 1).astype(jnp.int32)]
+    if constant:
+      inside = (y >= 0) & (y <= height - 1) & (x >= 0) & (x <= width - 1)
+      value = jnp.where(inside[..., None], value, 0.0)
+    return value
+
+  return ((1 - wy) * ((1 - wx) * corner(y0, x0) + wx * corner(y0, x0 + 1))
+          + wy * ((1 - wx) * corner(y0 + 1, x0) + wx * corner(y0 + 1, x0 + 1)))
+
+
+def _warp(sample, matrix, offset, constant_keys=()):
+  """Resamples all four images: output pixel [i, j] reads `matrix @ [i, j] + offset`.
+
+  Source points outside the image read the nearest edge pixel, except for the keys in
+  `constant_keys`, which read 0 there. Images sharing a fill rule are warped stacked.
+  """
+  height, width = sample['bg'].shape[:2]
+  rows, cols = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32),
+                            jnp.arange(width, dtype=jnp.float32), indexing='ij')
+  ys = matrix[0, 0] * rows + matrix[0, 1] * cols + offset[0]
+  xs = matrix[1, 0] * rows + matrix[1, 1] * cols + offset[1]
   out = dict(sample)
-  for mode, keys in groups.items():
+  for constant in (False, True):
+    keys = [key for key in ALL_KEYS if (key in constant_keys) == constant]
     if not keys:
       continue
     stacked = jnp.concatenate([sample[key] for key in keys], axis=-1)
-    warped = pix.affine_transform(stacked, matrix3, offset=offset3, order=1, mode=mode)
+    warped = _sample_bilinear(stacked, ys, xs, constant)
     splits = np.cumsum([sample[key].shape[-1] for key in keys])[:-1]
     out.update(zip(keys, jnp.split(warped, splits, axis=-1)))
   return out

@@ -96,26 +96,22 @@ class Experiment:
     sharding = NamedSharding(self.mesh, PartitionSpec('data'))
     return jax.make_array_from_process_local_data(sharding, batch)
 
-  def init_state(self) -> steps_lib.TrainState:
-    """A fresh train state from `config.seed`, replicated over the mesh."""
-    init = jax.jit(lambda rng: steps_lib.create_train_state(
+  def _jitted_init(self):
+    return jax.jit(lambda rng: steps_lib.create_train_state(
         self.model, self.optimizer, self.config.loss, rng, self.config.data.image_size),
                    out_shardings=NamedSharding(self.mesh, PartitionSpec()))
-    return init(jax.random.key(self.config.seed))
+
+  def init_state(self) -> steps_lib.TrainState:
+    """A fresh train state from `config.seed`, replicated over the mesh."""
+    rng = jax.random.key(self.config.seed)
+    init = self._jitted_init()
+    if jax.default_backend() == 'cpu':  # Runs once: compile it fast, not optimized.
+      return init.lower(rng).compile(zoo.FAST_CPU_COMPILE_OPTIONS)(rng)
+    return init(rng)
 
   def abstract_state(self):
     """The train state's shapes and shardings, without computing it."""
-    return jax.eval_shape(self.init_state)
-
-
-def read_data_stats(workdir: str) -> dict[str, Any] | None:
-  """The input normalization a run was trained with (its `data_stats.json`), or None."""
-  path = os.path.join(workdir, 'data_stats.json')
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    saved = json.load(f)
-  return {key: saved[key] for key in ('bg', 'fg_bg')}
+    return jax.eval_shape(self._jitted_init(), jax.random.key(self.config.seed))
 
 
 def prepare(config, data, stats: dict[str, Any] | None = None) -> Experiment:

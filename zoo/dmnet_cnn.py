@@ -29,7 +29,7 @@ class DMNetCNN(nn.Module):
     dtype: Compute dtype; parameters stay float32.
   """
 
-  widths: Sequence[int] = (32, 64)
+  widths: Sequence[int] = (16, 32, 64)
   blocks: int = 1
   # Doubling dilations widen the receptive field fast; the closing dilation-1
   # block smooths the gridding artefacts that dilated stacks leave.

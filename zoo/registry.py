@@ -110,7 +110,7 @@ def build(model_config) -> nn.Module:
         f"a model config needs a 'name'; registered: {', '.join(names())}")
   name = config.pop('name')
   factory = get(name)
-  dtype = _dtype(config.pop('dtype', 'float32'))
+  dtype = _dtype(config.pop('dtype', None) or 'float32')
   allowed = fields(name)
   for key in config:
     if key not in allowed:

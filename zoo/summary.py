@@ -9,7 +9,9 @@ import jax.numpy as jnp
 
 ImageSize = int | Sequence[int]
 
-_FAST_CPU_COMPILE = {'xla_backend_optimization_level': 0,
+# For functions that run once (initialization): XLA:CPU compiles random initializers
+# tens of times faster without its backend optimizations.
+FAST_CPU_COMPILE_OPTIONS = {'xla_backend_optimization_level': 0,
                      'xla_llvm_disable_expensive_passes': True}
 
 
@@ -20,9 +22,9 @@ def _height_width(image_size: ImageSize) -> tuple[int, int]:
   return int(height), int(width)
 
 
-def _dummy_images(image_size: ImageSize, batch_size: int) -> jax.Array:
+def _image_spec(image_size: ImageSize, batch_size: int) -> jax.ShapeDtypeStruct:
   height, width = _height_width(image_size)
-  return jnp.zeros((batch_size, height, width, 3), jnp.float32)
+  return jax.ShapeDtypeStruct((batch_size, height, width, 3), jnp.float32)
 
 
 def init(model: nn.Module, rng, image_size: ImageSize, batch_size: int = 1):
@@ -32,20 +34,23 @@ def init(model: nn.Module, rng, image_size: ImageSize, batch_size: int = 1):
     The variables: a dict with 'params' and, for models with BatchNorm,
     'batch_stats'.
   """
-  images = _dummy_images(image_size, batch_size)
+  spec = _image_spec(image_size, batch_size)
+  images = jnp.zeros(spec.shape, spec.dtype)
   init_fn = jax.jit(functools.partial(model.init, train=False))
-  if isinstance(rng, jax.core.Tracer) or jax.default_backend() != 'cpu':
+  # Under a transformation (jit, eval_shape) `images` is a tracer too.
+  traced = any(isinstance(x, jax.core.Tracer) for x in (rng, images))
+  if traced or jax.default_backend() != 'cpu':
     return init_fn(rng, images, images)
   # Init runs once, so on CPU it is compiled without XLA's backend
   # optimizations: the random initializers otherwise take XLA:CPU tens of
   # seconds to compile. (Compiler options are for top-level calls only.)
-  compiled = init_fn.lower(rng, images, images).compile(_FAST_CPU_COMPILE)
+  compiled = init_fn.lower(rng, images, images).compile(FAST_CPU_COMPILE_OPTIONS)
   return compiled(rng, images, images)
 
 
 def _variable_shapes(model: nn.Module, image_size: ImageSize):
   """The variables' shapes and dtypes, without computing anything."""
-  images = _dummy_images(image_size, 1)
+  images = _image_spec(image_size, 1)
   return jax.eval_shape(
       functools.partial(model.init, train=False),
       jax.random.key(0), images, images)
@@ -68,7 +73,7 @@ def flops_per_image(model: nn.Module, image_size: ImageSize) -> float:
   and normalization, activations and resizing count too.
   """
   variables = _variable_shapes(model, image_size)
-  images = jax.ShapeDtypeStruct(_dummy_images(image_size, 1).shape, jnp.float32)
+  images = _image_spec(image_size, 1)
   forward = jax.jit(functools.partial(model.apply, train=False))
   cost = forward.lower(variables, images, images).cost_analysis()
   if isinstance(cost, (list, tuple)):  # One entry per device in older jax.
@@ -76,8 +81,8 @@ def flops_per_image(model: nn.Module, image_size: ImageSize) -> float:
   return float(cost['flops'])
 
 
-def _layer_rows(model: nn.Module, image_size: ImageSize, batch_size: int):
-  """Returns (path, type, output) of every leaf module, in call order."""
+def _module_calls(model: nn.Module, image_size: ImageSize, batch_size: int):
+  """Returns (path, type, output) of every module call, in call order."""
   calls = []
 
   def record(next_fun, args, kwargs, context):
@@ -89,16 +94,12 @@ def _layer_rows(model: nn.Module, image_size: ImageSize, batch_size: int):
     calls[index] = (context.module.path, type(context.module).__name__, output)
     return output
 
-  images = _dummy_images(image_size, batch_size)
+  images = _image_spec(image_size, batch_size)
   with nn.intercept_methods(record):
     jax.eval_shape(
         functools.partial(model.init, train=False),
         jax.random.key(0), images, images)
-
-  paths = [path for path, _, _ in calls]
-  is_parent = {path[:i] for path in paths for i in range(len(path))}
-  return [(path, kind, output) for path, kind, output in calls
-          if path not in is_parent]
+  return calls
 
 
 def _shape_str(output: Any) -> str:
@@ -124,10 +125,13 @@ def summary(model: nn.Module, image_size: ImageSize,
   height, width = _height_width(image_size)
   variables = _variable_shapes(model, image_size)
   params = variables['params']
+  calls = _module_calls(model, image_size, batch_size)
+  parents = {path[:i] for path, _, _ in calls for i in range(len(path))}
   rows = [('Layer (path)', 'Type', 'Output shape', 'Params')]
-  for path, kind, output in _layer_rows(model, image_size, batch_size):
-    rows.append(('/'.join(path), kind, _shape_str(output),
-                 f'{_size(_subtree(params, path)):,}'))
+  for path, kind, output in calls:
+    if path not in parents:
+      rows.append(('/'.join(path), kind, _shape_str(output),
+                   f'{_size(_subtree(params, path)):,}'))
   widths = [max(len(row[i]) for row in rows) for i in range(4)]
 
   def fmt(row):
@@ -136,9 +140,7 @@ def summary(model: nn.Module, image_size: ImageSize,
 
   rule = '-' * len(fmt(rows[0]))
   flops = flops_per_image(model, (height, width))
-  images = _dummy_images(image_size, batch_size)
-  outputs = jax.eval_shape(
-      functools.partial(model.apply, train=False), variables, images, images)
+  outputs = next(output for path, _, output in calls if not path)
   lines = [
       f'{type(model).__name__} on {height}x{width} images, batch {batch_size}',
       rule, fmt(rows[0]), rule, *map(fmt, rows[1:]), rule,
