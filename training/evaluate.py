@@ -47,15 +47,22 @@ def pad_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
           for key, value in batch.items()}
 
 
+def grid_indices(num_samples: int, rows: int) -> np.ndarray:
+  """`rows` test indices spread evenly over the split (so over many backgrounds)."""
+  return np.unique(np.linspace(0, num_samples - 1, min(rows, num_samples)).astype(int))
+
+
 def evaluate(eval_step, state, test_source, baselines, config, place) -> tuple[dict, Any]:
   """Metrics of `state` over the whole test split, streamed batch by batch.
 
   `place` puts a host batch on the devices. Returns the metrics (model and baselines)
-  and the first batch with its prediction, for the picture grid.
+  and, for the picture grid, `config.eval.num_grid_samples` samples spread over the
+  split with their predictions.
   """
   accumulator = metrics_lib.MetricAccumulator()
-  first = None
-  batch_size = config.eval.batch_size
+  wanted = grid_indices(len(test_source), config.eval.num_grid_samples)
+  grid_rows = []
+  batch_size, offset = config.eval.batch_size, 0
   for batch in pipeline.eval_batches(test_source, image_size=config.data.image_size,
                                      batch_size=batch_size):
     rows = len(batch['bg'])
@@ -63,6 +70,11 @@ def evaluate(eval_step, state, test_source, baselines, config, place) -> tuple[d
         state.params, state.batch_stats, place(pad_batch(batch, batch_size)), baselines)
     trim = lambda tree: jax.tree.map(lambda x: np.asarray(x)[:rows], tree)
     accumulator.update(trim(dict(per_sample, **baseline_per_sample)))
-    if first is None:
-      first = (batch, trim(prediction))
-  return accumulator.result(), first
+    picked = wanted[(wanted >= offset) & (wanted < offset + rows)] - offset
+    if len(picked):
+      take = lambda tree: jax.tree.map(lambda x: np.asarray(x)[picked], tree)
+      grid_rows.append((take(batch), take(prediction)))
+    offset += rows
+  stack = lambda trees: jax.tree.map(lambda *xs: np.concatenate(xs), *trees)
+  grid = (stack([b for b, _ in grid_rows]), stack([p for _, p in grid_rows]))
+  return accumulator.result(), grid

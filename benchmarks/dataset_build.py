@@ -1,0 +1,115 @@
+"""Dataset build: samples/s, peak RSS and bytes per sample; the frame-differencing
+baseline's mask IoU at each nuisance level.
+
+  python benchmarks/dataset_build.py            # 2,000 samples at 64 px, levels 0/0.5/1/2
+  python benchmarks/dataset_build.py --quick    # 400 samples, under two minutes here
+
+The last line printed is one JSON object with the figures.
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+FULL_400K = 100 * 100 * 2 * 20
+
+
+def build_once(data_dir: str, counts: dict, size: int, workers: int, levels: float) -> dict:
+  """Builds one synthetic dataset in this process; returns its figures."""
+  import datasets  # pylint: disable=g-import-not-at-top
+  from configs import base  # pylint: disable=g-import-not-at-top
+  config = base.get_config()
+  config.data.data_dir = data_dir
+  config.data.build_workers = workers
+  config.data.synthetic.update(render_size=size, **counts)
+  for name in ('exposure', 'noise', 'jpeg', 'shift', 'shadow'):
+    config.data.synthetic[name] = levels
+  start = time.perf_counter()
+  data = datasets.load(config.data)
+  seconds = time.perf_counter() - start
+  num = len(data.train) + len(data.test)
+  size_on_disk = sum(os.path.getsize(os.path.join(folder, name))
+                     for folder, _, names in os.walk(data.builder.data_path)
+                     for name in names if 'array_record' in name)
+  children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+  return dict(samples=num, seconds=seconds, samples_per_s=num / seconds,
+              bytes_per_sample=size_on_disk / num,
+              peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              worker_peak_rss_mib=children)
+
+
+def baseline_iou(data_dir: str, counts: dict, size: int, levels: float) -> float:
+  """Frame-differencing mask IoU on the test split, threshold fit on train."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import datasets  # pylint: disable=g-import-not-at-top
+  from configs import base  # pylint: disable=g-import-not-at-top
+  from datasets import pipeline  # pylint: disable=g-import-not-at-top
+  from losses import metrics  # pylint: disable=g-import-not-at-top
+  config = base.get_config()
+  config.data.data_dir = data_dir
+  config.data.build_workers = 1
+  config.data.synthetic.update(render_size=size, **counts)
+  for name in ('exposure', 'noise', 'jpeg', 'shift', 'shadow'):
+    config.data.synthetic[name] = levels
+  data = datasets.load(config.data)
+  unit = lambda batch: {k: v.astype(np.float32) / 255 for k, v in batch.items()}
+  train = [unit(b) for b in pipeline.eval_batches(data.train, image_size=size, batch_size=64)]
+  threshold = metrics.choose_frame_difference_threshold(train)
+  accumulator = metrics.MetricAccumulator()
+  mean_depth = np.zeros((size, size, 1), np.float32)
+  for batch in pipeline.eval_batches(data.test, image_size=size, batch_size=64):
+    batch = unit(batch)
+    accumulator.update(metrics.baseline_per_sample(batch['bg'], batch['fg_bg'], batch['mask'],
+                                                   batch['depth'], threshold, mean_depth))
+  return accumulator.result()['baseline_mask_iou'], threshold
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument('--quick', action='store_true')
+  parser.add_argument('--workers', type=int, default=2)
+  parser.add_argument('--size', type=int, default=64)
+  parser.add_argument('--one', help=argparse.SUPPRESS)  # Internal: one build, in a child.
+  args = parser.parse_args()
+  counts = (dict(num_backgrounds=5, num_foregrounds=10, flips=2, placements=4) if args.quick
+            else dict(num_backgrounds=10, num_foregrounds=25, flips=2, placements=4))
+  if args.one:
+    print(json.dumps(build_once(args.one, counts, args.size, args.workers, 1.0)))
+    return
+  root = tempfile.mkdtemp(prefix='dataset_build_')
+  try:
+    # A fresh process, so that peak RSS is the build's alone.
+    child = subprocess.run([sys.executable, __file__, '--one', os.path.join(root, 'speed'),
+                            '--workers', str(args.workers), '--size', str(args.size)]
+                           + (['--quick'] if args.quick else []),
+                           capture_output=True, text=True, check=True)
+    build = json.loads(child.stdout.strip().splitlines()[-1])
+    build['projected_400k_minutes'] = FULL_400K / build['samples_per_s'] / 60
+    small = dict(num_backgrounds=4, num_foregrounds=8, flips=2, placements=2)
+    levels = {}
+    for level in ((0.0, 1.0) if args.quick else (0.0, 0.5, 1.0, 2.0)):
+      iou, threshold = baseline_iou(os.path.join(root, f'level{level}'), small, args.size, level)
+      levels[str(level)] = dict(baseline_mask_iou=iou, threshold=threshold)
+      print(f'nuisance level {level}: frame-differencing mask IoU {iou:.3f} '
+            f'(threshold {threshold:.2f})', flush=True)
+    print(f"build: {build['samples']} samples at {args.size} px in {build['seconds']:.1f} s = "
+          f"{build['samples_per_s']:.0f} samples/s with {args.workers} workers; "
+          f"{build['bytes_per_sample']:.0f} bytes/sample; peak RSS {build['peak_rss_mib']:.0f} "
+          f"MiB (workers {build['worker_peak_rss_mib']:.0f} MiB); 400K projected "
+          f"{build['projected_400k_minutes']:.1f} min")
+    print(json.dumps(dict(build=build, baseline_by_nuisance_level=levels,
+                          load_average=os.getloadavg()[0])))
+  finally:
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,423 @@
+"""Training speed: our jitted train step against a PyTorch twin of each model, on the CPU.
+
+  python benchmarks/train_speed.py --quick   # dmnet_cnn, 3 repeats, one sweep point (< 2 min)
+  python benchmarks/train_speed.py           # all three models, 5 repeats, full batch sweep
+  python benchmarks/train_speed.py --models unet --repeats 3 --no_sweep
+  XLA_FLAGS=--xla_cpu_use_thunk_runtime=false python benchmarks/train_speed.py --quick
+
+For `dmnet_cnn`, `dmnet_resnet` and `unet` at their config's image size and batch size
+(`configs/cnn.py`, `configs/resnet.py`, `configs/unet.py`):
+  ours:  `training.loop.prepare(config, data)`'s jitted `train_step`, the real one:
+         augmentation, standardization, forward, loss, backward, gradient clipping and
+         Adam, state donated; on random uint8 batches already placed on the device. Each
+         timed chunk of steps ends with `block_until_ready`. `compile_s` is the time from
+         the first call to the first step's result (tracing, compiling, one step);
+         `init_s` is the state's initialization before it.
+  torch: the same architecture in PyTorch (`benchmarks/torch_models.py`; parameter
+         counts asserted equal within 1%), `model.train()`, Adam with the config's lr,
+         the same gradient clipping, BCE-with-logits on the mask + SmoothL1 on
+         sigmoid(depth); on random NCHW float batches already normalized;
+         `torch.set_num_threads` = the cores JAX uses.
+The two alternate in one process (ours, torch, ours, torch, ...) in chunks of about
+`--chunk_s` seconds, so a change in the machine's load hits both; per side the median
+images/s over the repeats is reported, and `ratio` (ours / torch) is the median of the
+per-repeat ratios. Before timing, `check_equivalence` copies the flax weights into the
+torch twin (with flax's padding) and compares the train-mode outputs on one batch.
+
+Achieved FLOP/s = 3 x forward FLOPs per image (`zoo.flops_per_image`) x images/s, as a
+share of the machine's peak: the best of a few 2048 x 2048 float32 matmuls, measured in
+the same run in jax and in torch (`flops_share` is against the higher of the two).
+The batch sweep times dmnet_cnn's step (both sides) at batch 8 ... 128.
+
+The 1-minute load average is printed with every measurement: the machine is shared. The
+last line is one JSON object.
+"""
+import argparse
+import importlib
+import json
+import os
+import statistics
+import sys
+import time
+import types
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+for path in (ROOT, HERE):
+  if path not in sys.path:
+    sys.path.insert(0, path)
+
+import flax  # pylint: disable=g-import-not-at-top
+from flax import linen as nn  # pylint: disable=g-import-not-at-top
+import jax  # pylint: disable=g-import-not-at-top
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
+import torch  # pylint: disable=g-import-not-at-top
+
+import torch_models  # pylint: disable=g-import-not-at-top
+import zoo  # pylint: disable=g-import-not-at-top
+from training import loop  # pylint: disable=g-import-not-at-top
+
+CONFIGS = {'dmnet_cnn': 'cnn', 'dmnet_resnet': 'resnet', 'unet': 'unet'}
+SWEEP_MODEL = 'dmnet_cnn'
+SWEEP_BATCH_SIZES = (8, 16, 32, 64, 128)
+# Random inputs are uniform in [0, 1]; these stand in for a dataset's statistics.
+MEAN, STD = 0.5, 0.25
+STATS = {key: dict(mean=[MEAN] * 3, std=[STD] * 3) for key in ('bg', 'fg_bg')}
+PEAK_SIZE = 2048
+
+
+def load() -> float:
+  """The 1-minute load average."""
+  return round(os.getloadavg()[0], 2)
+
+
+def jax_threads() -> int:
+  """The cores XLA:CPU's thread pool runs on: those this process may be scheduled on."""
+  return len(os.sched_getaffinity(0))
+
+
+def get_config(name: str, batch_size: int | None = None, augment: bool = True):
+  """`configs/<short name>.py` for zoo model `name`, optionally at another batch size."""
+  config = importlib.import_module(f'configs.{CONFIGS[name]}').get_config()
+  assert config.model.name == name, (name, config.model.name)
+  if batch_size:
+    config.train.batch_size = batch_size
+  if not augment:
+    config.data.augment = []
+  return config
+
+
+def random_batch(rng: np.random.Generator, batch_size: int, image_size: int):
+  """A uint8 batch of the pipeline's shape: noise images, binary masks, depths."""
+  shape = (batch_size, image_size, image_size)
+  return dict(bg=rng.integers(0, 256, shape + (3,), np.uint8),
+              fg_bg=rng.integers(0, 256, shape + (3,), np.uint8),
+              mask=(rng.random(shape + (1,)) > 0.5).astype(np.uint8) * 255,
+              depth=rng.integers(0, 256, shape + (1,), np.uint8))
+
+
+def torch_batch(batch_uint8):
+  """The NCHW float32 batch the torch side trains on: inputs normalized, targets in [0, 1]."""
+  out = {}
+  for key, value in batch_uint8.items():
+    value = torch.from_numpy(value).permute(0, 3, 1, 2).float().div(255.0)
+    if key in ('bg', 'fg_bg'):
+      value = (value - MEAN) / STD
+    out[key] = value.contiguous()
+  return out
+
+
+class OursRunner:
+  """Our real jitted train step on one model config; `run(steps)` -> seconds."""
+
+  def __init__(self, config, rng, num_batches: int = 2):
+    self.batch_size = config.train.batch_size
+    start = time.perf_counter()
+    self.exp = loop.prepare(config, types.SimpleNamespace(stats=STATS))
+    self.state = jax.block_until_ready(self.exp.init_state())
+    self.init_s = time.perf_counter() - start
+    self.batches = [
+        jax.block_until_ready(self.exp.place(
+            random_batch(rng, self.batch_size, config.data.image_size)))
+        for _ in range(num_batches)]
+    self.steps_done = 0
+    start = time.perf_counter()
+    self.run(1)
+    self.compile_s = time.perf_counter() - start
+
+  def run(self, steps: int) -> float:
+    """Runs `steps` train steps; the seconds until the last one's results are ready."""
+    start = time.perf_counter()
+    state, metrics = self.state, None
+    for _ in range(steps):
+      state, metrics = self.exp.train_step(
+          state, self.batches[self.steps_done % len(self.batches)])
+      self.steps_done += 1
+    jax.block_until_ready((state, metrics))
+    self.state = state
+    return time.perf_counter() - start
+
+
+class TorchRunner:
+  """The PyTorch twin's train step on the same config; `run(steps)` -> seconds."""
+
+  def __init__(self, config, rng, num_batches: int = 2):
+    self.batch_size = config.train.batch_size
+    torch.manual_seed(0)
+    self.model = torch_models.build(config.model)
+    self.model.train()
+    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr)
+    self.grad_clip_norm = config.optimizer.grad_clip_norm
+    self.batches = [torch_batch(random_batch(rng, self.batch_size, config.data.image_size))
+                    for _ in range(num_batches)]
+    self.steps_done = 0
+    self.run(1)  # Warm-up: oneDNN primitives, allocator.
+
+  def run(self, steps: int) -> float:
+    """Runs `steps` train steps; the seconds they took."""
+    start = time.perf_counter()
+    for _ in range(steps):
+      torch_models.train_step(self.model, self.optimizer,
+                              self.batches[self.steps_done % len(self.batches)],
+                              self.grad_clip_norm)
+      self.steps_done += 1
+    return time.perf_counter() - start
+
+
+def interleaved(runners: dict, repeats: int, chunk_s: float) -> dict:
+  """Times the runners in turn, `repeats` rounds of ~`chunk_s` s each; per-side stats.
+
+  Returns, per runner name, the images/s of every round, their median and the median
+  step time, plus 'ratios' (first runner / second, per round) and 'loads'.
+  """
+  steps = {}
+  for name, runner in runners.items():  # A step's time, to size the chunks.
+    steps[name] = max(1, round(chunk_s / runner.run(1)))
+  rates = {name: [] for name in runners}
+  loads = []
+  for _ in range(repeats):
+    for name, runner in runners.items():
+      seconds = runner.run(steps[name])
+      rates[name].append(steps[name] * runner.batch_size / seconds)
+    loads.append(load())
+  first, second = list(runners)[:2]
+  out = {name: dict(images_per_s=statistics.median(values), rounds=values,
+                    step_ms=runners[name].batch_size / statistics.median(values) * 1e3,
+                    steps_per_chunk=steps[name])
+         for name, values in rates.items()}
+  out['ratios'] = [a / b for a, b in zip(rates[first], rates[second])]
+  out['loads'] = loads
+  return out
+
+
+def peak_gflops(repeats: int = 5) -> dict:
+  """The best GFLOP/s of a 2048 x 2048 float32 matmul in jax and in torch, alternating."""
+  flops = 2 * PEAK_SIZE**3
+  a = np.random.default_rng(0).standard_normal((PEAK_SIZE, PEAK_SIZE), np.float32)
+  a_jax, a_torch = jnp.asarray(a), torch.from_numpy(a)
+  matmul = jax.jit(jnp.dot)
+  jax.block_until_ready(matmul(a_jax, a_jax))
+  torch.mm(a_torch, a_torch)
+  best = {'jax': 0.0, 'torch': 0.0}
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(matmul(a_jax, a_jax))
+    best['jax'] = max(best['jax'], flops / (time.perf_counter() - start) / 1e9)
+    start = time.perf_counter()
+    torch.mm(a_torch, a_torch)
+    best['torch'] = max(best['torch'], flops / (time.perf_counter() - start) / 1e9)
+  return best
+
+
+def _flax_layers(model, variables, bg, fg_bg):
+  """(path, kind) of every Conv and BatchNorm call of `model`, in call order."""
+  calls = []
+
+  def record(next_fun, args, kwargs, context):
+    if context.method_name == '__call__' and isinstance(
+        context.module, (nn.Conv, nn.BatchNorm)):
+      calls.append((context.module.path, type(context.module).__name__))
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(record):
+    jax.eval_shape(lambda v: model.apply(v, bg, fg_bg, train=True,
+                                         mutable=['batch_stats']), variables)
+  return calls
+
+
+def _torch_layers(model, bg, fg_bg):
+  """Every Conv2d and BatchNorm2d of `model`, in the order its forward calls them."""
+  calls = []
+  hooks = [module.register_forward_hook(lambda m, i, o: calls.append(m))
+           for module in model.modules()
+           if isinstance(module, (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+  with torch.no_grad():
+    model(bg, fg_bg)
+  for hook in hooks:
+    hook.remove()
+  return calls
+
+
+def check_equivalence(config, batch_size: int = 2) -> float:
+  """Max |flax - torch| over both heads' train-mode logits, the flax weights copied in.
+
+  The flax parameters are redrawn (so that BatchNorm scales and biases are not 1 and 0)
+  and copied layer by layer, in call order, into the torch twin built with flax's
+  padding. Raises AssertionError if the layers do not pair up.
+  """
+  model = zoo.build(config.model)
+  size = config.data.image_size
+  rng = np.random.default_rng(1)
+  bg, fg_bg = (rng.standard_normal((batch_size, size, size, 3), np.float32)
+               for _ in range(2))
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), bg, fg_bg, train=False))
+  leaves, treedef = jax.tree.flatten(variables['params'])
+  params = treedef.unflatten([
+      (rng.standard_normal(leaf.shape) * 0.3 + 0.5 * (len(leaf.shape) == 1)).astype(
+          np.float32) for leaf in leaves])
+  stats = jax.tree.map(lambda leaf: np.zeros(leaf.shape, np.float32),
+                       variables['batch_stats'])
+  variables = {'params': params, 'batch_stats': stats}
+  outputs, _ = jax.jit(lambda v: model.apply(
+      v, bg, fg_bg, train=True, mutable=['batch_stats']))(variables)
+
+  twin = torch_models.build(config.model, exact_padding=True)
+  twin.train()
+  to_torch = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+  flax_layers = _flax_layers(model, variables, bg, fg_bg)
+  torch_layers = _torch_layers(twin, to_torch(bg), to_torch(fg_bg))
+  assert len(flax_layers) == len(torch_layers), (len(flax_layers), len(torch_layers))
+  flat = flax.traverse_util.flatten_dict(params)
+  with torch.no_grad():
+    for (path, kind), layer in zip(flax_layers, torch_layers):
+      if kind == 'Conv':
+        assert isinstance(layer, torch.nn.Conv2d), (path, layer)
+        kernel = np.asarray(flat[path + ('kernel',)]).transpose(3, 2, 0, 1)
+        assert layer.weight.shape == kernel.shape, (path, layer.weight.shape, kernel.shape)
+        layer.weight.copy_(torch.from_numpy(kernel))
+        if layer.bias is not None:
+          layer.bias.copy_(torch.from_numpy(np.asarray(flat[path + ('bias',)])))
+      else:
+        assert isinstance(layer, torch.nn.BatchNorm2d), (path, layer)
+        layer.weight.copy_(torch.from_numpy(np.asarray(flat[path + ('scale',)])))
+        layer.bias.copy_(torch.from_numpy(np.asarray(flat[path + ('bias',)])))
+    twin_outputs = twin(to_torch(bg), to_torch(fg_bg))
+  return max(
+      float(np.max(np.abs(np.asarray(outputs[key]).transpose(0, 3, 1, 2) -
+                          twin_outputs[key].numpy())))
+      for key in ('mask', 'depth'))
+
+
+def measure_model(name: str, args, rng, peak: float) -> dict:
+  """Checks, compiles and times one model against its twin; its figures."""
+  config = get_config(name, augment=not args.no_augment)
+  if args.dtype:
+    config.model.dtype = args.dtype
+  image_size, batch_size = config.data.image_size, config.train.batch_size
+  flax_model = zoo.build(config.model)
+  ours_params = zoo.count_params(flax_model, image_size)
+  torch_params = torch_models.count_params(torch_models.build(config.model))
+  print(f'{name}: {image_size}px batch {batch_size}; parameters: ours {ours_params:,}, '
+        f'torch {torch_params:,}', flush=True)
+  assert abs(ours_params - torch_params) <= 0.01 * ours_params, (ours_params, torch_params)
+  figures = dict(image_size=image_size, batch_size=batch_size, params=ours_params,
+                 torch_params=torch_params)
+  if not args.skip_check:
+    figures['max_abs_diff'] = check_equivalence(config)
+    print(f'  same outputs as torch with the flax weights copied in: max |diff| '
+          f'{figures["max_abs_diff"]:.2e}', flush=True)
+    assert figures['max_abs_diff'] < 1e-3, figures['max_abs_diff']
+
+  load_before = load()
+  ours = OursRunner(config, rng)
+  print(f'  ours: init {ours.init_s:.1f} s, compile to first step {ours.compile_s:.1f} s '
+        f'(load {load_before} -> {load()})', flush=True)
+  theirs = TorchRunner(config, rng)
+  result = interleaved({'ours': ours, 'torch': theirs}, args.repeats, args.chunk_s)
+  train_flops = 3 * zoo.flops_per_image(flax_model, image_size)
+  images_per_s = result['ours']['images_per_s']
+  torch_images_per_s = result['torch']['images_per_s']
+  figures.update(
+      images_per_s=images_per_s, torch_images_per_s=torch_images_per_s,
+      ratio=statistics.median(result['ratios']),
+      step_ms=result['ours']['step_ms'], torch_step_ms=result['torch']['step_ms'],
+      compile_s=ours.compile_s, init_s=ours.init_s,
+      train_gflops_per_image=train_flops / 1e9,
+      gflops=train_flops * images_per_s / 1e9,
+      torch_gflops=train_flops * torch_images_per_s / 1e9,
+      flops_share=train_flops * images_per_s / 1e9 / peak,
+      torch_flops_share=train_flops * torch_images_per_s / 1e9 / peak,
+      rounds=dict(ours=result['ours']['rounds'], torch=result['torch']['rounds']),
+      steps_per_chunk=dict(ours=result['ours']['steps_per_chunk'],
+                           torch=result['torch']['steps_per_chunk']),
+      loads=result['loads'])
+  print(f'  ours {images_per_s:7.1f} img/s ({figures["step_ms"]:.0f} ms/step, '
+        f'{figures["gflops"]:.1f} GFLOP/s, {figures["flops_share"]:.0%} of peak)   '
+        f'torch {torch_images_per_s:7.1f} img/s ({figures["torch_step_ms"]:.0f} ms/step, '
+        f'{figures["torch_gflops"]:.1f} GFLOP/s)   ratio {figures["ratio"]:.2f} '
+        f'[{", ".join(f"{r:.2f}" for r in result["ratios"])}]   '
+        f'load {result["loads"]}', flush=True)
+  return figures
+
+
+def batch_sweep(batch_sizes, args, rng) -> dict:
+  """dmnet_cnn's step time and images/s at each batch size, ours and torch."""
+  out = {}
+  for batch_size in batch_sizes:
+    config = get_config(SWEEP_MODEL, batch_size, augment=not args.no_augment)
+    if args.dtype:
+      config.model.dtype = args.dtype
+    ours = OursRunner(config, rng)
+    theirs = TorchRunner(config, rng)
+    result = interleaved({'ours': ours, 'torch': theirs}, args.sweep_repeats,
+                         args.chunk_s / 2)
+    out[str(batch_size)] = dict(
+        step_ms=result['ours']['step_ms'], images_per_s=result['ours']['images_per_s'],
+        torch_step_ms=result['torch']['step_ms'],
+        torch_images_per_s=result['torch']['images_per_s'],
+        ratio=statistics.median(result['ratios']), compile_s=ours.compile_s,
+        loads=result['loads'])
+    row = out[str(batch_size)]
+    print(f'  batch {batch_size:4d}: ours {row["step_ms"]:7.1f} ms/step '
+          f'{row["images_per_s"]:7.1f} img/s   torch {row["torch_step_ms"]:7.1f} ms/step '
+          f'{row["torch_images_per_s"]:7.1f} img/s   ratio {row["ratio"]:.2f}   '
+          f'load {result["loads"]}', flush=True)
+  return out
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--quick', action='store_true',
+                      help='dmnet_cnn only, 3 repeats, sweep at batch 8 only (< 2 min)')
+  parser.add_argument('--models', default='',
+                      help=f'comma-separated, of {", ".join(CONFIGS)} (default: all; '
+                      f'--quick: {SWEEP_MODEL})')
+  parser.add_argument('--repeats', type=int, default=0,
+                      help='interleaved rounds per model (default 5; --quick 3)')
+  parser.add_argument('--chunk_s', type=float, default=0.0,
+                      help='seconds per timed chunk (default 4; --quick 2)')
+  parser.add_argument('--batch_sizes', default='',
+                      help=f'{SWEEP_MODEL} sweep (default '
+                      f'{",".join(map(str, SWEEP_BATCH_SIZES))}; --quick: 8)')
+  parser.add_argument('--no_sweep', action='store_true', help='skip the batch sweep')
+  parser.add_argument('--skip_check', action='store_true',
+                      help='skip the flax / torch output equivalence check')
+  parser.add_argument('--no_augment', action='store_true',
+                      help='config.data.augment = [] on our side (torch never augments)')
+  parser.add_argument('--dtype', default='', help="our compute dtype, e.g. 'bfloat16'")
+  args = parser.parse_args(argv)
+  args.repeats = args.repeats or (3 if args.quick else 5)
+  args.sweep_repeats = 2 if args.quick else 3
+  args.chunk_s = args.chunk_s or (2.0 if args.quick else 4.0)
+  names = ([n for n in args.models.split(',') if n] or
+           ([SWEEP_MODEL] if args.quick else list(CONFIGS)))
+  batch_sizes = ([] if args.no_sweep else
+                 [int(b) for b in args.batch_sizes.split(',') if b] or
+                 ([8] if args.quick else list(SWEEP_BATCH_SIZES)))
+
+  threads = jax_threads()
+  torch.set_num_threads(threads)
+  start = time.perf_counter()
+  print(f'jax {jax.__version__} on {jax.devices()[0].device_kind} ({threads} cores), '
+        f'torch {torch.__version__} with {torch.get_num_threads()} threads; '
+        f'XLA_FLAGS={os.environ.get("XLA_FLAGS", "")!r}; load {load()}', flush=True)
+  peak = peak_gflops()
+  print(f'peak (2048^2 float32 matmul): jax {peak["jax"]:.1f} GFLOP/s, '
+        f'torch {peak["torch"]:.1f} GFLOP/s (load {load()})', flush=True)
+  rng = np.random.default_rng(0)
+  results = {name: measure_model(name, args, rng, max(peak.values())) for name in names}
+  sweep = {}
+  if batch_sizes:
+    print(f'{SWEEP_MODEL} batch sweep:', flush=True)
+    sweep = batch_sweep(batch_sizes, args, rng)
+  results.update(peak_gflops={k: round(v, 1) for k, v in peak.items()}, batch_sweep=sweep,
+                 quick=args.quick, repeats=args.repeats, threads=threads,
+                 xla_flags=os.environ.get('XLA_FLAGS', ''), augment=not args.no_augment,
+                 load_avg=[round(x, 2) for x in os.getloadavg()],
+                 wall_s=round(time.perf_counter() - start, 1))
+  print(json.dumps(results))
+
+
+if __name__ == '__main__':
+  main()
