@@ -11,8 +11,18 @@ HELPER = os.path.join(ROOT, 'tests', 'helpers', 'run_with_fault.py')
 
 
 def train_on(devices, data_dir, workdir):
+  """Trains the tiny config on `devices` simulated devices; returns its logged numbers.
+
+  Plain SGD, logged every step: Adam divides by the root of tiny second moments, which
+  turns float rounding differences of the reductions into visible ones after a few
+  steps; SGD keeps them at rounding level, which is what this test is about. For the
+  same reason color_jitter is left out: its hue step branches on which channel is
+  largest, so a rounding difference in a grey pixel can change that pixel's hue.
+  """
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
-  result = subprocess.run([sys.executable, HELPER, data_dir, str(workdir), 'none'],
+  result = subprocess.run([sys.executable, HELPER, data_dir, str(workdir), 'none', '--set',
+                           'optimizer.name=sgd', 'optimizer.lr=0.05', 'train.log_every=1',
+                           'data.augment=hflip,random_resized_crop,rotate,cutout'],
                           env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
@@ -24,9 +34,9 @@ def train_on(devices, data_dir, workdir):
 def test_four_devices_give_the_loss_curve_of_one(tiny_data_dir, tmp_path):
   one_loss, one_eval = train_on(1, tiny_data_dir, tmp_path / 'one')
   four_loss, four_eval = train_on(4, tiny_data_dir, tmp_path / 'four')
-  assert one_loss.keys() == four_loss.keys() and len(one_loss) == 3
+  assert one_loss.keys() == four_loss.keys() and len(one_loss) == 6
   np.testing.assert_allclose([four_loss[s] for s in sorted(four_loss)],
-                             [one_loss[s] for s in sorted(one_loss)], rtol=2e-4)
+                             [one_loss[s] for s in sorted(one_loss)], rtol=1e-4)
   np.testing.assert_allclose(list(four_eval.values()), list(one_eval.values()), atol=1e-3)
 
 

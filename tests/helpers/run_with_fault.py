@@ -1,6 +1,6 @@
 """Runs the tiny training config in a subprocess and injects one fault.
 
-Usage: python run_with_fault.py DATA_DIR WORKDIR FAULT [ARG] [--devices N]
+Usage: python run_with_fault.py DATA_DIR WORKDIR FAULT [ARG] [--set a.b=value ...]
 
 FAULT is one of:
   none                  train to the end;
@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 
-def main(data_dir, workdir, fault, arg=None):
+def main(data_dir, workdir, fault, arg=None, overrides=()):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
@@ -34,6 +34,17 @@ def main(data_dir, workdir, fault, arg=None):
 
   config = tiny_config(data_dir)
   config.train.checkpoint_every = 2
+  for override in overrides:  # e.g. optimizer.name=sgd
+    key, value = override.split('=', 1)
+    *parents, leaf = key.split('.')
+    node = config
+    for part in parents:
+      node = node[part]
+    if leaf == 'augment':  # A comma-separated subset of the configured list, by name.
+      names = value.split(',')
+      node[leaf] = [entry for entry in node[leaf] if entry['name'] in names]
+    else:
+      node[leaf] = type(node[leaf])(value)
   at = int(arg) if arg is not None else None
   original_prepare, original_save = loop.prepare, checkpoint_lib.save
 
@@ -89,4 +100,5 @@ def main(data_dir, workdir, fault, arg=None):
 
 
 if __name__ == '__main__':
-  main(*sys.argv[1:])
+  positional = [a for a in sys.argv[1:] if '=' not in a and a != '--set']
+  main(*positional, overrides=[a for a in sys.argv[1:] if '=' in a])
