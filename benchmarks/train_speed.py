@@ -1,18 +1,21 @@
 """Training speed: our jitted train step against a PyTorch twin of each model, on the CPU.
 
   python benchmarks/train_speed.py --quick   # dmnet_cnn, 3 repeats, one sweep point (< 2 min)
-  python benchmarks/train_speed.py           # all three models, 5 repeats, full batch sweep
+  python benchmarks/train_speed.py           # all three models, 4 repeats, full batch sweep
   python benchmarks/train_speed.py --models unet --repeats 3 --no_sweep
-  XLA_FLAGS=--xla_cpu_use_thunk_runtime=false python benchmarks/train_speed.py --quick
+  python benchmarks/train_speed.py --quick --compiler_options \
+      '{"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,\
+LIBRARY_FUSION_TYPE_REDUCE,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION"}'  # jax's default
 
 For `dmnet_cnn`, `dmnet_resnet` and `unet` at their config's image size and batch size
 (`configs/cnn.py`, `configs/resnet.py`, `configs/unet.py`):
   ours:  `training.loop.prepare(config, data)`'s jitted `train_step`, the real one:
          augmentation, standardization, forward, loss, backward, gradient clipping and
          Adam, state donated; on random uint8 batches already placed on the device. Each
-         timed chunk of steps ends with `block_until_ready`. `compile_s` is the time from
-         the first call to the first step's result (tracing, compiling, one step);
-         `init_s` is the state's initialization before it.
+         timed chunk of steps ends with `block_until_ready`. `compile_s` is tracing,
+         lowering and compiling the step; `first_step_s` adds running the first step;
+         `init_s` is the state's initialization before them. `--compiler_options`
+         compiles it with other XLA options than `steps.jit_steps` sets.
   torch: the same architecture in PyTorch (`benchmarks/torch_models.py`; parameter
          counts asserted equal within 1%), `model.train()`, Adam with the config's lr,
          the same gradient clipping, BCE-with-logits on the mask + SmoothL1 on
@@ -109,9 +112,14 @@ def torch_batch(batch_uint8):
 
 
 class OursRunner:
-  """Our real jitted train step on one model config; `run(steps)` -> seconds."""
+  """Our real jitted train step on one model config; `run(steps)` -> seconds.
 
-  def __init__(self, config, rng, num_batches: int = 2):
+  `compile_s` is tracing, lowering and compiling the step (ahead of time, into the jit's
+  own cache, so the step calls below reuse it); `first_step_s` adds the first step.
+  `compiler_options` (XLA options) override those `steps.jit_steps` compiles with.
+  """
+
+  def __init__(self, config, rng, num_batches: int = 2, compiler_options=None):
     self.batch_size = config.train.batch_size
     start = time.perf_counter()
     self.exp = loop.prepare(config, types.SimpleNamespace(stats=STATS))
@@ -123,16 +131,22 @@ class OursRunner:
         for _ in range(num_batches)]
     self.steps_done = 0
     start = time.perf_counter()
-    self.run(1)
+    lowered = self.exp.train_step.lower(self.state, self.batches[0])
+    if compiler_options:
+      self.step = lowered.compile(compiler_options)
+    else:
+      self.step = self.exp.train_step
+      lowered.compile()
     self.compile_s = time.perf_counter() - start
+    self.run(1)
+    self.first_step_s = time.perf_counter() - start
 
   def run(self, steps: int) -> float:
     """Runs `steps` train steps; the seconds until the last one's results are ready."""
     start = time.perf_counter()
     state, metrics = self.state, None
     for _ in range(steps):
-      state, metrics = self.exp.train_step(
-          state, self.batches[self.steps_done % len(self.batches)])
+      state, metrics = self.step(state, self.batches[self.steps_done % len(self.batches)])
       self.steps_done += 1
     jax.block_until_ready((state, metrics))
     self.state = state
@@ -311,8 +325,8 @@ def measure_model(name: str, args, rng, peak: float) -> dict:
 
   load_before = load()
   ours = OursRunner(config, rng)
-  print(f'  ours: init {ours.init_s:.1f} s, compile to first step {ours.compile_s:.1f} s '
-        f'(load {load_before} -> {load()})', flush=True)
+  print(f'  ours: init {ours.init_s:.1f} s, compile {ours.compile_s:.1f} s, first step '
+        f'done after {ours.first_step_s:.1f} s (load {load_before} -> {load()})', flush=True)
   theirs = TorchRunner(config, rng)
   result = interleaved({'ours': ours, 'torch': theirs}, args.repeats, args.chunk_s)
   train_flops = 3 * zoo.flops_per_image(flax_model, image_size)
@@ -322,7 +336,7 @@ def measure_model(name: str, args, rng, peak: float) -> dict:
       images_per_s=images_per_s, torch_images_per_s=torch_images_per_s,
       ratio=statistics.median(result['ratios']),
       step_ms=result['ours']['step_ms'], torch_step_ms=result['torch']['step_ms'],
-      compile_s=ours.compile_s, init_s=ours.init_s,
+      compile_s=ours.compile_s, first_step_s=ours.first_step_s, init_s=ours.init_s,
       train_gflops_per_image=train_flops / 1e9,
       gflops=train_flops * images_per_s / 1e9,
       torch_gflops=train_flops * torch_images_per_s / 1e9,

@@ -224,5 +224,5 @@ def test_summary_shows_layers_total_params_and_flops():
   text = zoo.summary(model, 64, batch_size=2)
   assert f'{zoo.count_params(model, 64):,}' in text
   assert 'FLOPs' in text
-  assert '(2, 64, 64, 32)' in text  # The first conv's output shape.
+  assert '(2, 64, 64, 16)' in text  # The first conv's output shape (widths[0] = 16).
   assert zoo.flops_per_image(model, 64) > 0

@@ -114,6 +114,16 @@ class Experiment:
     return jax.eval_shape(self._jitted_init(), jax.random.key(self.config.seed))
 
 
+def read_data_stats(workdir: str) -> dict[str, Any] | None:
+  """The normalization a run was trained with (`data_stats.json`), or None if absent."""
+  path = os.path.join(workdir, 'data_stats.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    saved = json.load(f)
+  return {key: saved[key] for key in ('bg', 'fg_bg')}
+
+
 def prepare(config, data, stats: dict[str, Any] | None = None) -> Experiment:
   """Builds the model, optimizer, mesh and jitted steps for `config` on `data`.
 

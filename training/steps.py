@@ -14,6 +14,16 @@ from losses import metrics as metrics_lib
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
+# XLA:CPU (jax 0.10) hands convolutions, dots and reductions to YNNPACK. Its weight-gradient
+# convolutions (a 3x3 output from a whole-image window) run 3-4x slower than Eigen's, and
+# they are most of a conv net's backward pass, so the train step keeps YNNPACK for dots
+# and reductions only. benchmarks/train_speed.py measured 2.0 -> 3.5 images/s for
+# dmnet_resnet, 8.2 -> 11.2 for unet, 29.6 -> 31.6 for dmnet_cnn (BENCHMARKS.md).
+CPU_TRAIN_COMPILER_OPTIONS = {
+    'xla_cpu_experimental_ynn_fusion_type':
+        'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE',
+}
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -118,6 +128,8 @@ def jit_steps(model, optimizer, schedule, config, stats):
   """The jitted train step (state donated) and eval step for this model and config."""
   train = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer,
                                     schedule=schedule, config=config, stats=stats),
-                  donate_argnums=0)
+                  donate_argnums=0,
+                  compiler_options=(CPU_TRAIN_COMPILER_OPTIONS
+                                    if jax.default_backend() == 'cpu' else None))
   evaluate = jax.jit(functools.partial(eval_step, model=model, stats=stats, config=config))
   return train, evaluate
