@@ -91,6 +91,14 @@ def get_config(name: str, batch_size: int | None = None, augment: bool = True):
   return config
 
 
+def benchmark_config(name: str, args, batch_size: int | None = None):
+  """`get_config` with the command line's `--no_augment` and `--dtype` applied."""
+  config = get_config(name, batch_size, augment=not args.no_augment)
+  if args.dtype:
+    config.model.dtype = args.dtype
+  return config
+
+
 def random_batch(rng: np.random.Generator, batch_size: int, image_size: int):
   """A uint8 batch of the pipeline's shape: noise images, binary masks, depths."""
   shape = (batch_size, image_size, image_size)
@@ -305,9 +313,7 @@ def check_equivalence(config, batch_size: int = 2) -> float:
 
 def measure_model(name: str, args, rng, peak: float) -> dict:
   """Checks, compiles and times one model against its twin; its figures."""
-  config = get_config(name, augment=not args.no_augment)
-  if args.dtype:
-    config.model.dtype = args.dtype
+  config = benchmark_config(name, args)
   image_size, batch_size = config.data.image_size, config.train.batch_size
   flax_model = zoo.build(config.model)
   ours_params = zoo.count_params(flax_model, image_size)
@@ -324,7 +330,7 @@ def measure_model(name: str, args, rng, peak: float) -> dict:
     assert figures['max_abs_diff'] < 1e-3, figures['max_abs_diff']
 
   load_before = load()
-  ours = OursRunner(config, rng)
+  ours = OursRunner(config, rng, compiler_options=args.compiler_options)
   print(f'  ours: init {ours.init_s:.1f} s, compile {ours.compile_s:.1f} s, first step '
         f'done after {ours.first_step_s:.1f} s (load {load_before} -> {load()})', flush=True)
   theirs = TorchRunner(config, rng)
@@ -359,10 +365,8 @@ def batch_sweep(batch_sizes, args, rng) -> dict:
   """dmnet_cnn's step time and images/s at each batch size, ours and torch."""
   out = {}
   for batch_size in batch_sizes:
-    config = get_config(SWEEP_MODEL, batch_size, augment=not args.no_augment)
-    if args.dtype:
-      config.model.dtype = args.dtype
-    ours = OursRunner(config, rng)
+    config = benchmark_config(SWEEP_MODEL, args, batch_size)
+    ours = OursRunner(config, rng, compiler_options=args.compiler_options)
     theirs = TorchRunner(config, rng)
     result = interleaved({'ours': ours, 'torch': theirs}, args.sweep_repeats,
                          args.chunk_s / 2)
@@ -383,32 +387,35 @@ def batch_sweep(batch_sizes, args, rng) -> dict:
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--quick', action='store_true',
-                      help='dmnet_cnn only, 3 repeats, sweep at batch 8 only (< 2 min)')
+                      help='dmnet_cnn only, 3 repeats, sweep at batch 64 only (< 2 min)')
   parser.add_argument('--models', default='',
                       help=f'comma-separated, of {", ".join(CONFIGS)} (default: all; '
                       f'--quick: {SWEEP_MODEL})')
   parser.add_argument('--repeats', type=int, default=0,
-                      help='interleaved rounds per model (default 5; --quick 3)')
+                      help='interleaved rounds per model (default 4; --quick 3)')
   parser.add_argument('--chunk_s', type=float, default=0.0,
-                      help='seconds per timed chunk (default 4; --quick 2)')
+                      help='seconds per timed chunk (default 3; --quick 2)')
   parser.add_argument('--batch_sizes', default='',
                       help=f'{SWEEP_MODEL} sweep (default '
-                      f'{",".join(map(str, SWEEP_BATCH_SIZES))}; --quick: 8)')
+                      f'{",".join(map(str, SWEEP_BATCH_SIZES))}; --quick: 64)')
   parser.add_argument('--no_sweep', action='store_true', help='skip the batch sweep')
   parser.add_argument('--skip_check', action='store_true',
                       help='skip the flax / torch output equivalence check')
   parser.add_argument('--no_augment', action='store_true',
                       help='config.data.augment = [] on our side (torch never augments)')
   parser.add_argument('--dtype', default='', help="our compute dtype, e.g. 'bfloat16'")
+  parser.add_argument('--compiler_options', type=json.loads, default=None,
+                      help='XLA options (JSON) to compile our step with instead of '
+                      "steps.jit_steps' own")
   args = parser.parse_args(argv)
-  args.repeats = args.repeats or (3 if args.quick else 5)
+  args.repeats = args.repeats or (3 if args.quick else 4)
   args.sweep_repeats = 2 if args.quick else 3
-  args.chunk_s = args.chunk_s or (2.0 if args.quick else 4.0)
+  args.chunk_s = args.chunk_s or (2.0 if args.quick else 3.0)
   names = ([n for n in args.models.split(',') if n] or
            ([SWEEP_MODEL] if args.quick else list(CONFIGS)))
   batch_sizes = ([] if args.no_sweep else
                  [int(b) for b in args.batch_sizes.split(',') if b] or
-                 ([8] if args.quick else list(SWEEP_BATCH_SIZES)))
+                 ([64] if args.quick else list(SWEEP_BATCH_SIZES)))
 
   threads = jax_threads()
   torch.set_num_threads(threads)
@@ -427,7 +434,9 @@ def main(argv=None):
     sweep = batch_sweep(batch_sizes, args, rng)
   results.update(peak_gflops={k: round(v, 1) for k, v in peak.items()}, batch_sweep=sweep,
                  quick=args.quick, repeats=args.repeats, threads=threads,
-                 xla_flags=os.environ.get('XLA_FLAGS', ''), augment=not args.no_augment,
+                 xla_flags=os.environ.get('XLA_FLAGS', ''),
+                 compiler_options=args.compiler_options, augment=not args.no_augment,
+                 dtype=args.dtype or 'float32',
                  load_avg=[round(x, 2) for x in os.getloadavg()],
                  wall_s=round(time.perf_counter() - start, 1))
   print(json.dumps(results))

@@ -137,10 +137,11 @@ def gradient(pred, target):
   """L1 between the image gradients (forward differences) of pred and target.
 
   mean |dy(pred) - dy(target)| + mean |dx(pred) - dx(target)|, with dy along H and
-  dx along W, each averaged over the differences that exist (no padding).
+  dx along W, each averaged over the differences that exist (no padding). An image
+  one pixel high (or wide) has no differences along that axis: that term is 0.
 
   Args:
-    pred: Predictions, N x H x W x C with H, W >= 2.
+    pred: Predictions, N x H x W x C.
     target: Targets, same shape.
 
   Returns:
@@ -149,7 +150,8 @@ def gradient(pred, target):
   error = pred - target  # d(pred) - d(target) == d(pred - target).
   dy = error[:, 1:, :, :] - error[:, :-1, :, :]
   dx = error[:, :, 1:, :] - error[:, :, :-1, :]
-  return jnp.mean(jnp.abs(dy)) + jnp.mean(jnp.abs(dx))
+  mean_abs = lambda d: jnp.mean(jnp.abs(d)) if d.size else jnp.zeros((), error.dtype)
+  return mean_abs(dy) + mean_abs(dx)
 
 
 @register('silog', on_logits=False)

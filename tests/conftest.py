@@ -22,6 +22,10 @@ def tiny_config(data_dir: str):
   config.train.update(steps=6, batch_size=4, checkpoint_every=3, log_every=2)
   config.eval.update(every=6, batch_size=8, num_grid_samples=2)
   config.schedule.warmup_steps = 2
+  # Two cheap random augmentations: enough to check that resuming restores the RNG,
+  # without compiling the whole default list into every tiny run (tests/test_augment.py
+  # covers each augmentation).
+  config.data.augment = [dict(name='hflip', p=0.5), dict(name='cutout', size=0.25, p=0.5)]
   return config
 
 
