@@ -80,7 +80,9 @@ def _loss_curves(variants, workdir, path):
   for name in variants:
     with open(os.path.join(workdir, name, 'metrics.jsonl')) as f:
       lines = [json.loads(line) for line in f]
-    by_step = {line['step']: line for line in lines}  # A resume repeats steps.
+    by_step = {}  # Train and eval lines share steps; a resume repeats steps: last wins.
+    for line in lines:
+      by_step.setdefault(line['step'], {}).update(line)
     steps = sorted(s for s, line in by_step.items() if 'eval/mask_iou' in line)
     axes[0].plot(steps, [by_step[s]['eval/mask_iou'] for s in steps], marker='o', label=name)
     steps = sorted(s for s, line in by_step.items() if 'train/loss' in line)
