@@ -32,8 +32,12 @@ share of the machine's peak: the best of a few 2048 x 2048 float32 matmuls, meas
 the same run in jax and in torch (`flops_share` is against the higher of the two).
 The batch sweep times dmnet_cnn's step (both sides) at batch 8 ... 128.
 
-The 1-minute load average is printed with every measurement: the machine is shared. The
-last line is one JSON object.
+The 1-minute load average is printed with every measurement: the machine is shared. Under
+load, PyTorch's OpenMP threads (which wait for each other at every op) lose far more than
+XLA's, so on an oversubscribed machine `ratio` flatters us; `taskset -c 0 python
+benchmarks/train_speed.py ...` pins both sides to one core (JAX then runs one thread and
+torch is given one), which compares the per-core speed free of that effect. The last line
+is one JSON object.
 """
 import argparse
 import importlib
