@@ -226,3 +226,23 @@ def test_summary_shows_layers_total_params_and_flops():
   assert 'FLOPs' in text
   assert '(2, 64, 64, 16)' in text  # The first conv's output shape (widths[0] = 16).
   assert zoo.flops_per_image(model, 64) > 0
+
+
+@pytest.mark.parametrize('shape', [(2, 5, 7, 3), (1, 1, 1, 2), (3, 4, 4, 8)])
+def test_doubling_upsample_equals_jax_image_resize(shape):
+  from zoo import layers  # pylint: disable=g-import-not-at-top
+  n, h, w, c = shape
+  x = jax.random.normal(jax.random.key(0), shape)
+  like = jnp.zeros((n, 2 * h, 2 * w, c))
+  np.testing.assert_allclose(
+      layers.upsample(x, like),
+      jax.image.resize(x, (n, 2 * h, 2 * w, c), 'bilinear'), atol=1e-6)
+
+
+def test_other_upsample_sizes_go_through_jax_image_resize():
+  from zoo import layers  # pylint: disable=g-import-not-at-top
+  x = jax.random.normal(jax.random.key(0), (1, 4, 6, 2))
+  like = jnp.zeros((1, 9, 13, 2))
+  np.testing.assert_allclose(
+      layers.upsample(x, like),
+      jax.image.resize(x, (1, 9, 13, 2), 'bilinear'), atol=1e-6)

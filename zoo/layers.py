@@ -4,6 +4,7 @@ from typing import Any, Callable
 
 from flax import linen as nn
 import jax
+from jax import lax
 import jax.numpy as jnp
 
 ModuleDef = Any
@@ -63,10 +64,37 @@ class Heads(nn.Module):
     return outputs
 
 
+def _double_bilinear(x, axis: int):
+  """Doubles `x` along `axis` bilinearly (half-pixel centres, edges repeated).
+
+  Output pixel 2i is 0.75 x[i] + 0.25 x[i - 1] and pixel 2i + 1 is
+  0.75 x[i] + 0.25 x[i + 1], with x[-1] = x[0] and x[n] = x[n - 1]: what
+  `jax.image.resize(..., 'bilinear')` gives for a factor of 2, as elementwise
+  ops that XLA fuses (resize contracts with dense interpolation matrices).
+  """
+  size = x.shape[axis]
+  first = lax.slice_in_dim(x, 0, 1, axis=axis)
+  last = lax.slice_in_dim(x, size - 1, size, axis=axis)
+  before = jnp.concatenate(
+      [first, lax.slice_in_dim(x, 0, size - 1, axis=axis)], axis)
+  after = jnp.concatenate(
+      [lax.slice_in_dim(x, 1, size, axis=axis), last], axis)
+  out = jnp.stack([0.75 * x + 0.25 * before, 0.75 * x + 0.25 * after],
+                  axis=axis + 1)
+  return out.reshape(x.shape[:axis] + (2 * size,) + x.shape[axis + 1:])
+
+
 def upsample(x, like):
-  """Bilinearly resizes NHWC `x` to the spatial size of `like`."""
-  n, _, _, c = x.shape
+  """Bilinearly resizes NHWC `x` to the spatial size of `like`.
+
+  Doubling, the decoders' case, runs as a fused stencil (`_double_bilinear`,
+  ~10% faster dmnet_cnn training on a 2-core CPU, benchmarks/train_speed.py);
+  other sizes go through `jax.image.resize`. Both compute the same values.
+  """
+  n, in_h, in_w, c = x.shape
   _, h, w, _ = like.shape
+  if (h, w) == (2 * in_h, 2 * in_w):
+    return _double_bilinear(_double_bilinear(x, 1), 2)
   return jax.image.resize(x, (n, h, w, c), 'bilinear')
 
 
