@@ -61,6 +61,15 @@ def get_config():
   config.schedule.warmup_steps = 50
   config.schedule.min_lr = 1e-3  # cyclic: the low end; cosine: the final value as a fraction-free lr.
   config.schedule.half_cycle_steps = 2000  # cyclic: steps up (and again down).
+  # Reduce-on-plateau on the test loss, on top of any schedule: after `patience`
+  # evaluations without the test loss improving by `rtol` (relative), the learning rate
+  # is multiplied by `factor` (down to `min_scale` x the schedule's). 1.0 turns it off.
+  config.schedule.plateau = ml_collections.ConfigDict()
+  config.schedule.plateau.factor = 1.0
+  config.schedule.plateau.patience = 3
+  config.schedule.plateau.cooldown = 0
+  config.schedule.plateau.rtol = 1e-4
+  config.schedule.plateau.min_scale = 0.01
 
   config.train = ml_collections.ConfigDict()
   config.train.steps = 600

@@ -24,6 +24,8 @@ Definitions (all images in [0, 1]; uint8 inputs are divided by 255):
   (0, 1] as p' = (255 p + 1) / 256 (DESIGN.md's (u + 1) / 256 for u = 255 p):
   AbsRel = mean |p' - g'| / g', delta_k = share of pixels with
   max(p'/g', g'/p') < 1.25^k.
+- Loss, mask_loss, depth_loss: the config's training loss (and each head's) of each
+  test sample alone, averaged over samples; reduce-on-plateau watches `loss`.
 """
 from typing import Iterable, Mapping, Sequence
 
@@ -40,6 +42,9 @@ _DELTA_BASE = 1.25
 
 # Result key -> the per-sample key whose mean over samples it is.
 _SAMPLE_MEANS = {
+    'loss': 'loss',
+    'mask_loss': 'mask_loss',
+    'depth_loss': 'depth_loss',
     'mask_iou': 'mask_iou',
     'mask_dice': 'mask_dice',
     'mask_ssim_acc': 'mask_ssim_ok',
@@ -59,7 +64,7 @@ _PIXEL_RMSES = {
     'depth_rmse': ('depth_sq_err', 'depth_num_pixels'),
     'baseline_depth_rmse': ('baseline_depth_sq_err', 'baseline_depth_num_pixels'),
 }
-_RESULT_ORDER = ('mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
+_RESULT_ORDER = ('loss', 'mask_loss', 'depth_loss', 'mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
                  'depth_delta1', 'depth_delta2', 'depth_delta3', 'depth_ssim_acc',
                  'baseline_mask_iou', 'baseline_mask_dice', 'baseline_depth_rmse')
 
@@ -154,7 +159,8 @@ class MetricAccumulator:
   def result(self) -> dict:
     """The metrics over everything seen so far, as Python floats (see module doc).
 
-    Keys, where their inputs were seen: `mask_iou`, `mask_dice`, `mask_ssim_acc`,
+    Keys, where their inputs were seen: `loss`, `mask_loss`, `depth_loss` (the
+    training loss per sample, from `training.steps.per_sample_loss`), `mask_iou`, `mask_dice`, `mask_ssim_acc`,
     `depth_rmse`, `depth_abs_rel`, `depth_delta1`, `depth_delta2`, `depth_delta3`,
     `depth_ssim_acc`, `baseline_mask_iou`, `baseline_mask_dice`,
     `baseline_depth_rmse`; always `num_samples`.

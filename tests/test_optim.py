@@ -71,3 +71,36 @@ def test_every_optimizer_takes_a_step(name):
   params = {'w': jnp.ones(3)}
   updates, _ = optimizer.update({'w': jnp.ones(3)}, optimizer.init(params), params)
   assert np.all(np.isfinite(updates['w']))
+
+
+def plateau_scales(test_losses, **plateau_fields):
+  """The learning-rate scale after each evaluation's test loss."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from training import steps  # pylint: disable=g-import-not-at-top
+  config = base.get_config()
+  config.schedule.plateau.update(plateau_fields)
+  plateau = optim.make_plateau(config)
+  state = steps.TrainState(step=0, params={}, batch_stats={}, opt_state=(), rng=0,
+                           nonfinite_step=-1, plateau=plateau.init(jnp.zeros(())))
+  scales = []
+  for loss in test_losses:
+    state = steps.update_plateau(state, loss, plateau=plateau)
+    scales.append(float(state.plateau.scale))
+  return scales
+
+
+def test_reduce_on_plateau_scales_the_lr_after_patience_evals_without_improvement():
+  scales = plateau_scales([1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.5],
+                          factor=0.5, patience=2)
+  assert scales == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+
+
+def test_reduce_on_plateau_stops_at_min_scale_and_is_off_by_default():
+  assert plateau_scales([1.0] * 8, factor=0.1, patience=1, min_scale=0.01)[-1] == (
+      pytest.approx(0.01))
+  assert plateau_scales([1.0] * 8) == [1.0] * 8
+
+
+def test_a_small_relative_improvement_counts_as_a_plateau():
+  assert plateau_scales([1.0, 0.99, 0.98], factor=0.5, patience=1, rtol=0.05) == [
+      1.0, 0.5, 0.25]

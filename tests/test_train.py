@@ -59,3 +59,23 @@ def test_a_run_stopped_halfway_and_resumed_ends_with_identical_parameters(
   assert loop.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_at=3) is None
   resumed = _params_after(config, str(tmp_path / 'resumed'))
   jax.tree.map(np.testing.assert_array_equal, straight, resumed)
+
+
+def test_reduce_on_plateau_lowers_the_logged_lr_and_resumes_exactly(tiny_data_dir, tmp_path):
+  config = tiny_config(tiny_data_dir)
+  config.eval.every = 2
+  config.schedule.name = 'constant'
+  config.schedule.warmup_steps = 0
+  # rtol = 1: no test loss counts as an improvement, so every evaluation halves the lr.
+  config.schedule.plateau.update(factor=0.5, patience=1, rtol=1.0)
+  straight = _params_after(config, str(tmp_path / 'straight'))
+  with open(tmp_path / 'straight' / 'metrics.jsonl') as f:
+    lines = [json.loads(line) for line in f]
+  lr = {line['step']: line['train/lr'] for line in lines if 'train/lr' in line}
+  base_lr = config.optimizer.lr
+  assert lr == pytest.approx({2: base_lr, 4: base_lr / 2, 6: base_lr / 4})
+  assert all(np.isfinite(line['eval/loss']) for line in lines if 'eval/mask_iou' in line)
+
+  assert loop.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_at=3) is None
+  resumed = _params_after(config, str(tmp_path / 'resumed'))
+  jax.tree.map(np.testing.assert_array_equal, straight, resumed)

@@ -1,5 +1,6 @@
 """train_and_evaluate: the whole run, from dataset to `eval_metrics.json`, resumable."""
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -7,6 +8,7 @@ import time
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
@@ -86,6 +88,7 @@ class Experiment:
   model: Any
   optimizer: Any
   schedule: Any
+  plateau: Any
   mesh: jax.sharding.Mesh
   stats: dict[str, Any]
   train_step: Callable
@@ -98,7 +101,8 @@ class Experiment:
 
   def _jitted_init(self):
     return jax.jit(lambda rng: steps_lib.create_train_state(
-        self.model, self.optimizer, self.config.loss, rng, self.config.data.image_size),
+        self.model, self.optimizer, self.plateau, self.config.loss, rng,
+        self.config.data.image_size),
                    out_shardings=NamedSharding(self.mesh, PartitionSpec()))
 
   def init_state(self) -> steps_lib.TrainState:
@@ -108,6 +112,14 @@ class Experiment:
     if jax.default_backend() == 'cpu':  # Runs once: compile it fast, not optimized.
       return init.lower(rng).compile(zoo.FAST_CPU_COMPILE_OPTIONS)(rng)
     return init(rng)
+
+  def update_plateau(self, state, test_loss: float) -> steps_lib.TrainState:
+    """`state` after reduce-on-plateau has seen one evaluation's test loss."""
+    return self._jitted_update_plateau(state, jnp.float32(test_loss))
+
+  @functools.cached_property
+  def _jitted_update_plateau(self):
+    return jax.jit(functools.partial(steps_lib.update_plateau, plateau=self.plateau))
 
   def abstract_state(self):
     """The train state's shapes and shardings, without computing it."""
@@ -136,6 +148,7 @@ def prepare(config, data, stats: dict[str, Any] | None = None) -> Experiment:
   stats = stats or {key: data.stats[key] for key in ('bg', 'fg_bg')}
   train_step, eval_step = steps_lib.jit_steps(model, optimizer, schedule, config, stats)
   return Experiment(config=config, model=model, optimizer=optimizer, schedule=schedule,
+                    plateau=optim.make_plateau(config),
                     mesh=make_mesh(), stats=stats, train_step=train_step,
                     eval_step=eval_step)
 
@@ -245,6 +258,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
       if step % config.eval.every == 0 or step == config.train.steps:
         _check_finite(state)
         last_eval = _evaluate_and_log(exp, state, data, baselines, writer, workdir)
+        state = _update_plateau(exp, state, last_eval['loss'])
       if step % config.train.checkpoint_every == 0 or step == config.train.steps:
         _check_finite(state)
         checkpoint_lib.save(manager, state, iterator,
@@ -287,6 +301,16 @@ def _check_finite(state):
         f'the loss or its gradient became NaN or Inf at step {bad_step}; training '
         'stopped and the last checkpoint before it is kept. Lower optimizer.lr or '
         'set optimizer.grad_clip_norm.')
+
+
+def _update_plateau(exp, state, test_loss: float):
+  scale_before = float(jax.device_get(state.plateau.scale))
+  state = exp.update_plateau(state, test_loss)
+  scale = float(jax.device_get(state.plateau.scale))
+  if scale != scale_before:
+    print(f'\ntest loss {test_loss:.4g} plateaued: the learning rate is now {scale:.3g} x '
+          'the schedule\'s (schedule.plateau)', flush=True)
+  return state
 
 
 def _evaluate_and_log(exp, state, data, baselines, writer, workdir) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from typing import Callable
 
 import optax
+import optax.contrib
 
 SCHEDULES: dict[str, Callable] = {}
 OPTIMIZERS: dict[str, Callable] = {}
@@ -101,3 +102,22 @@ def make_optimizer(config) -> optax.GradientTransformation:
     optimizer = optax.chain(optax.clip_by_global_norm(config.optimizer.grad_clip_norm),
                             optimizer)
   return optimizer
+
+
+def make_plateau(config) -> optax.GradientTransformationExtraArgs:
+  """Reduce-on-plateau on the test loss (`config.schedule.plateau`).
+
+  After each evaluation (`steps.update_plateau`), if the test loss has not fallen
+  below `(1 - rtol)` x its best for `patience` evaluations in a row, every later update
+  is scaled by `factor` more (on top of the schedule), down to `min_scale`; `cooldown`
+  evaluations pass before it counts again. `factor = 1` (the default) never scales.
+  """
+  plateau = config.schedule.plateau
+  if plateau.factor == 1.0:  # Off (optax refuses factor 1): its state, never updated,
+    # so that a checkpoint resumes with the switch turned either way.
+    state_only = optax.contrib.reduce_on_plateau(factor=0.5)
+    return optax.GradientTransformationExtraArgs(
+        state_only.init, lambda updates, state, params=None, **extra_args: (updates, state))
+  return optax.contrib.reduce_on_plateau(
+      factor=plateau.factor, patience=plateau.patience, rtol=plateau.rtol,
+      cooldown=plateau.cooldown, min_scale=plateau.min_scale)

@@ -34,6 +34,8 @@ class TrainState:
   (if any) under 'loss', so one optimizer trains both. `nonfinite_step` is -1 until a
   step meets a NaN or Inf loss or gradient; that step and all after it leave the state
   unchanged, so the last saved checkpoint stays good. Steps count from 1, as logged.
+  `plateau` is the reduce-on-plateau state (`optim.make_plateau`): every update is
+  multiplied by its `scale`, which only `update_plateau` changes, after an evaluation.
   """
   step: jax.Array
   params: Any
@@ -41,9 +43,11 @@ class TrainState:
   opt_state: Any
   rng: jax.Array
   nonfinite_step: jax.Array
+  plateau: Any
 
 
-def create_train_state(model, optimizer, loss_config, rng, image_size: int) -> TrainState:
+def create_train_state(model, optimizer, plateau, loss_config, rng,
+                       image_size: int) -> TrainState:
   """Initializes the model on a dummy batch and the optimizer on its parameters."""
   init_rng, state_rng = jax.random.split(rng)
   dummy = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
@@ -52,7 +56,14 @@ def create_train_state(model, optimizer, loss_config, rng, image_size: int) -> T
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get('batch_stats', {}),
                     opt_state=optimizer.init(params), rng=jax.random.key_data(state_rng),
-                    nonfinite_step=-jnp.ones((), jnp.int32))
+                    nonfinite_step=-jnp.ones((), jnp.int32),
+                    plateau=plateau.init(jnp.zeros((), jnp.float32)))
+
+
+def update_plateau(state: TrainState, test_loss, *, plateau) -> TrainState:
+  """Feeds one evaluation's test loss to reduce-on-plateau; may lower `plateau.scale`."""
+  _, plateau_state = plateau.update(jnp.zeros(()), state.plateau, value=test_loss)
+  return state.replace(plateau=plateau_state)
 
 
 def model_inputs(batch_uint8, stats, dtype_name: str):
@@ -87,6 +98,8 @@ def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, 
   (loss, (aux, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params)
   updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+  scale = state.plateau.scale
+  updates = jax.tree.map(lambda update: (scale * update).astype(update.dtype), updates)
   params = optax.apply_updates(state.params, updates)
   grad_norm = optax.global_norm(grads)
   finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & (state.nonfinite_step < 0)
@@ -98,26 +111,42 @@ def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, 
       opt_state=keep(opt_state, state.opt_state),
       nonfinite_step=jnp.where((state.nonfinite_step < 0) & ~finite, state.step + 1,
                                state.nonfinite_step))
-  metrics = dict(loss=loss, grad_norm=grad_norm, lr=schedule(state.step), **aux)
+  metrics = dict(loss=loss, grad_norm=grad_norm, lr=schedule(state.step) * scale, **aux)
   return new_state, metrics
+
+
+def _probabilities(outputs):
+  return {key: jax.nn.sigmoid(outputs[key].astype(jnp.float32)) for key in ('mask', 'depth')}
 
 
 def predict(params, batch_stats, batch, *, model, stats, dtype_name):
   """Mask and depth probabilities in [0, 1] for a uint8 batch (N x H x W x 1 each)."""
   _, inputs = model_inputs(batch, stats, dtype_name)
   outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
-  return {key: jax.nn.sigmoid(outputs[key].astype(jnp.float32)) for key in ('mask', 'depth')}
+  return _probabilities(outputs)
+
+
+def per_sample_loss(loss_config, outputs, targets, loss_params):
+  """The training loss (and each head's) of every sample alone: {'loss': (N,), ...}."""
+  def one_sample(sample_outputs, sample_targets):
+    add_batch_axis = lambda tree: jax.tree.map(lambda x: x[None], tree)
+    total, aux = losses.total_loss(loss_config, add_batch_axis(sample_outputs),
+                                   add_batch_axis(sample_targets), loss_params)
+    return dict(loss=total, mask_loss=aux['mask_loss'], depth_loss=aux['depth_loss'])
+  return jax.vmap(one_sample)(
+      outputs, {key: targets[key] for key in ('mask', 'depth')})
 
 
 def eval_step(params, batch_stats, batch, baseline, *, model, stats, config):
-  """Per-sample metrics of the model and of the two baselines on one uint8 batch."""
-  targets = pipeline.to_unit_range(batch)
-  prediction = predict(params, batch_stats, batch, model=model, stats=stats,
-                       dtype_name=config.model.dtype)
+  """Per-sample losses and metrics of the model, and of the baselines, on a uint8 batch."""
+  targets, inputs = model_inputs(batch, stats, config.model.dtype)
+  outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
+  prediction = _probabilities(outputs)
   per_sample = metrics_lib.per_sample_metrics(
       prediction['mask'], prediction['depth'], targets['mask'], targets['depth'],
       mask_ssim_threshold=config.eval.mask_ssim_threshold,
       depth_ssim_threshold=config.eval.depth_ssim_threshold)
+  per_sample.update(per_sample_loss(config.loss, outputs, targets, params['loss']))
   baseline_metrics = metrics_lib.baseline_per_sample(
       targets['bg'], targets['fg_bg'], targets['mask'], targets['depth'],
       baseline['threshold'], baseline['mean_depth'])

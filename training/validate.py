@@ -50,6 +50,20 @@ def _check_numbers(config):
     raise ValueError(f'data.test_fraction: {fraction!r} must be within (0, 1)')
   if config.optimizer.weight_decay < 0:
     raise ValueError(f'optimizer.weight_decay: {config.optimizer.weight_decay!r} must be >= 0')
+  plateau = config.schedule.plateau
+  if not 0 < plateau.factor <= 1:
+    raise ValueError(f'schedule.plateau.factor: {plateau.factor!r} must be within (0, 1] '
+                     '(1 turns reduce-on-plateau off)')
+  for field in ('patience', 'cooldown'):
+    value = plateau[field]
+    if not isinstance(value, int) or value < (1 if field == 'patience' else 0):
+      raise ValueError(f'schedule.plateau.{field}: {value!r} must be an integer >= '
+                       f'{1 if field == "patience" else 0} (evaluations)')
+  if not 0 < plateau.rtol <= 1:
+    raise ValueError(f'schedule.plateau.rtol: {plateau.rtol!r} must be within (0, 1]')
+  if not 0 <= plateau.min_scale <= 1:
+    raise ValueError(f'schedule.plateau.min_scale: {plateau.min_scale!r} must be within '
+                     '[0, 1]')
   if config.optimizer.grad_clip_norm < 0:
     raise ValueError(f'optimizer.grad_clip_norm: {config.optimizer.grad_clip_norm!r} '
                      'must be >= 0 (0 turns clipping off)')
