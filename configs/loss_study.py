@@ -13,8 +13,9 @@ def get_config():
   """dmnet_cnn on the default synthetic set, one run per loss."""
   config = cnn.get_config()
   config.study = ml_collections.ConfigDict()
+  config.study.name = 'loss_study'
   # name -> the `loss` fields that variant changes; everything else is shared.
-  config.study.variants = ml_collections.ConfigDict(dict(
+  losses = dict(
       bce=dict(mask='bce_with_logits', depth='bce_with_logits', combine='weighted_sum'),
       smooth_l1=dict(mask='smooth_l1', depth='smooth_l1', combine='weighted_sum'),
       mse=dict(mask='mse', depth='mse', combine='weighted_sum'),
@@ -22,6 +23,8 @@ def get_config():
       sqrt_sum=dict(mask='bce_with_logits', depth='smooth_l1', combine='sqrt_sum'),
       per_head=dict(mask='bce_with_logits', depth='ssim', combine='weighted_sum'),
       uncertainty=dict(mask='bce_with_logits', depth='smooth_l1', combine='uncertainty'),
-  ))
+  )
+  config.study.variants = ml_collections.ConfigDict(
+      {name: dict(loss=loss) for name, loss in losses.items()})
   config.study.num_grid_samples = 4
   return config

@@ -1,7 +1,8 @@
-"""The loss study trains one run per loss and writes one comparison page."""
+"""A study trains one run per variant of a config and writes one comparison page."""
 import os
 
 import ml_collections
+import pytest
 
 from configs import loss_study
 from tests.conftest import tiny_config
@@ -18,15 +19,35 @@ def test_the_shipped_study_covers_the_originals_losses_and_the_new_combinations(
 def test_a_study_writes_a_table_a_grid_and_curves(tiny_data_dir, tmp_path):
   config = tiny_config(tiny_data_dir)
   config.study = ml_collections.ConfigDict(dict(
-      variants=dict(bce=dict(mask='bce_with_logits', depth='bce_with_logits'),
-                    uncertainty=dict(mask='bce_with_logits', depth='smooth_l1',
-                                     combine='uncertainty')),
+      name='loss_study',
+      variants=dict(bce=dict(loss=dict(mask='bce_with_logits', depth='bce_with_logits')),
+                    uncertainty=dict(loss=dict(mask='bce_with_logits', depth='smooth_l1',
+                                               combine='uncertainty'))),
       num_grid_samples=2))
   results = study.run_study(config, str(tmp_path))
   assert set(results) == {'bce', 'uncertainty'}
   page = (tmp_path / 'loss_study.md').read_text()
-  assert '| bce | bce_with_logits | bce_with_logits | weighted_sum |' in page
+  # Columns: the fields the variants set to different values, then the run's facts.
+  assert '| run | loss.depth | params | train img/s | mask_iou |' in page
+  assert '| bce | bce_with_logits | ' in page
   assert '| uncertainty |' in page and 'frame differencing mask IoU' in page
   for name in ('loss_study_predictions.png', 'loss_study_curves.png'):
     assert os.path.getsize(tmp_path / name) > 1000
   assert os.path.exists(tmp_path / 'bce' / 'eval_metrics.json')
+
+
+def test_the_model_study_compares_every_documented_model_on_one_budget():
+  from configs import model_study  # pylint: disable=g-import-not-at-top
+  variants = study.variant_configs(model_study.get_config())
+  assert set(variants) == {'dmnet_cnn', 'dmnet_cnn_v1', 'dmnet_resnet', 'unet'}
+  budgets = {(v.train.steps, v.train.batch_size, v.data.image_size, v.optimizer.lr, v.seed)
+             for v in variants.values()}
+  assert len(budgets) == 1
+  assert variants['unet'].model.widths == (32, 64, 128, 256)
+
+
+def test_a_variant_changing_an_unknown_section_is_refused():
+  config = loss_study.get_config()
+  config.study.variants = ml_collections.ConfigDict(dict(x=dict(losses=dict(mask='mse'))))
+  with pytest.raises(ValueError, match='study.variants.x: unknown config section'):
+    study.variant_configs(config)

@@ -8,46 +8,35 @@ import time
 import jax
 import jax.numpy as jnp
 
-import losses
-from datasets import augment
-from datasets import pipeline
 from training import steps as steps_lib
 
 SPLIT_KEYS = ('forward_ms', 'loss_ms', 'backward_ms', 'optimizer_ms', 'total_ms')
 
 
-def _train_inputs(state, batch, *, config, stats):
-  """(targets, inputs) exactly as `steps.train_step` makes them: augment, normalize."""
-  step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-  targets = augment.apply(config.data.augment, step_rng, pipeline.to_unit_range(batch))
-  inputs = pipeline.standardize(targets, stats, steps_lib.DTYPES[config.model.dtype])
-  return targets, inputs
-
-
 def _forward(state, batch, *, exp):
-  _, inputs = _train_inputs(state, batch, config=exp.config, stats=exp.stats)
+  _, inputs = steps_lib.train_inputs(state, batch, config=exp.config, stats=exp.stats)
   return steps_lib.apply_model(exp.model, state.params, state.batch_stats, inputs,
                                train=True)
 
 
 def _loss(params, state, batch, *, exp):
-  targets, inputs = _train_inputs(state, batch, config=exp.config, stats=exp.stats)
-  outputs, batch_stats = steps_lib.apply_model(exp.model, params, state.batch_stats,
-                                               inputs, train=True)
-  loss, aux = losses.total_loss(exp.config.loss, outputs, targets, params['loss'])
-  return loss, (aux, batch_stats)
+  targets, inputs = steps_lib.train_inputs(state, batch, config=exp.config, stats=exp.stats)
+  return steps_lib.train_loss(params, state, targets, inputs, model=exp.model,
+                              loss_config=exp.config.loss)
 
 
 def _staged_steps(exp):
   """(fn, donates) for four prefixes of the train step, each doing more than the last.
 
   The last is `exp.train_step` itself, which donates its state (so it needs a copy)
-  and is already compiled in a running trainer.
+  and is already compiled in a running trainer. All four compile with the train step's
+  XLA options, so that their differences are the step's parts.
   """
   loss_fn = functools.partial(_loss, exp=exp)
-  return ((jax.jit(functools.partial(_forward, exp=exp)), False),
-          (jax.jit(lambda state, batch: loss_fn(state.params, state, batch)), False),
-          (jax.jit(lambda state, batch: jax.value_and_grad(loss_fn, has_aux=True)(
+  jit = functools.partial(jax.jit, compiler_options=steps_lib.train_compiler_options())
+  return ((jit(functools.partial(_forward, exp=exp)), False),
+          (jit(lambda state, batch: loss_fn(state.params, state, batch)), False),
+          (jit(lambda state, batch: jax.value_and_grad(loss_fn, has_aux=True)(
               state.params, state, batch)), False),
           (exp.train_step, True))
 

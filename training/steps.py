@@ -84,19 +84,26 @@ def apply_model(model, params, batch_stats, inputs, *, train: bool):
   return model.apply(variables, inputs['bg'], inputs['fg_bg'], train=train), batch_stats
 
 
-def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, stats):
-  """One optimizer step on a uint8 batch: augment, normalize, forward, backward, update."""
+def train_inputs(state: TrainState, batch, *, config, stats):
+  """(targets in [0, 1], standardized inputs) of a train step: the uint8 batch
+  augmented with the step's own RNG, then normalized."""
   step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   targets = augment.apply(config.data.augment, step_rng, pipeline.to_unit_range(batch))
-  inputs = pipeline.standardize(targets, stats, DTYPES[config.model.dtype])
+  return targets, pipeline.standardize(targets, stats, DTYPES[config.model.dtype])
 
-  def loss_fn(params):
-    outputs, batch_stats = apply_model(model, params, state.batch_stats, inputs, train=True)
-    loss, aux = losses.total_loss(config.loss, outputs, targets, params['loss'])
-    return loss, (aux, batch_stats)
 
-  (loss, (aux, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      state.params)
+def train_loss(params, state: TrainState, targets, inputs, *, model, loss_config):
+  """(loss, (aux, new batch_stats)) of the model in train mode: what the step differentiates."""
+  outputs, batch_stats = apply_model(model, params, state.batch_stats, inputs, train=True)
+  loss, aux = losses.total_loss(loss_config, outputs, targets, params['loss'])
+  return loss, (aux, batch_stats)
+
+
+def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, stats):
+  """One optimizer step on a uint8 batch: augment, normalize, forward, backward, update."""
+  targets, inputs = train_inputs(state, batch, config=config, stats=stats)
+  (loss, (aux, batch_stats)), grads = jax.value_and_grad(train_loss, has_aux=True)(
+      state.params, state, targets, inputs, model=model, loss_config=config.loss)
   updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
   scale = state.plateau.scale
   updates = jax.tree.map(lambda update: (scale * update).astype(update.dtype), updates)
@@ -153,12 +160,15 @@ def eval_step(params, batch_stats, batch, baseline, *, model, stats, config):
   return per_sample, baseline_metrics, prediction
 
 
+def train_compiler_options() -> dict[str, str] | None:
+  """The XLA options the train step (and anything timed against it) compiles with."""
+  return CPU_TRAIN_COMPILER_OPTIONS if jax.default_backend() == 'cpu' else None
+
+
 def jit_steps(model, optimizer, schedule, config, stats):
   """The jitted train step (state donated) and eval step for this model and config."""
   train = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer,
                                     schedule=schedule, config=config, stats=stats),
-                  donate_argnums=0,
-                  compiler_options=(CPU_TRAIN_COMPILER_OPTIONS
-                                    if jax.default_backend() == 'cpu' else None))
+                  donate_argnums=0, compiler_options=train_compiler_options())
   evaluate = jax.jit(functools.partial(eval_step, model=model, stats=stats, config=config))
   return train, evaluate

@@ -1,4 +1,11 @@
-"""Runs a study: one training run per variant of a config, then one comparison page."""
+"""Runs a study: one training run per variant of a config, then one comparison page.
+
+`config.study.variants` maps a run's name to the config sections it changes, e.g.
+`ssim=dict(loss=dict(mask='ssim', depth='ssim'))` or `unet=dict(model=dict(name='unet',
+widths=(32, 64)))`; everything else (data, steps, batch, optimizer, seed) is shared, so
+the runs differ in exactly what the variant says. `config.study.name` names the page:
+`<workdir>/<name>.md`, `<name>_predictions.png`, `<name>_curves.png`.
+"""
 import copy
 import json
 import os
@@ -23,14 +30,18 @@ TABLE_KEYS = ('mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs
 
 
 def variant_configs(config) -> dict[str, object]:
-  """One full config per study variant: the shared config with its `loss` changes."""
+  """One full config per study variant: the shared config updated with its changes."""
   variants = {}
-  for name, loss_changes in config.study.variants.items():
+  for name, changes in config.study.variants.items():
     variant = copy.deepcopy(config)
     with variant.unlocked():
       del variant['study']
-    variant.loss.update(dict(loss_changes))
     try:
+      unknown = sorted(set(changes) - set(variant))
+      if unknown:
+        raise ValueError(f'unknown config section(s) {", ".join(unknown)}; a variant '
+                         f'changes sections such as loss=dict(...) or model=dict(...)')
+      variant.update(changes.to_dict())
       validate.validate_config(variant)
     except ValueError as error:
       raise ValueError(f'study.variants.{name}: {error}') from None
@@ -43,26 +54,56 @@ def run_study(config, workdir: str) -> dict[str, dict]:
   variants = variant_configs(config)
   results = {}
   for name, variant in variants.items():
-    print(f'\n=== {name}: loss {variant.loss.to_dict()} ===', flush=True)
+    print(f'\n=== {name}: {config.study.variants[name].to_dict()} ===', flush=True)
     metrics = loop.train_and_evaluate(variant, os.path.join(workdir, name))
     if metrics is None:  # Stopped early (SIGTERM): the rest waits for the next call.
       return results
     results[name] = metrics
-  write_page(variants, results, workdir)
+  write_page(config.study, variants, results, workdir)
   return results
 
 
-def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
-  """fg_bg | gt mask | each variant's mask ... ; then gt depth | each variant's depth."""
+def _changed_fields(study_config) -> list[str]:
+  """The dotted fields every variant sets, not all to one value: the table's columns."""
+  flat = [_flatten(changes.to_dict()) for changes in study_config.variants.values()]
+  common = set.intersection(*(set(f) for f in flat)) if flat else set()
+  return [key for key in flat[0] if key in common
+          and len({repr(f[key]) for f in flat}) > 1] if flat else []
+
+
+def _flatten(tree, prefix='') -> dict:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def _run_facts(workdir: str) -> dict:
+  """The run's median train images/s over its logging steps (metrics.jsonl)."""
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    lines = [json.loads(line) for line in f]
+  speeds = [line['train/images_per_s'] for line in lines if 'train/images_per_s' in line]
+  return dict(images_per_s=float(np.median(speeds)) if speeds else float('nan'))
+
+
+def _prediction_grid(variants, workdir, rows: int) -> tuple[np.ndarray, dict[str, int]]:
+  """fg_bg | gt mask | each variant's mask ... ; then gt depth | each variant's depth.
+
+  Also returns each variant's model parameter count.
+  """
   first = next(iter(variants.values()))
   data = datasets.load(first.data)
   batch = next(pipeline.eval_batches(data.test, image_size=first.data.image_size,
                                      batch_size=rows, limit=rows))
-  predictions = {}
+  predictions, num_params = {}, {}
   for name, variant in variants.items():
     exp = loop.prepare(variant, data)
     manager = checkpoint_lib.make_manager(os.path.join(workdir, name), read_only=True)
     state = checkpoint_lib.restore(manager, manager.latest_step(), exp.abstract_state())
+    num_params[name] = sum(x.size for x in jax.tree.leaves(state.params['model']))
     predictions[name] = jax.device_get(steps_lib.predict(
         state.params, state.batch_stats, batch, model=exp.model, stats=exp.stats,
         dtype_name=variant.model.dtype))
@@ -72,7 +113,7 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
                  [visualize.gray(p['mask'][i]) for p in predictions.values()])
     tiles.append([batch['bg'][i], visualize.colorize_depth(batch['depth'][i] / 255.0)] +
                  [visualize.colorize_depth(p['depth'][i]) for p in predictions.values()])
-  return visualize.tile_rows(tiles)
+  return visualize.tile_rows(tiles), num_params
 
 
 def _loss_curves(variants, workdir, path):
@@ -98,30 +139,36 @@ def _loss_curves(variants, workdir, path):
   plt.close(figure)
 
 
-def write_page(variants, results, workdir: str):
-  """Writes `loss_study.md`, `loss_study_predictions.png` and `loss_study_curves.png`."""
-  grid_path = os.path.join(workdir, 'loss_study_predictions.png')
-  visualize.save_png(_prediction_grid(variants, workdir, next(iter(
-      variants.values())).eval.num_grid_samples), grid_path)
-  _loss_curves(variants, workdir, os.path.join(workdir, 'loss_study_curves.png'))
+def write_page(study_config, variants, results, workdir: str):
+  """Writes `<name>.md`, `<name>_predictions.png` and `<name>_curves.png` in `workdir`.
+
+  The table has a row per run: the fields every variant sets, the parameter count, the
+  median train images/s the run logged, and the test metrics.
+  """
+  name = study_config.name
+  grid, num_params = _prediction_grid(variants, workdir, study_config.num_grid_samples)
+  visualize.save_png(grid, os.path.join(workdir, f'{name}_predictions.png'))
+  _loss_curves(variants, workdir, os.path.join(workdir, f'{name}_curves.png'))
   baseline = next(iter(results.values()))
-  lines = ['# Loss study', '',
-           '| run | mask loss | depth loss | combine | ' + ' | '.join(TABLE_KEYS) + ' |',
-           '|' + '---|' * (4 + len(TABLE_KEYS))]
-  for name, metrics in results.items():
-    loss = variants[name].loss
-    cells = [f'{metrics[key]:.4f}' for key in TABLE_KEYS]
-    lines.append(f'| {name} | {loss.mask} | {loss.depth} | {loss.combine} | '
-                 + ' | '.join(cells) + ' |')
+  fields = _changed_fields(study_config)
+  header = ['run', *fields, 'params', 'train img/s', *TABLE_KEYS]
+  lines = [f'# {name.replace("_", " ").capitalize()}', '',
+           '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for run, metrics in results.items():
+    values = _flatten(study_config.variants[run].to_dict())
+    facts = _run_facts(os.path.join(workdir, run))
+    cells = [run, *(str(values[field]) for field in fields), f'{num_params[run]:,}',
+             f'{facts["images_per_s"]:.1f}', *(f'{metrics[key]:.4f}' for key in TABLE_KEYS)]
+    lines.append('| ' + ' | '.join(cells) + ' |')
   lines += ['', f'Baselines on the same test samples: frame differencing mask IoU '
             f'{baseline["baseline_mask_iou"]:.4f}, mean train depth RMSE '
             f'{baseline["baseline_depth_rmse"]:.4f}; {baseline["num_samples"]} test samples, '
             f'{baseline["step"]} steps each.', '',
             'Rows of the grid: fg_bg | true mask | each run\'s mask (in table order); '
             'bg | true depth | each run\'s depth.', '',
-            '![predictions](loss_study_predictions.png)', '',
-            '![curves](loss_study_curves.png)', '']
-  path = os.path.join(workdir, 'loss_study.md')
+            f'![predictions]({name}_predictions.png)', '',
+            f'![curves]({name}_curves.png)', '']
+  path = os.path.join(workdir, f'{name}.md')
   with open(path, 'w') as f:
     f.write('\n'.join(lines))
   print(f'\n{path}')

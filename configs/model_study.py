@@ -1,0 +1,31 @@
+"""The zoo compared: every model on the same data, steps, batch, optimizer and seed.
+
+`python run.py --config configs/model_study.py --workdir runs/model_study` trains one run
+per model in `runs/model_study/<name>/` (each resumes like any run) and writes
+`runs/model_study/model_study.md`: test metrics, parameters and measured train speed.
+Each model keeps the architecture of its own config (`configs/cnn.py`, `cnn_v1.py`,
+`resnet.py`, `unet.py`); the budget is this file's, not theirs.
+"""
+import ml_collections
+
+from configs import base
+from configs import cnn
+from configs import cnn_v1
+from configs import resnet
+from configs import unet
+
+
+def get_config():
+  """The four zoo models at 64 px on the default synthetic set, 400 steps of 16."""
+  config = base.get_config()
+  config.train.steps = 400
+  config.train.batch_size = 16
+  config.train.checkpoint_every = 200
+  config.eval.every = 200
+  config.study = ml_collections.ConfigDict()
+  config.study.name = 'model_study'
+  config.study.num_grid_samples = 4
+  config.study.variants = ml_collections.ConfigDict({
+      module.get_config().model.name: dict(model=module.get_config().model.to_dict())
+      for module in (cnn, cnn_v1, resnet, unet)})
+  return config
