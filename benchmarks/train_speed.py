@@ -21,10 +21,13 @@ For `dmnet_cnn`, `dmnet_resnet` and `unet` at their config's image size and batc
          the same gradient clipping, BCE-with-logits on the mask + SmoothL1 on
          sigmoid(depth); on random NCHW float batches already normalized;
          `torch.set_num_threads` = the cores JAX uses.
-The two alternate in one process (ours, torch, ours, torch, ...) in chunks of about
-`--chunk_s` seconds, so a change in the machine's load hits both; per side the median
-images/s over the repeats is reported, and `ratio` (ours / torch) is the median of the
-per-repeat ratios. Before timing, `check_equivalence` copies the flax weights into the
+The two alternate (ours, torch, ours, torch, ...) in chunks of about `--chunk_s`
+seconds, so a change in the machine's load hits both; per side the median images/s over
+the repeats is reported, and `ratio` (ours / torch) is the median of the per-repeat
+ratios. Each side runs in its own (spawned) process and waits on a pipe while the other
+runs: in one process, our step ran 15-30% slower once torch had trained there (450 ->
+520 -> 590 ms/step for dmnet_cnn at batch 32, measured; torch's allocations and thread
+pool stay behind), which no user of either library sees. Before timing, `check_equivalence` copies the flax weights into the
 torch twin (with flax's padding) and compares the train-mode outputs on one batch.
 
 Achieved FLOP/s = 3 x forward FLOPs per image (`zoo.flops_per_image`) x images/s, as a
@@ -42,10 +45,12 @@ is one JSON object.
 import argparse
 import importlib
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import time
+import traceback
 import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -191,6 +196,58 @@ class TorchRunner:
     return time.perf_counter() - start
 
 
+class RemoteRunner:
+  """An `OursRunner` or `TorchRunner` in a spawned process of its own; `run(steps)` ->
+  seconds, as measured there. `close()` ends the process."""
+
+  def __init__(self, side: str, config, compiler_options=None):
+    context = multiprocessing.get_context('spawn')
+    self._conn, child_conn = context.Pipe()
+    self._process = context.Process(
+        target=_serve_runner, args=(child_conn, side, config, compiler_options,
+                                    jax_threads()), daemon=True)
+    self._process.start()
+    facts = self._receive()
+    self.batch_size = facts.pop('batch_size')
+    self.__dict__.update(facts)  # init_s, compile_s, first_step_s (ours only).
+
+  def _receive(self):
+    reply = self._conn.recv()
+    if isinstance(reply, str):  # The child's traceback.
+      self.close()
+      raise RuntimeError(f'benchmark process failed:\n{reply}')
+    return reply
+
+  def run(self, steps: int) -> float:
+    """Runs `steps` train steps in the runner's process; the seconds they took."""
+    self._conn.send(steps)
+    return self._receive()
+
+  def close(self):
+    """Stops the runner's process."""
+    if self._process.is_alive():
+      self._conn.send(None)
+      self._process.join(timeout=60)
+
+
+def _serve_runner(conn, side: str, config, compiler_options, threads: int):
+  """The body of a `RemoteRunner`'s process: builds the runner, then runs on request."""
+  try:
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    if side == 'ours':
+      runner = OursRunner(config, rng, compiler_options=compiler_options)
+      facts = dict(init_s=runner.init_s, compile_s=runner.compile_s,
+                   first_step_s=runner.first_step_s)
+    else:
+      runner, facts = TorchRunner(config, rng), {}
+    conn.send(dict(batch_size=runner.batch_size, **facts))
+    while (steps := conn.recv()) is not None:
+      conn.send(runner.run(steps))
+  except BaseException:  # pylint: disable=broad-except
+    conn.send(traceback.format_exc())
+
+
 def interleaved(runners: dict, repeats: int, chunk_s: float) -> dict:
   """Times the runners in turn, `repeats` rounds of ~`chunk_s` s each; per-side stats.
 
@@ -334,11 +391,15 @@ def measure_model(name: str, args, rng, peak: float) -> dict:
     assert figures['max_abs_diff'] < 1e-3, figures['max_abs_diff']
 
   load_before = load()
-  ours = OursRunner(config, rng, compiler_options=args.compiler_options)
+  ours = RemoteRunner('ours', config, args.compiler_options)
   print(f'  ours: init {ours.init_s:.1f} s, compile {ours.compile_s:.1f} s, first step '
         f'done after {ours.first_step_s:.1f} s (load {load_before} -> {load()})', flush=True)
-  theirs = TorchRunner(config, rng)
-  result = interleaved({'ours': ours, 'torch': theirs}, args.repeats, args.chunk_s)
+  theirs = RemoteRunner('torch', config)
+  try:
+    result = interleaved({'ours': ours, 'torch': theirs}, args.repeats, args.chunk_s)
+  finally:
+    ours.close()
+    theirs.close()
   train_flops = 3 * zoo.flops_per_image(flax_model, image_size)
   images_per_s = result['ours']['images_per_s']
   torch_images_per_s = result['torch']['images_per_s']
@@ -370,10 +431,14 @@ def batch_sweep(batch_sizes, args, rng) -> dict:
   out = {}
   for batch_size in batch_sizes:
     config = benchmark_config(SWEEP_MODEL, args, batch_size)
-    ours = OursRunner(config, rng, compiler_options=args.compiler_options)
-    theirs = TorchRunner(config, rng)
-    result = interleaved({'ours': ours, 'torch': theirs}, args.sweep_repeats,
-                         args.chunk_s / 2)
+    ours = RemoteRunner('ours', config, args.compiler_options)
+    theirs = RemoteRunner('torch', config)
+    try:
+      result = interleaved({'ours': ours, 'torch': theirs}, args.sweep_repeats,
+                           args.chunk_s / 2)
+    finally:
+      ours.close()
+      theirs.close()
     out[str(batch_size)] = dict(
         step_ms=result['ours']['step_ms'], images_per_s=result['ours']['images_per_s'],
         torch_step_ms=result['torch']['step_ms'],
