@@ -38,7 +38,9 @@ def test_a_study_writes_a_table_a_grid_and_curves(tiny_data_dir, tmp_path):
 
 def test_the_model_study_compares_every_documented_model_on_one_budget():
   from configs import model_study  # pylint: disable=g-import-not-at-top
-  variants = study.variant_configs(model_study.get_config())
+  config = model_study.get_config()
+  config.lock()  # As `--config` hands it over.
+  variants = study.variant_configs(config)
   assert set(variants) == {'dmnet_cnn', 'dmnet_cnn_v1', 'dmnet_resnet', 'unet'}
   budgets = {(v.train.steps, v.train.batch_size, v.data.image_size, v.optimizer.lr, v.seed)
              for v in variants.values()}

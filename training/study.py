@@ -34,14 +34,15 @@ def variant_configs(config) -> dict[str, object]:
   variants = {}
   for name, changes in config.study.variants.items():
     variant = copy.deepcopy(config)
-    with variant.unlocked():
+    with variant.unlocked():  # Configs from --config arrive locked.
       del variant['study']
     try:
       unknown = sorted(set(changes) - set(variant))
       if unknown:
         raise ValueError(f'unknown config section(s) {", ".join(unknown)}; a variant '
                          f'changes sections such as loss=dict(...) or model=dict(...)')
-      variant.update(changes.to_dict())
+      with variant.unlocked():
+        variant.update(changes.to_dict())
       validate.validate_config(variant)
     except ValueError as error:
       raise ValueError(f'study.variants.{name}: {error}') from None
