@@ -31,12 +31,11 @@ import jax  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 import zoo  # pylint: disable=g-import-not-at-top
+from common import STATS, random_batch  # pylint: disable=g-import-not-at-top
 from configs import base  # pylint: disable=g-import-not-at-top
 from training import loop  # pylint: disable=g-import-not-at-top
 from training import profile  # pylint: disable=g-import-not-at-top
 
-# Random inputs are uniform in [0, 1]; these stand in for a dataset's statistics.
-STATS = {key: dict(mean=[0.5] * 3, std=[0.25] * 3) for key in ('bg', 'fg_bg')}
 LOGGING_MODEL = 'dmnet_cnn'
 
 
@@ -51,15 +50,6 @@ def model_config(name: str):
   config = base.get_config()
   config.model.name = name
   return config, f'configs/base.py with model.name={name} (no configs/{short}.py)'
-
-
-def random_batch(rng: np.random.Generator, batch_size: int, image_size: int):
-  """A uint8 batch of the pipeline's shape: uniform noise images, masks and depths."""
-  shape = (batch_size, image_size, image_size)
-  return dict(bg=rng.integers(0, 256, shape + (3,), np.uint8),
-              fg_bg=rng.integers(0, 256, shape + (3,), np.uint8),
-              mask=(rng.random(shape + (1,)) > 0.5).astype(np.uint8) * 255,
-              depth=rng.integers(0, 256, shape + (1,), np.uint8))
 
 
 def experiment(config, batch_size: int):

@@ -68,14 +68,12 @@ import torch  # pylint: disable=g-import-not-at-top
 
 import torch_models  # pylint: disable=g-import-not-at-top
 import zoo  # pylint: disable=g-import-not-at-top
+from common import MEAN, STATS, STD, random_batch  # pylint: disable=g-import-not-at-top
 from training import loop  # pylint: disable=g-import-not-at-top
 
 CONFIGS = {'dmnet_cnn': 'cnn', 'dmnet_resnet': 'resnet', 'unet': 'unet'}
 SWEEP_MODEL = 'dmnet_cnn'
 SWEEP_BATCH_SIZES = (8, 16, 32, 64, 128)
-# Random inputs are uniform in [0, 1]; these stand in for a dataset's statistics.
-MEAN, STD = 0.5, 0.25
-STATS = {key: dict(mean=[MEAN] * 3, std=[STD] * 3) for key in ('bg', 'fg_bg')}
 PEAK_SIZE = 2048
 
 
@@ -106,15 +104,6 @@ def benchmark_config(name: str, args, batch_size: int | None = None):
   if args.dtype:
     config.model.dtype = args.dtype
   return config
-
-
-def random_batch(rng: np.random.Generator, batch_size: int, image_size: int):
-  """A uint8 batch of the pipeline's shape: noise images, binary masks, depths."""
-  shape = (batch_size, image_size, image_size)
-  return dict(bg=rng.integers(0, 256, shape + (3,), np.uint8),
-              fg_bg=rng.integers(0, 256, shape + (3,), np.uint8),
-              mask=(rng.random(shape + (1,)) > 0.5).astype(np.uint8) * 255,
-              depth=rng.integers(0, 256, shape + (1,), np.uint8))
 
 
 def torch_batch(batch_uint8):
