@@ -9,6 +9,9 @@ Measures samples/s delivered to the train step, on `configs/cnn.py`'s dataset (6
   device: ours. grain over the TFDS array_record split -> uint8 batches; the config's
           augment list runs on the batch on the (CPU) device, jitted, then normalization,
           as in `steps.train_step`; each batch is waited for with block_until_ready.
+          Decoded samples are kept in memory after their first read
+          (`pipeline.DecodedCache`, `config.data.cache_mib`), as in training.
+  device_uncached: the same with `cache_mib = 0`: every sample decoded at every read.
   host:   the same grain pipeline with the augment list done per sample on the host
           (numpy / PIL, `benchmarks/host_augment.py`, a grain RandomMap); the device then
           only normalizes.
@@ -43,7 +46,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 
 import host_augment  # pylint: disable=g-import-not-at-top
 
-PLACEMENTS = ('device', 'host', 'torch')
+PLACEMENTS = ('device', 'device_uncached', 'host', 'torch')
 LIBRARY_PLACEMENT = 'device'
 FILE_FORMATS = dict(bg='jpg', fg_bg='jpg', mask='png', depth='png')
 
@@ -124,9 +127,10 @@ def _grain_dataset(data, config, placement):
   kwargs = dict(image_size=config.data.image_size, global_batch_size=config.train.batch_size,
                 seed=config.seed)
   workers = config.data.num_workers
-  if placement == 'device':
-    return pipeline.train_dataset(data.train, num_workers=workers,
-                                  prefetch=config.data.prefetch, **kwargs)
+  if placement in ('device', 'device_uncached'):
+    return pipeline.train_dataset(
+        data.train, num_workers=workers, prefetch=config.data.prefetch,
+        cache_mib=config.data.cache_mib if placement == 'device' else 0, **kwargs)
   source = pipeline.reopen_by_path(data.train) if workers else data.train
   ds = grain.MapDataset.source(source).seed(kwargs['seed']).shuffle().repeat()
   ds = ds.map(pipeline.ResizeAndDrop(kwargs['image_size']))
@@ -146,7 +150,7 @@ def _device_step(config, stats, placement):
   import jax  # pylint: disable=g-import-not-at-top
   from datasets import augment  # pylint: disable=g-import-not-at-top
   from datasets import pipeline  # pylint: disable=g-import-not-at-top
-  entries = augment_entries(config) if placement == 'device' else ()
+  entries = augment_entries(config) if placement.startswith('device') else ()
 
   @jax.jit
   def step(key, index, batch):
@@ -317,10 +321,11 @@ def main():
         f'on {os.cpu_count()} CPUs', flush=True)
   runs = {placement: [] for placement in PLACEMENTS}
   for repeat in range(args.repeats):
-    order = PLACEMENTS[repeat % 3:] + PLACEMENTS[:repeat % 3]
+    shift = repeat % len(PLACEMENTS)
+    order = PLACEMENTS[shift:] + PLACEMENTS[:shift]
     for placement in order:
       runs[placement].append(run_child(args, placement))
-      print(f'repeat {repeat}: {placement:6s} {runs[placement][-1]}', flush=True)
+      print(f'repeat {repeat}: {placement:15s} {runs[placement][-1]}', flush=True)
   median = {placement: {key: statistics.median(run[key] for run in results)
                         for key in results[0]}
             for placement, results in runs.items()}
@@ -331,6 +336,10 @@ def main():
       ratio=round(ours['samples_per_s'] / median['torch']['samples_per_s'], 3),
       host_augment_samples_per_s=round(median['host']['samples_per_s'], 1),
       device_augment_samples_per_s=round(median['device']['samples_per_s'], 1),
+      uncached_samples_per_s=round(median['device_uncached']['samples_per_s'], 1),
+      uncached_ratio=round(median['device_uncached']['samples_per_s']
+                           / median['torch']['samples_per_s'], 3),
+      uncached_peak_rss_mib=round(median['device_uncached']['peak_rss_mib'], 1),
       time_to_first_batch_s=round(ours['time_to_first_batch_s'], 3),
       peak_rss_mib=round(ours['peak_rss_mib'], 1),
       reference_peak_rss_mib=round(median['torch']['peak_rss_mib'], 1),

@@ -15,9 +15,9 @@ def data(tiny_data_dir):
   return datasets.load(tiny_config(tiny_data_dir).data)
 
 
-def train_iterator(data, num_workers, batch_size=4):
+def train_iterator(data, num_workers, batch_size=4, cache_mib=0):
   return iter(pipeline.train_dataset(data.train, image_size=32, global_batch_size=batch_size,
-                                     seed=0, num_workers=num_workers))
+                                     seed=0, num_workers=num_workers, cache_mib=cache_mib))
 
 
 def take(iterator, count):
@@ -69,3 +69,38 @@ def test_eval_batches_cover_the_split_once_in_order(data):
                                   np.stack([data.test[i][key] for i in range(len(data.test))]))
   limited = list(pipeline.eval_batches(data.test, image_size=32, batch_size=4, limit=5))
   assert sum(len(batch['bg']) for batch in limited) == 5
+
+
+def test_the_decoded_cache_gives_the_same_batches_over_several_epochs(data):
+  batches = 3 * len(data.train) // 4 + 1  # Three epochs and a bit, batch 4.
+  with contextlib.closing(train_iterator(data, 0)) as plain, \
+       contextlib.closing(train_iterator(data, 0, cache_mib=100)) as cached:
+    assert_batches_equal(take(plain, batches), take(cached, batches))
+
+
+def test_a_cached_iterator_resumes_from_its_saved_state(data):
+  with contextlib.closing(train_iterator(data, 0, cache_mib=100)) as fresh:
+    take(fresh, 7)
+    state = fresh.get_state()
+    rest = take(fresh, 3)
+  with contextlib.closing(train_iterator(data, 0, cache_mib=100)) as resumed:
+    resumed.set_state(state)
+    assert_batches_equal(rest, take(resumed, 3))
+
+
+def test_the_cache_decodes_each_sample_once():
+  reads = []
+
+  class CountingSource:
+    def __len__(self):
+      return 3
+
+    def __getitem__(self, index):
+      reads.append(index)
+      return {key: np.full((8, 8, 1 if key in ('mask', 'depth') else 3), index, np.uint8)
+              for key in pipeline.IMAGE_KEYS}
+
+  cache = pipeline.DecodedCache(CountingSource(), pipeline.ResizeAndDrop(4))
+  first = [cache[i] for i in (0, 1, 2, 0, 1, 2)]
+  assert sorted(reads) == [0, 1, 2]
+  assert first[0]['bg'].shape == (4, 4, 3) and first[3] is first[0]

@@ -208,7 +208,8 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   iterator = iter(pipeline.train_dataset(
       data.train, image_size=config.data.image_size,
       global_batch_size=config.train.batch_size, seed=config.seed,
-      num_workers=config.data.num_workers, prefetch=config.data.prefetch))
+      num_workers=config.data.num_workers, prefetch=config.data.prefetch,
+      cache_mib=config.data.cache_mib))
   manager = checkpoint_lib.make_manager(workdir, keep=config.train.keep_checkpoints)
   if manager.latest_step() is not None:
     state = checkpoint_lib.restore_latest_intact(

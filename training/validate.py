@@ -48,6 +48,9 @@ def _check_numbers(config):
   fraction = config.data.test_fraction
   if not 0 < fraction < 1:
     raise ValueError(f'data.test_fraction: {fraction!r} must be within (0, 1)')
+  if config.data.cache_mib < 0:
+    raise ValueError(f'data.cache_mib: {config.data.cache_mib!r} must be >= 0 (0 turns the '
+                     'decoded-sample cache off)')
   if config.optimizer.weight_decay < 0:
     raise ValueError(f'optimizer.weight_decay: {config.optimizer.weight_decay!r} must be >= 0')
   plateau = config.schedule.plateau
