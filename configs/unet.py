@@ -1,4 +1,4 @@
-"""unet: a U-Net with skip connections, the strongest of the zoo per training budget."""
+"""unet: a U-Net with skip connections (configs/model_study.py compares it with the zoo)."""
 from configs import base
 
 
