@@ -87,10 +87,9 @@ def _double_bilinear(x, axis: int):
 def upsample(x, like):
   """Bilinearly resizes NHWC `x` to the spatial size of `like`.
 
-  Doubling, the decoders' case, runs as a fused stencil (`_double_bilinear`; the
-  dmnet_cnn train step 13% faster than with `jax.image.resize` on a 2-core CPU,
-  `benchmarks/step_variants.py`); other sizes go through `jax.image.resize`. Both
-  compute the same values.
+  Doubling, the decoders' case, runs as a stencil of elementwise ops that XLA fuses
+  (`_double_bilinear`); other sizes go through `jax.image.resize`. Both compute the same
+  values; `benchmarks/step_variants.py` times the two (BENCHMARKS.md).
   """
   n, in_h, in_w, c = x.shape
   _, h, w, _ = like.shape
