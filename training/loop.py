@@ -279,6 +279,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
     progress.close()
     profiler.close()
     checkpoint_lib.wait_until_finished(manager)
+    iterator.close()  # Stops grain's reader threads (or worker processes) now.
     stop.restore()
 
   if last_eval is None:  # The run was already complete: evaluate what it left.
