@@ -1,6 +1,7 @@
 """A/B of our train step against variants of itself: XLA options and the upsampling.
 
   python benchmarks/step_variants.py                      # dmnet_cnn, every variant
+  python benchmarks/step_variants.py --quick              # current, current_again, resize; 2 rounds
   python benchmarks/step_variants.py --models dmnet_cnn,unet --variants current,resize
 
 Every variant of a model is compiled in this one process (no torch here, so nothing
@@ -72,11 +73,17 @@ def build(model: str, variant: str, rng) -> train_speed.OursRunner:
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--quick', action='store_true',
+                      help='current, current_again and resize only, 2 rounds (under 2 min)')
   parser.add_argument('--models', default='dmnet_cnn')
-  parser.add_argument('--variants', default=','.join(XLA_OPTIONS))
-  parser.add_argument('--rounds', type=int, default=5)
+  parser.add_argument('--variants', default='',
+                      help=f'comma-separated, of {", ".join(XLA_OPTIONS)} (default: all)')
+  parser.add_argument('--rounds', type=int, default=0, help='default 5; --quick 2')
   parser.add_argument('--steps', type=int, default=3)
   args = parser.parse_args(argv)
+  args.variants = args.variants or (
+      'current,current_again,resize' if args.quick else ','.join(XLA_OPTIONS))
+  args.rounds = args.rounds or (2 if args.quick else 5)
   variants = [v for v in args.variants.split(',') if v]
   if 'current' not in variants:
     variants.insert(0, 'current')
