@@ -361,7 +361,7 @@ def check_equivalence(config, batch_size: int = 2) -> float:
       for key in ('mask', 'depth'))
 
 
-def measure_model(name: str, args, rng, peak: float) -> dict:
+def measure_model(name: str, args, peak: float) -> dict:
   """Checks, compiles and times one model against its twin; its figures."""
   config = benchmark_config(name, args)
   image_size, batch_size = config.data.image_size, config.train.batch_size
@@ -415,7 +415,7 @@ def measure_model(name: str, args, rng, peak: float) -> dict:
   return figures
 
 
-def batch_sweep(batch_sizes, args, rng) -> dict:
+def batch_sweep(batch_sizes, args) -> dict:
   """dmnet_cnn's step time and images/s at each batch size, ours and torch."""
   out = {}
   for batch_size in batch_sizes:
@@ -484,12 +484,11 @@ def main(argv=None):
   peak = peak_gflops()
   print(f'peak (2048^2 float32 matmul): jax {peak["jax"]:.1f} GFLOP/s, '
         f'torch {peak["torch"]:.1f} GFLOP/s (load {load()})', flush=True)
-  rng = np.random.default_rng(0)
-  results = {name: measure_model(name, args, rng, max(peak.values())) for name in names}
+  results = {name: measure_model(name, args, max(peak.values())) for name in names}
   sweep = {}
   if batch_sizes:
     print(f'{SWEEP_MODEL} batch sweep:', flush=True)
-    sweep = batch_sweep(batch_sizes, args, rng)
+    sweep = batch_sweep(batch_sizes, args)
   results.update(peak_gflops={k: round(v, 1) for k, v in peak.items()}, batch_sweep=sweep,
                  quick=args.quick, repeats=args.repeats, threads=threads,
                  xla_flags=os.environ.get('XLA_FLAGS', ''),

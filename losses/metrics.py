@@ -64,8 +64,9 @@ _PIXEL_RMSES = {
     'depth_rmse': ('depth_sq_err', 'depth_num_pixels'),
     'baseline_depth_rmse': ('baseline_depth_sq_err', 'baseline_depth_num_pixels'),
 }
-_RESULT_ORDER = ('loss', 'mask_loss', 'depth_loss', 'mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
-                 'depth_delta1', 'depth_delta2', 'depth_delta3', 'depth_ssim_acc',
+_RESULT_ORDER = ('loss', 'mask_loss', 'depth_loss', 'mask_iou', 'mask_dice', 'mask_ssim_acc',
+                 'depth_rmse', 'depth_abs_rel', 'depth_delta1', 'depth_delta2', 'depth_delta3',
+                 'depth_ssim_acc',
                  'baseline_mask_iou', 'baseline_mask_dice', 'baseline_depth_rmse')
 
 
@@ -160,8 +161,8 @@ class MetricAccumulator:
     """The metrics over everything seen so far, as Python floats (see module doc).
 
     Keys, where their inputs were seen: `loss`, `mask_loss`, `depth_loss` (the
-    training loss per sample, from `training.steps.per_sample_loss`), `mask_iou`, `mask_dice`, `mask_ssim_acc`,
-    `depth_rmse`, `depth_abs_rel`, `depth_delta1`, `depth_delta2`, `depth_delta3`,
+    training loss per sample, from `training.steps.per_sample_loss`), `mask_iou`,
+    `mask_dice`, `mask_ssim_acc`, `depth_rmse`, `depth_abs_rel`, `depth_delta1`, `depth_delta2`, `depth_delta3`,
     `depth_ssim_acc`, `baseline_mask_iou`, `baseline_mask_dice`,
     `baseline_depth_rmse`; always `num_samples`.
     """

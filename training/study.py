@@ -18,6 +18,7 @@ matplotlib.use('Agg')
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
 
 import datasets  # pylint: disable=g-import-not-at-top
+import zoo  # pylint: disable=g-import-not-at-top
 from datasets import pipeline
 from training import checkpoint as checkpoint_lib
 from training import loop
@@ -82,29 +83,36 @@ def _flatten(tree, prefix='') -> dict:
   return flat
 
 
-def _run_facts(workdir: str) -> dict:
-  """The run's median train images/s over its logging steps (metrics.jsonl)."""
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-    lines = [json.loads(line) for line in f]
-  speeds = [line['train/images_per_s'] for line in lines if 'train/images_per_s' in line]
-  return dict(images_per_s=float(np.median(speeds)) if speeds else float('nan'))
+def _logged_by_step(run_dir: str) -> dict[int, dict]:
+  """A run's `metrics.jsonl` as step -> every number logged at that step.
 
-
-def _prediction_grid(variants, workdir, rows: int) -> tuple[np.ndarray, dict[str, int]]:
-  """fg_bg | gt mask | each variant's mask ... ; then gt depth | each variant's depth.
-
-  Also returns each variant's model parameter count.
+  Train and eval lines share steps, and a resumed run logs some steps again: the last
+  value wins.
   """
+  by_step = {}
+  with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
+    for line in f:
+      logged = json.loads(line)
+      by_step.setdefault(logged['step'], {}).update(logged)
+  return by_step
+
+
+def _series(by_step: dict[int, dict], key: str) -> tuple[list[int], list[float]]:
+  steps = sorted(s for s, logged in by_step.items() if key in logged)
+  return steps, [by_step[s][key] for s in steps]
+
+
+def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
+  """fg_bg | gt mask | each variant's mask ... ; then gt depth | each variant's depth."""
   first = next(iter(variants.values()))
   data = datasets.load(first.data)
   batch = next(pipeline.eval_batches(data.test, image_size=first.data.image_size,
                                      batch_size=rows, limit=rows))
-  predictions, num_params = {}, {}
+  predictions = {}
   for name, variant in variants.items():
     exp = loop.prepare(variant, data)
     manager = checkpoint_lib.make_manager(os.path.join(workdir, name), read_only=True)
     state = checkpoint_lib.restore(manager, manager.latest_step(), exp.abstract_state())
-    num_params[name] = sum(x.size for x in jax.tree.leaves(state.params['model']))
     predictions[name] = jax.device_get(steps_lib.predict(
         state.params, state.batch_stats, batch, model=exp.model, stats=exp.stats,
         dtype_name=variant.model.dtype))
@@ -114,21 +122,17 @@ def _prediction_grid(variants, workdir, rows: int) -> tuple[np.ndarray, dict[str
                  [visualize.gray(p['mask'][i]) for p in predictions.values()])
     tiles.append([batch['bg'][i], visualize.colorize_depth(batch['depth'][i] / 255.0)] +
                  [visualize.colorize_depth(p['depth'][i]) for p in predictions.values()])
-  return visualize.tile_rows(tiles), num_params
+  return visualize.tile_rows(tiles)
 
 
-def _loss_curves(variants, workdir, path):
+def _loss_curves(logged: dict[str, dict[int, dict]], path):
+  """Test mask IoU and normalized train loss over the steps, one line per run."""
   figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-  for name in variants:
-    with open(os.path.join(workdir, name, 'metrics.jsonl')) as f:
-      lines = [json.loads(line) for line in f]
-    by_step = {}  # Train and eval lines share steps; a resume repeats steps: last wins.
-    for line in lines:
-      by_step.setdefault(line['step'], {}).update(line)
-    steps = sorted(s for s, line in by_step.items() if 'eval/mask_iou' in line)
-    axes[0].plot(steps, [by_step[s]['eval/mask_iou'] for s in steps], marker='o', label=name)
-    steps = sorted(s for s, line in by_step.items() if 'train/loss' in line)
-    losses = np.array([by_step[s]['train/loss'] for s in steps])
+  for name, by_step in logged.items():
+    steps, ious = _series(by_step, 'eval/mask_iou')
+    axes[0].plot(steps, ious, marker='o', label=name)
+    steps, losses = _series(by_step, 'train/loss')
+    losses = np.array(losses)
     axes[1].plot(steps, losses / max(abs(losses[0]), 1e-12), label=name)
   axes[0].set(title='test mask IoU', xlabel='step')
   axes[1].set(title='train loss / its first value', xlabel='step')
@@ -147,9 +151,10 @@ def write_page(study_config, variants, results, workdir: str):
   median train images/s the run logged, and the test metrics.
   """
   name = study_config.name
-  grid, num_params = _prediction_grid(variants, workdir, study_config.num_grid_samples)
-  visualize.save_png(grid, os.path.join(workdir, f'{name}_predictions.png'))
-  _loss_curves(variants, workdir, os.path.join(workdir, f'{name}_curves.png'))
+  visualize.save_png(_prediction_grid(variants, workdir, study_config.num_grid_samples),
+                     os.path.join(workdir, f'{name}_predictions.png'))
+  logged = {run: _logged_by_step(os.path.join(workdir, run)) for run in variants}
+  _loss_curves(logged, os.path.join(workdir, f'{name}_curves.png'))
   baseline = next(iter(results.values()))
   fields = _changed_fields(study_config)
   header = ['run', *fields, 'params', 'train img/s', *TABLE_KEYS]
@@ -157,9 +162,12 @@ def write_page(study_config, variants, results, workdir: str):
            '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   for run, metrics in results.items():
     values = _flatten(study_config.variants[run].to_dict())
-    facts = _run_facts(os.path.join(workdir, run))
-    cells = [run, *(str(values[field]) for field in fields), f'{num_params[run]:,}',
-             f'{facts["images_per_s"]:.1f}', *(f'{metrics[key]:.4f}' for key in TABLE_KEYS)]
+    variant = variants[run]
+    num_params = zoo.count_params(zoo.build(variant.model), variant.data.image_size)
+    _, speeds = _series(logged[run], 'train/images_per_s')
+    images_per_s = float(np.median(speeds)) if speeds else float('nan')
+    cells = [run, *(str(values[field]) for field in fields), f'{num_params:,}',
+             f'{images_per_s:.1f}', *(f'{metrics[key]:.4f}' for key in TABLE_KEYS)]
     lines.append('| ' + ' | '.join(cells) + ' |')
   lines += ['', f'Baselines on the same test samples: frame differencing mask IoU '
             f'{baseline["baseline_mask_iou"]:.4f}, mean train depth RMSE '

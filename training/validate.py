@@ -57,11 +57,11 @@ def _check_numbers(config):
   if not 0 < plateau.factor <= 1:
     raise ValueError(f'schedule.plateau.factor: {plateau.factor!r} must be within (0, 1] '
                      '(1 turns reduce-on-plateau off)')
-  for field in ('patience', 'cooldown'):
+  for field, least in (('patience', 1), ('cooldown', 0)):
     value = plateau[field]
-    if not isinstance(value, int) or value < (1 if field == 'patience' else 0):
+    if not isinstance(value, int) or value < least:
       raise ValueError(f'schedule.plateau.{field}: {value!r} must be an integer >= '
-                       f'{1 if field == "patience" else 0} (evaluations)')
+                       f'{least} (evaluations)')
   if not 0 < plateau.rtol <= 1:
     raise ValueError(f'schedule.plateau.rtol: {plateau.rtol!r} must be within (0, 1]')
   if not 0 <= plateau.min_scale <= 1:
