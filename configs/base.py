@@ -45,7 +45,10 @@ def get_config():
   config.model.name = 'dmnet_cnn'
   config.model.dtype = 'float32'  # Compute dtype; parameters stay float32.
 
-  config.loss = ml_collections.ConfigDict()
+  # A head's loss is a name, dict(name=..., **options), or a list of such dicts with
+  # an optional `weight` each (their weighted sum). type_safe=False: any of these
+  # forms may replace another, in a config file or on the command line.
+  config.loss = ml_collections.ConfigDict(type_safe=False)
   config.loss.mask = 'bce_with_logits'
   config.loss.depth = 'smooth_l1'
   config.loss.combine = 'weighted_sum'  # weighted_sum, sqrt_sum, uncertainty.
@@ -80,6 +83,10 @@ def get_config():
   config.train.checkpoint_every = 200
   config.train.keep_checkpoints = 3
   config.train.log_every = 20
+  # Progressive resizing: smaller sizes to train at first, in order, each for a
+  # fraction of train.steps, e.g. [dict(image_size=64, fraction=0.5)]; the steps left,
+  # and every evaluation, run at data.image_size. Resumes like any run.
+  config.train.stages = []
   config.train.init_from = ''  # A workdir or checkpoint to start from (fine-tuning).
   # Once, after the first logging step: log a forward / loss / backward / optimizer
   # timing split as profile/* and trace the next profile_steps steps into tb/ for

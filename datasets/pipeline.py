@@ -6,6 +6,7 @@ uint8 batches go to the devices, where the jitted step augments and normalizes t
 device than float32 would, and the arithmetic runs fused with the model.
 """
 import dataclasses
+import json
 from typing import Any, Iterator
 
 from absl import flags
@@ -129,6 +130,79 @@ def train_dataset(data_source, *, image_size: int, global_batch_size: int, seed:
       flags.FLAGS.mark_as_parsed()
     iter_ds = iter_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
   return iter_ds
+
+
+def stage_ends(final_size: int, total_steps: int, stages) -> list[tuple[int, int]]:
+  """[(image_size, end step), ...] of a run that trains at smaller sizes first.
+
+  `stages` is a list of dict(image_size=..., fraction=...): in order, each trains at
+  its size for that fraction of `total_steps` (rounded); the steps left run at
+  `final_size`. An empty list is one stage at `final_size`.
+  """
+  ends, done = [], 0.0
+  for stage in stages:
+    done += stage['fraction']
+    ends.append((int(stage['image_size']), int(round(done * total_steps))))
+  return ends + [(int(final_size), int(total_steps))]
+
+
+def size_at(ends: list[tuple[int, int]], step: int) -> int:
+  """The image size that step `step + 1` trains at (steps count from 1)."""
+  return next((size for size, end in ends if step < end), ends[-1][0])
+
+
+class ResizingIterator:
+  """Train batches whose image size follows the step: progressive resizing.
+
+  Wraps the grain iterator of the current stage's size. At a stage's end, `at_step`
+  opens the next size's iterator at the same position of the same shuffled stream (the
+  position does not depend on the size), so a resized run sees the samples a plain one
+  would, in the same order. Its checkpoint state is the grain iterator's, as JSON
+  bytes, so checkpoints of runs with and without stages restore alike.
+  """
+
+  def __init__(self, open_iterator, ends: list[tuple[int, int]]):
+    """`open_iterator(image_size)` returns a fresh grain iterator at that size."""
+    self._open = open_iterator
+    self._ends = ends
+    self.image_size = size_at(ends, 0)
+    self._iterator = open_iterator(self.image_size)
+
+  def at_step(self, step: int) -> 'ResizingIterator':
+    """Switches to the image size of step `step + 1` if it differs; returns self."""
+    size = size_at(self._ends, step)
+    if size != self.image_size:
+      resized = self._open(size)
+      resized.set_state(self._iterator.get_state())
+      self.close()
+      self._iterator, self.image_size = resized, size
+    return self
+
+  def __iter__(self):
+    return self
+
+  def __next__(self) -> dict[str, np.ndarray]:
+    return next(self._iterator)
+
+  def get_state(self) -> bytes:
+    """The position in the stream, as grain's iterator state in JSON."""
+    return json.dumps(self._iterator.get_state(), indent=4).encode()
+
+  def set_state(self, state: bytes) -> None:
+    """Moves to a position saved by `get_state`."""
+    self._iterator.set_state(json.loads(state.decode()))
+
+  def start_prefetch(self) -> None:
+    """Starts reading ahead (grain's checkpoint handler calls it after a restore)."""
+    start = getattr(self._iterator, 'start_prefetch', None)
+    if start is not None:
+      start()
+
+  def close(self) -> None:
+    """Stops the current iterator's reader threads or worker processes."""
+    close = getattr(self._iterator, 'close', None)
+    if close is not None:
+      close()
 
 
 def eval_batches(data_source, *, image_size: int, batch_size: int,

@@ -3,7 +3,8 @@
     import losses
     fn = losses.get('smooth_l1')          # fn(pred, target, **kwargs) -> scalar
     fn.on_logits                          # False: pass sigmoid(logits), not logits
-    loss, aux = losses.total_loss(config.loss, outputs, batch, loss_params)
+    loss_fn = losses.build(config.loss)   # checked once; raises a one-line ValueError
+    loss, aux = loss_fn(outputs, batch, loss_fn.init_params())
 
 `losses.metrics` holds the evaluation metrics and the baselines.
 """
@@ -11,6 +12,8 @@ from losses.registry import get
 from losses.registry import names
 from losses.registry import register
 from losses import builtin  # pylint: disable=unused-import  (registers the built-in losses)
+from losses.combine import Loss
+from losses.combine import build
 from losses.combine import combiner_names
 from losses.combine import init_loss_params
 from losses.combine import total_loss
@@ -18,6 +21,6 @@ from losses.combine import validate_loss_config
 from losses import metrics
 
 __all__ = [
-    'combiner_names', 'get', 'init_loss_params', 'metrics', 'names', 'register',
+    'Loss', 'build', 'combiner_names', 'get', 'init_loss_params', 'metrics', 'names', 'register',
     'total_loss', 'validate_loss_config',
 ]

@@ -2,9 +2,13 @@
 
 A loss config (a dict or an `ml_collections.ConfigDict`) has these fields:
 
-    mask:    a loss name, or dict(name=..., **kwargs) of that loss, e.g.
-             'bce_with_logits' or dict(name='dice', smooth=1.0)
-    depth:   the same for the depth head, e.g. dict(name='smooth_l1', beta=0.1)
+    mask:    the mask head's loss: a loss name, dict(name=..., **kwargs), or a list of
+             such dicts, each with an optional `weight` (default 1), whose weighted sum
+             is the head's loss, e.g.
+             'bce_with_logits', dict(name='dice', smooth=1.0) or
+             [dict(name='bce_with_logits'), dict(name='dice', weight=1.0)]
+    depth:   the same for the depth head, e.g. DenseDepth's
+             [dict(name='l1', weight=0.1), dict(name='ssim'), dict(name='gradient')]
     combine: a combiner name, or dict(name=..., **options):
              'weighted_sum'  mask_weight * L_mask + depth_weight * L_depth
              'sqrt_sum'      mask_weight * sqrt(L_mask) + depth_weight * sqrt(L_depth)
@@ -14,8 +18,12 @@ A loss config (a dict or an `ml_collections.ConfigDict`) has these fields:
     mask_weight, depth_weight: default 1; an option of the same name in `combine`
              takes precedence.
 
-Heads whose loss has `on_logits=False` get sigmoid(logits); the others get logits.
+`build(config)` checks the config once and returns a `Loss`, the callable the train
+step uses. Terms registered with `on_logits=False` get sigmoid(logits); the others
+get logits.
 """
+import ast
+import dataclasses
 import inspect
 import math
 import numbers
@@ -125,14 +133,10 @@ def _parse_spec(spec, field: str) -> tuple[str, dict]:
     return spec, {}
   kwargs = _as_dict(spec)
   if kwargs is None or not isinstance(kwargs.get('name'), str):
-    raise ValueError(f'loss.{field}: expected a name or dict(name=..., **kwargs), '
-                     f'got {spec!r}')
+    raise ValueError(f'loss.{field}: expected a name, dict(name=..., **kwargs) or a list '
+                     f'of such dicts, got {spec!r}')
   name = kwargs.pop('name')
   return name, kwargs
-
-
-def _field(loss_config, key, default=None):
-  return loss_config.get(key, default)
 
 
 def _check_number(value, field: str):
@@ -140,37 +144,151 @@ def _check_number(value, field: str):
     raise ValueError(f'loss.{field}: expected a number >= 0, got {value!r}')
 
 
-def _check_head(loss_config, head: str):
-  spec = _field(loss_config, head)
+@dataclasses.dataclass(frozen=True)
+class Term:
+  """One weighted loss of a head: `weight * fn(pred, target, **options)`.
+
+  Attributes:
+    name: The registered loss name.
+    weight: Its factor in the head's sum.
+    options: The loss's keyword arguments, as sorted (key, value) pairs.
+  """
+  name: str
+  weight: float = 1.0
+  options: tuple = ()
+
+  def __call__(self, logits, target) -> jax.Array:
+    """The unweighted loss on float32 logits (or their sigmoid) and targets in [0, 1]."""
+    fn = registry.get(self.name)
+    pred = logits if fn.on_logits else jax.nn.sigmoid(logits)
+    return fn(pred, target, **dict(self.options))
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadLoss:
+  """The loss of one head: the weighted sum of its terms."""
+  terms: tuple[Term, ...]
+
+  def __call__(self, logits, target) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """(weighted sum, {term key: unweighted value}) for logits and targets.
+
+    Targets may be uint8 (divided by 255) or floats in [0, 1]. Term keys are the
+    loss names, with `_2`, `_3` ... for a name that appears again.
+    """
+    logits = jnp.asarray(logits).astype(jnp.float32)
+    target = _utils.to_unit_float(target)
+    values = {}
+    total = jnp.zeros((), jnp.float32)
+    for term in self.terms:
+      value = term(logits, target)
+      key, copy = term.name, 1
+      while key in values:
+        copy += 1
+        key = f'{term.name}_{copy}'
+      values[key] = value
+      total = total + term.weight * value
+    return total, values
+
+
+def _term(spec, field: str) -> Term:
+  """A checked `Term` from 'name' or dict(name=..., weight=..., **options)."""
+  name, kwargs = _parse_spec(spec, field)
   allowed = ', '.join(registry.names())
-  if spec is None:
-    raise ValueError(f'loss.{head}: missing; allowed: {allowed}')
-  name, kwargs = _parse_spec(spec, head)
   if name not in registry.names():
-    raise ValueError(f'loss.{head}: unknown loss {name!r}; allowed: {allowed}')
+    raise ValueError(f'loss.{field}: unknown loss {name!r}; allowed: {allowed}')
+  weight = kwargs.pop('weight', 1.0)
+  _check_number(weight, f'{field}: {name} weight')
   # The first two parameters are pred and target; the rest are the loss's options.
   parameters = list(inspect.signature(registry.get(name)).parameters.values())[2:]
-  if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters):
-    return
-  options = [p.name for p in parameters]
-  for key in kwargs:
-    if key not in options:
-      raise ValueError(f'loss.{head}: {name} has no option {key!r}; '
-                       f'allowed: {", ".join(options) or "none"}')
+  if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters):
+    options = [p.name for p in parameters]
+    for key in kwargs:
+      if key not in options:
+        raise ValueError(f'loss.{field}: {name} has no option {key!r}; '
+                         f'allowed: {", ".join(options + ["weight"])}')
+  frozen = lambda v: tuple(v) if isinstance(v, list) else v
+  return Term(name, float(weight), tuple(sorted((k, frozen(v)) for k, v in kwargs.items())))
 
 
-def _combine_spec(loss_config) -> tuple[str, dict]:
-  """(combiner name, weights) with weights from `combine` options, the config, or 1."""
-  name, options = _parse_spec(_field(loss_config, 'combine', 'weighted_sum'), 'combine')
-  weights = {key: options.get(key, _field(loss_config, key, 1.0)) for key in _WEIGHT_FIELDS}
-  return name, weights
+def _from_text(spec, head: str):
+  """A spec given as the text of a Python list, tuple or dict (from the command line)."""
+  try:
+    return ast.literal_eval(spec)
+  except (ValueError, SyntaxError):
+    raise ValueError(f'loss.{head}: {spec!r} is not a Python literal; write e.g. '
+                     f'"[{{\'name\': \'l1\'}}, {{\'name\': \'ssim\', \'weight\': 0.5}}]"'
+                     ) from None
 
 
-def validate_loss_config(loss_config) -> None:
-  """Raises ValueError, one line naming the field and the allowed values, if invalid."""
-  for head in HEADS:
-    _check_head(loss_config, head)
-  name, options = _parse_spec(_field(loss_config, 'combine', 'weighted_sum'), 'combine')
+def build_head(spec, head: str) -> HeadLoss:
+  """A checked `HeadLoss` from a head's spec.
+
+  The spec is a loss name, a dict(name=..., weight=..., **options), or a list (or
+  tuple) of names and such dicts. A string that starts with `[`, `(` or `{` is read as
+  the Python literal it spells, so that `--config.loss.depth="[{'name': 'l1'}, ...]"`
+  works on the command line.
+  """
+  if isinstance(spec, str) and spec.strip()[:1] in ('[', '(', '{'):
+    spec = _from_text(spec, head)
+  if spec is None:
+    raise ValueError(f'loss.{head}: missing; allowed: {", ".join(registry.names())}')
+  if isinstance(spec, (list, tuple)):
+    if not spec:
+      raise ValueError(f'loss.{head}: an empty list; give at least one loss')
+    return HeadLoss(tuple(_term(item, f'{head}[{i}]') for i, item in enumerate(spec)))
+  return HeadLoss((_term(spec, head),))
+
+
+@dataclasses.dataclass(frozen=True)
+class Loss:
+  """The training loss of both heads, built once from a loss config by `build`.
+
+  Attributes:
+    mask: The mask head's loss.
+    depth: The depth head's loss.
+    combiner: The registered combiner's name.
+    weights: Sorted (field, value) pairs of `mask_weight` and `depth_weight`.
+  """
+  mask: HeadLoss
+  depth: HeadLoss
+  combiner: str = 'weighted_sum'
+  weights: tuple = (('depth_weight', 1.0), ('mask_weight', 1.0))
+
+  def init_params(self):
+    """The combiner's learned parameters (a pytree); {} unless it learns any."""
+    return _COMBINERS[self.combiner].init_params()
+
+  def __call__(self, outputs, batch, params):
+    """The training loss of both heads.
+
+    Args:
+      outputs: The model's logits, {'mask': N x H x W x 1, 'depth': N x H x W x 1}.
+      batch: Holds targets 'mask' and 'depth' in [0, 1] (uint8 is divided by 255).
+      params: `init_params()` as trained; {} or None if none.
+
+    Returns:
+      (total, aux): the scalar loss and a dict with `mask_loss`, `depth_loss`, each
+      term of a head with several as `mask_loss/<name>` (unweighted), and, for learned
+      combiners, their parameters and effective weights.
+    """
+    aux = {}
+    for head, head_loss in (('mask', self.mask), ('depth', self.depth)):
+      aux[f'{head}_loss'], terms = head_loss(outputs[head], batch[head])
+      if len(terms) > 1:
+        aux.update({f'{head}_loss/{key}': value for key, value in terms.items()})
+    total, extra = _COMBINERS[self.combiner].combine(
+        dict(self.weights), aux['mask_loss'], aux['depth_loss'], params)
+    return total, {**aux, **extra}
+
+
+def build(loss_config) -> Loss:
+  """Checks a loss config (see the module docstring) and returns its `Loss`.
+
+  Raises:
+    ValueError: One line naming the field and the allowed values.
+  """
+  heads = {head: build_head(loss_config.get(head), head) for head in HEADS}
+  name, options = _parse_spec(loss_config.get('combine', 'weighted_sum'), 'combine')
   if name not in _COMBINERS:
     raise ValueError(f'loss.combine: unknown combiner {name!r}; '
                      f'allowed: {", ".join(combiner_names())}')
@@ -178,42 +296,23 @@ def validate_loss_config(loss_config) -> None:
     if key not in _WEIGHT_FIELDS:
       raise ValueError(f'loss.combine: {name} has no option {key!r}; '
                        f'allowed: {", ".join(_WEIGHT_FIELDS)}')
-  for key, value in _combine_spec(loss_config)[1].items():
+  weights = {key: options.get(key, loss_config.get(key, 1.0)) for key in _WEIGHT_FIELDS}
+  for key, value in weights.items():
     _check_number(value, key)
+  return Loss(heads['mask'], heads['depth'], name,
+              tuple(sorted((k, float(v)) for k, v in weights.items())))
+
+
+def validate_loss_config(loss_config) -> None:
+  """Raises ValueError, one line naming the field and the allowed values, if invalid."""
+  build(loss_config)
 
 
 def init_loss_params(loss_config):
   """Returns the combiner's learned parameters (a pytree); {} unless it learns any."""
-  validate_loss_config(loss_config)
-  name, _ = _combine_spec(loss_config)
-  return _COMBINERS[name].init_params()
-
-
-def head_loss(loss_config, head: str, logits, target) -> jax.Array:
-  """The loss of one head: its configured loss on float32 logits or sigmoid(logits)."""
-  name, kwargs = _parse_spec(_field(loss_config, head), head)
-  fn = registry.get(name)
-  logits = jnp.asarray(logits).astype(jnp.float32)
-  pred = logits if fn.on_logits else jax.nn.sigmoid(logits)
-  return fn(pred, _utils.to_unit_float(target), **kwargs)
+  return build(loss_config).init_params()
 
 
 def total_loss(loss_config, outputs, batch, loss_params):
-  """The training loss of both heads.
-
-  Args:
-    loss_config: The loss config (see the module docstring).
-    outputs: The model's logits, {'mask': N x H x W x 1, 'depth': N x H x W x 1}.
-    batch: Holds targets 'mask' and 'depth' in [0, 1] (uint8 is divided by 255).
-    loss_params: `init_loss_params(loss_config)` as trained; {} or None if none.
-
-  Returns:
-    (total, aux): the scalar loss and a dict with `mask_loss`, `depth_loss` and, for
-    learned combiners, their parameters and effective weights.
-  """
-  validate_loss_config(loss_config)
-  mask_loss = head_loss(loss_config, 'mask', outputs['mask'], batch['mask'])
-  depth_loss = head_loss(loss_config, 'depth', outputs['depth'], batch['depth'])
-  name, weights = _combine_spec(loss_config)
-  total, extra = _COMBINERS[name].combine(weights, mask_loss, depth_loss, loss_params)
-  return total, {'mask_loss': mask_loss, 'depth_loss': depth_loss, **extra}
+  """`build(loss_config)(outputs, batch, loss_params)`: see `Loss.__call__`."""
+  return build(loss_config)(outputs, batch, loss_params)

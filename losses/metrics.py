@@ -15,9 +15,20 @@ Definitions (all images in [0, 1]; uint8 inputs are divided by 255):
   are per sample, then averaged over samples; a sample whose predicted and true
   masks are both empty scores IoU = Dice = 1 (a perfect match), one empty and the
   other not scores 0.
-- SSIM: dm-pix, 11 x 11 Gaussian window, sigma 1.5, max_val 1, between the mask
-  probabilities (not binarized) and the true mask, and between predicted and true
-  nearness. SSIM accuracy: the share of samples whose SSIM >= the threshold.
+- SSIM: dm-pix, 11 x 11 Gaussian window, sigma 1.5, max_val 1. SSIM accuracy: the
+  share of samples whose SSIM >= the threshold. Computed plainly over the whole
+  image, SSIM cannot tell a good model from a bad one here, so both are adapted:
+  - Mask SSIM (`mask_ssim`): between the binarized prediction and the true mask,
+    each window weighted by the foreground, of either mask, that it sees. A person covers a few
+    percent of the image; over all windows an empty prediction would score ~0.9
+    from the empty background alone, and over soft probabilities SSIM's luminance
+    term punishes a 0.05 haze over the background as much as a missing person. Two
+    empty masks score 1.
+  - Depth SSIM (`depth_ssim`): between predicted and true nearness, both stretched
+    by the true map's own range, (v - min) / (max - min). Nearness fills a small
+    part of [0, 1] (a room 3-15 m away is 0-0.3), where SSIM's constants, sized for
+    the full range, outweigh the structure term: the mean depth map of the train
+    split would pass a 0.5 threshold on almost every sample.
 - Depth RMSE: over all pixels of the whole set, sqrt(sum of squared errors /
   number of pixels), on nearness in [0, 1] (not the mean of per-sample RMSEs).
 - Depth AbsRel and delta_k: also over all pixels of the set, on nearness mapped to
@@ -51,6 +62,8 @@ _SAMPLE_MEANS = {
     'depth_ssim_acc': 'depth_ssim_ok',
     'baseline_mask_iou': 'baseline_mask_iou',
     'baseline_mask_dice': 'baseline_mask_dice',
+    'baseline_mask_ssim_acc': 'baseline_mask_ssim_ok',
+    'baseline_depth_ssim_acc': 'baseline_depth_ssim_ok',
 }
 # Result key -> (per-sample sum, per-sample pixel count): the mean over all pixels.
 _PIXEL_MEANS = {
@@ -67,7 +80,12 @@ _PIXEL_RMSES = {
 _RESULT_ORDER = ('loss', 'mask_loss', 'depth_loss', 'mask_iou', 'mask_dice', 'mask_ssim_acc',
                  'depth_rmse', 'depth_abs_rel', 'depth_delta1', 'depth_delta2', 'depth_delta3',
                  'depth_ssim_acc',
-                 'baseline_mask_iou', 'baseline_mask_dice', 'baseline_depth_rmse')
+                 'baseline_mask_iou', 'baseline_mask_dice', 'baseline_mask_ssim_acc',
+                 'baseline_depth_rmse', 'baseline_depth_ssim_acc')
+_SSIM_WINDOW = 11
+_SSIM_SIGMA = 1.5
+# The least range a true depth map is stretched by (one uint8 step): flat maps stay finite.
+_MIN_DEPTH_RANGE = 1.0 / 255.0
 
 
 def binary_overlap(pred_mask, true_mask) -> tuple[jax.Array, jax.Array]:
@@ -80,6 +98,58 @@ def binary_overlap(pred_mask, true_mask) -> tuple[jax.Array, jax.Array]:
   iou = _utils.safe_ratio(intersection, pred_area + true_area - intersection)
   dice = _utils.safe_ratio(2.0 * intersection, pred_area + true_area)
   return iou, dice
+
+
+def _gaussian_window_mean(x) -> jax.Array:
+  """The Gaussian-weighted mean of each 11 x 11 window (sigma 1.5, 'valid'), as SSIM's."""
+  offsets = jnp.arange(_SSIM_WINDOW, dtype=jnp.float32) - (_SSIM_WINDOW - 1) / 2
+  kernel = jnp.exp(-0.5 * (offsets / _SSIM_SIGMA) ** 2)
+  kernel = kernel / jnp.sum(kernel)
+  window = jnp.outer(kernel, kernel)[:, :, None, None]  # HWIO.
+  return jax.lax.conv_general_dilated(x, window, (1, 1), 'VALID',
+                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def mask_ssim(pred_mask, true_mask) -> jax.Array:
+  """Per-sample SSIM of two masks binarized at > 0.5, weighted towards the foreground.
+
+  The SSIM map (dm-pix, 11 x 11 Gaussian windows, 'valid') is averaged with each
+  window weighted by how much foreground, of either mask, it sees (the Gaussian-weighted
+  share of its pixels), so the empty background far from the person counts for
+  nothing; 1 where no window sees any (both masks empty).
+
+  Args:
+    pred_mask: Predicted mask probabilities, N x H x W x 1 in [0, 1].
+    true_mask: True masks, same shape, in [0, 1].
+
+  Returns:
+    (N,) float32.
+  """
+  pred = (pred_mask > 0.5).astype(jnp.float32)
+  true = (true_mask > 0.5).astype(jnp.float32)
+  ssim_map = dm_pix.ssim(pred, true, return_map=True)
+  seen = _gaussian_window_mean(jnp.maximum(pred, true))
+  return _utils.safe_ratio(_utils.per_sample_sum(ssim_map * seen), _utils.per_sample_sum(seen))
+
+
+def depth_ssim(depth_pred, depth_true) -> jax.Array:
+  """Per-sample SSIM of nearness maps, both stretched by the true map's range.
+
+  v -> (v - min(true)) / max(max(true) - min(true), 1/255), per sample, then dm-pix
+  SSIM with max_val 1.
+
+  Args:
+    depth_pred: Predicted nearness, N x H x W x 1 in [0, 1].
+    depth_true: True nearness, same shape.
+
+  Returns:
+    (N,) float32.
+  """
+  axes = tuple(range(1, depth_true.ndim))
+  low = jnp.min(depth_true, axis=axes, keepdims=True)
+  spread = jnp.maximum(jnp.max(depth_true, axis=axes, keepdims=True) - low, _MIN_DEPTH_RANGE)
+  stretch = lambda v: (v - low) / spread
+  return dm_pix.ssim(stretch(depth_pred), stretch(depth_true))
 
 
 def _num_pixels(x) -> jax.Array:
@@ -109,18 +179,18 @@ def per_sample_metrics(mask_prob, depth_pred, mask_true, depth_true, *,
   mask_prob, depth_pred, mask_true, depth_true = (
       _utils.to_unit_float(x) for x in (mask_prob, depth_pred, mask_true, depth_true))
   mask_iou, mask_dice = binary_overlap(mask_prob, mask_true)
-  mask_ssim = dm_pix.ssim(mask_prob, mask_true)
-  depth_ssim = dm_pix.ssim(depth_pred, depth_true)
+  mask_ssim_values = mask_ssim(mask_prob, mask_true)
+  depth_ssim_values = depth_ssim(depth_pred, depth_true)
   pred_near = _utils.positive_nearness(depth_pred)
   true_near = _utils.positive_nearness(depth_true)
   ratio = jnp.maximum(pred_near / true_near, true_near / pred_near)
   metrics = {
       'mask_iou': mask_iou,
       'mask_dice': mask_dice,
-      'mask_ssim': mask_ssim,
-      'mask_ssim_ok': (mask_ssim >= mask_ssim_threshold).astype(jnp.float32),
-      'depth_ssim': depth_ssim,
-      'depth_ssim_ok': (depth_ssim >= depth_ssim_threshold).astype(jnp.float32),
+      'mask_ssim': mask_ssim_values,
+      'mask_ssim_ok': (mask_ssim_values >= mask_ssim_threshold).astype(jnp.float32),
+      'depth_ssim': depth_ssim_values,
+      'depth_ssim_ok': (depth_ssim_values >= depth_ssim_threshold).astype(jnp.float32),
       'depth_sq_err': _utils.per_sample_sum((depth_pred - depth_true) ** 2),
       'depth_abs_rel_sum': _utils.per_sample_sum(jnp.abs(pred_near - true_near) / true_near),
       'depth_num_pixels': _num_pixels(depth_true),
@@ -283,7 +353,8 @@ class MeanDepthAccumulator:
 
 
 @jax.jit
-def baseline_per_sample(bg, fg_bg, mask_true, depth_true, threshold, mean_depth):
+def baseline_per_sample(bg, fg_bg, mask_true, depth_true, threshold, mean_depth, *,
+                        mask_ssim_threshold=0.9, depth_ssim_threshold=0.5):
   """Per-sample metric terms of the two baselines on one batch; jitted.
 
   Args:
@@ -293,19 +364,29 @@ def baseline_per_sample(bg, fg_bg, mask_true, depth_true, threshold, mean_depth)
     depth_true: True nearness, N x H x W x 1.
     threshold: The frame-difference threshold (from the train split).
     mean_depth: The mean train depth map, H x W x 1 in [0, 1].
+    mask_ssim_threshold: As in `per_sample_metrics`.
+    depth_ssim_threshold: As in `per_sample_metrics`.
 
   Returns:
     A dict of (N,) arrays: `baseline_mask_iou`, `baseline_mask_dice` (as `mask_iou`),
-    `baseline_depth_sq_err`, `baseline_depth_num_pixels`; `MetricAccumulator`
-    reduces them to `baseline_mask_iou`, `baseline_mask_dice`, `baseline_depth_rmse`.
+    `baseline_mask_ssim_ok`, `baseline_depth_ssim_ok`, `baseline_depth_sq_err`,
+    `baseline_depth_num_pixels`; `MetricAccumulator` reduces them to
+    `baseline_mask_iou`, `baseline_mask_dice`, `baseline_mask_ssim_acc`,
+    `baseline_depth_rmse`, `baseline_depth_ssim_acc`.
   """
-  mask_iou, mask_dice = binary_overlap(frame_difference_mask(bg, fg_bg, threshold),
-                                       _utils.to_unit_float(mask_true))
+  mask_true = _utils.to_unit_float(mask_true)
+  baseline_mask = frame_difference_mask(bg, fg_bg, threshold)
+  mask_iou, mask_dice = binary_overlap(baseline_mask, mask_true)
   depth_true = _utils.to_unit_float(depth_true)
-  error = depth_true - jnp.asarray(mean_depth, jnp.float32)[None]
+  mean_map = jnp.broadcast_to(jnp.asarray(mean_depth, jnp.float32)[None], depth_true.shape)
+  error = depth_true - mean_map
   return {
       'baseline_mask_iou': mask_iou,
       'baseline_mask_dice': mask_dice,
+      'baseline_mask_ssim_ok': (mask_ssim(baseline_mask, mask_true)
+                                >= mask_ssim_threshold).astype(jnp.float32),
+      'baseline_depth_ssim_ok': (depth_ssim(mean_map, depth_true)
+                                 >= depth_ssim_threshold).astype(jnp.float32),
       'baseline_depth_sq_err': _utils.per_sample_sum(error**2),
       'baseline_depth_num_pixels': _num_pixels(depth_true),
   }

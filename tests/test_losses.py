@@ -419,9 +419,9 @@ def test_unknown_combine_lists_the_known_ones():
 @pytest.mark.parametrize('config, message', [
     (dict(mask='nope', depth='mse'), r'^loss\.mask: unknown loss .nope.; allowed: .*dice'),
     (dict(mask='mse'), r'^loss\.depth: missing; allowed:'),
-    (dict(mask='mse', depth=dict(beta=1.0)), r'^loss\.depth: expected a name or dict'),
+    (dict(mask='mse', depth=dict(beta=1.0)), r'^loss\.depth: expected a name, dict'),
     (dict(mask='mse', depth=dict(name='smooth_l1', bta=1.0)),
-     r"^loss\.depth: smooth_l1 has no option 'bta'; allowed: beta$"),
+     r"^loss\.depth: smooth_l1 has no option 'bta'; allowed: beta, weight$"),
     (dict(mask='mse', depth='mse', combine='max'), r'^loss\.combine: unknown combiner'),
     (dict(mask='mse', depth='mse', combine=dict(name='sqrt_sum', power=2)),
      r"^loss\.combine: sqrt_sum has no option 'power'"),
@@ -437,3 +437,50 @@ def test_validate_loss_config_names_the_field(config, message):
 def test_the_base_config_is_valid():
   base = pytest.importorskip('configs.base')
   losses.validate_loss_config(base.get_config().loss)
+
+
+# --- A head's loss as a weighted sum of terms --------------------------------------------
+
+
+def test_a_list_of_terms_is_their_weighted_sum_and_each_term_is_logged():
+  outputs, batch = _outputs_and_batch()
+  config = dict(mask=[dict(name='bce_with_logits'), dict(name='dice', weight=2.0)],
+                depth=[dict(name='l1', weight=0.1), dict(name='ssim'), dict(name='gradient')])
+  total, aux = losses.total_loss(config, outputs, batch, {})
+  bce, _ = _head_losses(outputs, batch, 'bce_with_logits', 'l1')
+  dice, l1 = _head_losses(outputs, batch, 'dice', 'l1')
+  _, ssim = _head_losses(outputs, batch, 'dice', 'ssim')
+  _, gradient = _head_losses(outputs, batch, 'dice', 'gradient')
+  _close(aux['mask_loss/bce_with_logits'], bce)
+  _close(aux['mask_loss/dice'], dice)
+  _close(aux['mask_loss'], bce + 2.0 * dice)
+  _close(aux['depth_loss'], 0.1 * l1 + ssim + gradient)
+  _close(total, bce + 2.0 * dice + 0.1 * l1 + ssim + gradient)
+
+
+def test_a_single_name_logs_no_terms_and_a_repeated_name_gets_a_number():
+  outputs, batch = _outputs_and_batch()
+  _, aux = losses.total_loss(dict(mask='dice', depth='l1'), outputs, batch, {})
+  assert set(aux) == {'mask_loss', 'depth_loss'}
+  _, aux = losses.total_loss(dict(mask='dice', depth=[dict(name='ssim'), dict(
+      name='ssim', filter_size=5)]), outputs, batch, {})
+  assert {'depth_loss/ssim', 'depth_loss/ssim_2'} <= set(aux)
+  assert float(aux['depth_loss/ssim']) != float(aux['depth_loss/ssim_2'])
+
+
+def test_build_checks_once_and_returns_the_loss_the_step_calls():
+  outputs, batch = _outputs_and_batch()
+  config = ml_collections.ConfigDict(dict(mask=('bce_with_logits', 'dice'), depth='mse'))
+  loss_fn = losses.build(config)
+  assert [term.name for term in loss_fn.mask.terms] == ['bce_with_logits', 'dice']
+  assert loss_fn.init_params() == {}
+  _close(jax.jit(lambda o, b: loss_fn(o, b, {})[0])(outputs, batch),
+         losses.total_loss(config, outputs, batch, {})[0])
+
+
+def test_a_head_spec_written_as_text_on_the_command_line_is_read_as_a_literal():
+  loss_fn = losses.build(dict(mask='bce_with_logits',
+                              depth="[{'name': 'l1', 'weight': 0.5}, {'name': 'ssim'}]"))
+  assert [(t.name, t.weight) for t in loss_fn.depth.terms] == [('l1', 0.5), ('ssim', 1.0)]
+  with pytest.raises(ValueError, match=r"^loss\.depth: .* is not a Python literal"):
+    losses.build(dict(mask='dice', depth='[dict(name=1)]'))

@@ -1,4 +1,5 @@
 """Evaluation metrics (DESIGN.md, Metrics), their streaming, and the baselines."""
+import dm_pix
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -235,3 +236,66 @@ def test_baseline_per_sample_by_hand():
   assert result['baseline_mask_iou'] == 1.0 and result['baseline_mask_dice'] == 1.0
   assert result['baseline_depth_rmse'] == pytest.approx(0.2)
   assert result['num_samples'] == 2 and 'mask_iou' not in result
+
+
+# --- SSIM accuracy that separates good predictions from bad ones -------------------------
+
+
+def _person(size=48, top=18, left=20, height=12, width=6):
+  mask = np.zeros((1, size, size, 1), np.float32)
+  mask[:, top:top + height, left:left + width] = 1.0
+  return mask
+
+
+def test_mask_ssim_fails_an_empty_prediction_that_whole_image_ssim_passes():
+  # A far-away student: 12 x 5 pixels of a 64 x 64 image, as in the synthetic classroom.
+  true = _person(size=64, top=20, left=30, height=12, width=5)
+  empty = np.zeros_like(true)
+  assert float(dm_pix.ssim(empty, true)[0]) > 0.9  # Why the plain form is useless.
+  assert float(metrics.mask_ssim(empty, true)[0]) < 0.05
+  hazy = np.where(true > 0.5, 0.9, 0.05).astype(np.float32)  # Right, with a faint haze.
+  assert float(metrics.mask_ssim(hazy, true)[0]) == pytest.approx(1.0)
+  shifted = np.roll(true, 1, axis=2)  # One pixel off: IoU 0.67.
+  assert 0.05 < float(metrics.mask_ssim(shifted, true)[0]) < 0.9
+
+
+def test_mask_ssim_weights_the_ssim_map_by_the_foreground_each_window_sees_by_hand():
+  true, pred = _person(size=24, top=8, left=8), _person(size=24, top=9, left=8)
+  ssim_map = np.asarray(dm_pix.ssim(pred, true, return_map=True))[0, ..., 0]
+  either = np.maximum(pred, true)[0, ..., 0]
+  gauss = np.exp(-0.5 * ((np.arange(11) - 5) / 1.5) ** 2)
+  window = np.outer(gauss, gauss) / gauss.sum() ** 2
+  seen = np.array([[(either[i:i + 11, j:j + 11] * window).sum() for j in range(14)]
+                   for i in range(14)])
+  assert float(metrics.mask_ssim(pred, true)[0]) == pytest.approx(
+      (ssim_map * seen).sum() / seen.sum(), rel=1e-5)
+  both_empty = np.zeros_like(true)
+  assert float(metrics.mask_ssim(both_empty, both_empty)[0]) == 1.0
+
+
+def test_depth_ssim_fails_a_flat_guess_of_a_narrow_range_map_that_plain_ssim_passes():
+  rows = np.linspace(0.02, 0.3, 48, dtype=np.float32)[None, :, None, None]
+  true = np.broadcast_to(rows, (1, 48, 48, 1)).copy()
+  true[:, 30:40, 10:20] = 0.25  # A desk, nearer than the floor behind it.
+  flat = np.full_like(true, true.mean())
+  assert float(dm_pix.ssim(flat, true)[0]) > 0.5  # Why the plain form is useless.
+  assert float(metrics.depth_ssim(flat, true)[0]) < 0.5  # Fails the default threshold.
+  assert float(metrics.depth_ssim(true, true)[0]) == pytest.approx(1.0)
+  low, high = true.min(), true.max()
+  stretch = lambda v: (v - low) / (high - low)
+  noisy = true + 0.01 * _random(3, true.shape)
+  assert float(metrics.depth_ssim(noisy, true)[0]) == pytest.approx(
+      float(dm_pix.ssim(stretch(noisy), stretch(true))[0]), rel=1e-5)
+
+
+def test_baselines_report_their_ssim_accuracy_beside_the_model():
+  true = _person()
+  bg = np.full((1, 48, 48, 3), 0.5, np.float32)
+  fg_bg = np.where(true > 0.5, 0.9, 0.5) * np.ones((1, 1, 1, 3), np.float32)
+  depth = np.broadcast_to(np.linspace(0, 0.3, 48, dtype=np.float32)[None, :, None, None],
+                          true.shape)
+  per_sample = metrics.baseline_per_sample(bg, fg_bg, true, depth, 0.2, depth[0],
+                                           mask_ssim_threshold=0.9, depth_ssim_threshold=0.5)
+  result = _result(per_sample)
+  assert result['baseline_mask_ssim_acc'] == 1.0  # Frame differencing is exact here.
+  assert result['baseline_depth_ssim_acc'] == 1.0  # The mean map is the truth here.

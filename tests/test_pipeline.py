@@ -104,3 +104,30 @@ def test_the_cache_decodes_each_sample_once():
   first = [cache[i] for i in (0, 1, 2, 0, 1, 2)]
   assert sorted(reads) == [0, 1, 2]
   assert first[0]['bg'].shape == (4, 4, 3) and first[3] is first[0]
+
+
+def test_progressive_resizing_switches_size_at_the_same_position_of_the_stream(data):
+  ends = pipeline.stage_ends(32, 5, [dict(image_size=16, fraction=0.4)])
+  assert ends == [(16, 2), (32, 5)]
+  assert [pipeline.size_at(ends, step) for step in range(6)] == [16, 16, 32, 32, 32, 32]
+  with contextlib.closing(train_iterator(data, 0)) as plain:
+    expected = take(plain, 4)
+  resizing = pipeline.ResizingIterator(
+      lambda size: iter(pipeline.train_dataset(data.train, image_size=size,
+                                               global_batch_size=4, seed=0)), ends)
+  with contextlib.closing(resizing):
+    small = [next(resizing.at_step(step)) for step in range(2)]
+    assert resizing.image_size == 16 and small[0]['fg_bg'].shape == (4, 16, 16, 3)
+    state = resizing.get_state()
+    large = [next(resizing.at_step(step)) for step in range(2, 4)]
+    assert resizing.image_size == 32
+  assert_batches_equal(expected[2:], large)  # The same samples a plain run takes there.
+  for got, want in zip(small, expected[:2]):  # ... and before it, the same ones smaller.
+    np.testing.assert_array_equal(got['mask'], np.stack(
+        [pipeline.resize(image, 16) for image in want['mask']]))
+  resumed = pipeline.ResizingIterator(
+      lambda size: iter(pipeline.train_dataset(data.train, image_size=size,
+                                               global_batch_size=4, seed=0)), ends)
+  with contextlib.closing(resumed):
+    resumed.set_state(state)
+    assert_batches_equal(large, [next(resumed.at_step(step)) for step in range(2, 4)])

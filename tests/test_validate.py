@@ -52,6 +52,13 @@ def test_the_shipped_configs_are_valid():
     (dict(schedule__plateau__patience=0), 'schedule.plateau.patience: 0 must be an integer'),
     (dict(schedule__plateau__rtol=0.0), 'schedule.plateau.rtol: 0.0 must be within (0, 1]'),
     (dict(data__synthetic__flips=3), 'data.synthetic'),
+    (dict(loss__depth=[]), 'loss.depth: an empty list'),
+    (dict(loss__mask=[dict(name='dice', weight=-1)]), 'loss.mask[0]: dice weight: expected'),
+    (dict(train__stages=[dict(image_size=30, fraction=0.5)]),
+     'train.stages[0].image_size: 30 must be a positive multiple of the model stride 4'),
+    (dict(train__stages=[dict(image_size=32)]), 'train.stages[0]: expected dict(image_size'),
+    (dict(train__stages=[dict(image_size=32, fraction=0.6), dict(image_size=48, fraction=0.4)]),
+     'train.stages: the fractions add up to 1'),
 ])
 def test_each_bad_field_is_named_with_what_is_allowed(overrides, message):
   with pytest.raises(ValueError) as error:

@@ -13,6 +13,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 import datasets
+import losses
 import zoo
 from datasets import pipeline
 from training import checkpoint as checkpoint_lib
@@ -94,6 +95,11 @@ class Experiment:
   train_step: Callable
   eval_step: Callable
 
+  @functools.cached_property
+  def loss_fn(self):
+    """The config's training loss, built once (`losses.build`)."""
+    return losses.build(self.config.loss)
+
   def place(self, batch):
     """Puts this process's share of a global batch on the mesh, split on 'data'."""
     sharding = NamedSharding(self.mesh, PartitionSpec('data'))
@@ -101,7 +107,7 @@ class Experiment:
 
   def _jitted_init(self):
     return jax.jit(lambda rng: steps_lib.create_train_state(
-        self.model, self.optimizer, self.plateau, self.config.loss, rng,
+        self.model, self.optimizer, self.plateau, self.loss_fn, rng,
         self.config.data.image_size),
                    out_shardings=NamedSharding(self.mesh, PartitionSpec()))
 
@@ -205,11 +211,13 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   with open(os.path.join(workdir, 'data_stats.json'), 'w') as f:
     json.dump(dict(dataset=data.name, **exp.stats), f, indent=2)
   state = exp.init_state()
-  iterator = iter(pipeline.train_dataset(
-      data.train, image_size=config.data.image_size,
-      global_batch_size=config.train.batch_size, seed=config.seed,
-      num_workers=config.data.num_workers, prefetch=config.data.prefetch,
-      cache_mib=config.data.cache_mib))
+  iterator = pipeline.ResizingIterator(
+      lambda image_size: iter(pipeline.train_dataset(
+          data.train, image_size=image_size,
+          global_batch_size=config.train.batch_size, seed=config.seed,
+          num_workers=config.data.num_workers, prefetch=config.data.prefetch,
+          cache_mib=config.data.cache_mib)),
+      pipeline.stage_ends(config.data.image_size, config.train.steps, config.train.stages))
   manager = checkpoint_lib.make_manager(workdir, keep=config.train.keep_checkpoints)
   if manager.latest_step() is not None:
     state = checkpoint_lib.restore_latest_intact(
@@ -222,6 +230,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   writer = writers.RunWriter(workdir)
   stop = StopRequested()
   step = int(jax.device_get(state.step))
+  iterator.at_step(step)
   progress = writers.Progress(config.train.steps, step, config.train.log_every)
   last_eval = None
   wait_time, last_log_time, last_log_step = 0.0, time.time(), step
@@ -229,6 +238,10 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   try:
     end = config.train.steps if stop_at is None else min(stop_at, config.train.steps)
     while step < end and stop.signal is None:
+      size_before = iterator.image_size
+      if iterator.at_step(step).image_size != size_before:
+        print(f'\nstep {step}: training at {iterator.image_size} x {iterator.image_size} '
+              'from here on (train.stages)', flush=True)
       wait_start = time.time()
       batch = next(iterator)
       wait_time += time.time() - wait_start
@@ -250,7 +263,8 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
         elapsed = now - last_log_time
         timing = dict(steps_per_s=(step - last_log_step) / elapsed,
                       images_per_s=(step - last_log_step) * config.train.batch_size / elapsed,
-                      data_wait_share=wait_time / elapsed, step_time_ms=step_time_ms)
+                      data_wait_share=wait_time / elapsed, step_time_ms=step_time_ms,
+                      image_size=iterator.image_size)
         writer.scalars(step, dict(**metrics, **timing, **writers.memory_stats()), 'train/')
         progress.update(step, dict(loss=metrics['loss'], lr=metrics['lr']))
         if profiler.after_log(exp, state, batch, step, writer):

@@ -22,7 +22,7 @@ def _forward(state, batch, *, exp):
 def _loss(params, state, batch, *, exp):
   targets, inputs = steps_lib.train_inputs(state, batch, config=exp.config, stats=exp.stats)
   return steps_lib.train_loss(params, state, targets, inputs, model=exp.model,
-                              loss_config=exp.config.loss)
+                              loss_fn=exp.loss_fn)
 
 
 def _staged_steps(exp):

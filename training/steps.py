@@ -46,13 +46,13 @@ class TrainState:
   plateau: Any
 
 
-def create_train_state(model, optimizer, plateau, loss_config, rng,
+def create_train_state(model, optimizer, plateau, loss_fn, rng,
                        image_size: int) -> TrainState:
   """Initializes the model on a dummy batch and the optimizer on its parameters."""
   init_rng, state_rng = jax.random.split(rng)
   dummy = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
   variables = model.init(init_rng, dummy, dummy, train=False)
-  params = {'model': variables['params'], 'loss': losses.init_loss_params(loss_config)}
+  params = {'model': variables['params'], 'loss': loss_fn.init_params()}
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get('batch_stats', {}),
                     opt_state=optimizer.init(params), rng=jax.random.key_data(state_rng),
@@ -92,10 +92,10 @@ def train_inputs(state: TrainState, batch, *, config, stats):
   return targets, pipeline.standardize(targets, stats, DTYPES[config.model.dtype])
 
 
-def train_loss(params, state: TrainState, targets, inputs, *, model, loss_config):
+def train_loss(params, state: TrainState, targets, inputs, *, model, loss_fn):
   """(loss, (aux, new batch_stats)) of the model in train mode: what the step differentiates."""
   outputs, batch_stats = apply_model(model, params, state.batch_stats, inputs, train=True)
-  loss, aux = losses.total_loss(loss_config, outputs, targets, params['loss'])
+  loss, aux = loss_fn(outputs, targets, params['loss'])
   return loss, (aux, batch_stats)
 
 
@@ -103,7 +103,7 @@ def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, 
   """One optimizer step on a uint8 batch: augment, normalize, forward, backward, update."""
   targets, inputs = train_inputs(state, batch, config=config, stats=stats)
   (loss, (aux, batch_stats)), grads = jax.value_and_grad(train_loss, has_aux=True)(
-      state.params, state, targets, inputs, model=model, loss_config=config.loss)
+      state.params, state, targets, inputs, model=model, loss_fn=losses.build(config.loss))
   updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
   scale = state.plateau.scale
   updates = jax.tree.map(lambda update: (scale * update).astype(update.dtype), updates)
@@ -133,12 +133,12 @@ def predict(params, batch_stats, batch, *, model, stats, dtype_name):
   return _probabilities(outputs)
 
 
-def per_sample_loss(loss_config, outputs, targets, loss_params):
+def per_sample_loss(loss_fn, outputs, targets, loss_params):
   """The training loss (and each head's) of every sample alone: {'loss': (N,), ...}."""
   def one_sample(sample_outputs, sample_targets):
     add_batch_axis = lambda tree: jax.tree.map(lambda x: x[None], tree)
-    total, aux = losses.total_loss(loss_config, add_batch_axis(sample_outputs),
-                                   add_batch_axis(sample_targets), loss_params)
+    total, aux = loss_fn(add_batch_axis(sample_outputs), add_batch_axis(sample_targets),
+                         loss_params)
     return dict(loss=total, mask_loss=aux['mask_loss'], depth_loss=aux['depth_loss'])
   return jax.vmap(one_sample)(
       outputs, {key: targets[key] for key in ('mask', 'depth')})
@@ -153,10 +153,12 @@ def eval_step(params, batch_stats, batch, baseline, *, model, stats, config):
       prediction['mask'], prediction['depth'], targets['mask'], targets['depth'],
       mask_ssim_threshold=config.eval.mask_ssim_threshold,
       depth_ssim_threshold=config.eval.depth_ssim_threshold)
-  per_sample.update(per_sample_loss(config.loss, outputs, targets, params['loss']))
+  per_sample.update(per_sample_loss(losses.build(config.loss), outputs, targets, params['loss']))
   baseline_metrics = metrics_lib.baseline_per_sample(
       targets['bg'], targets['fg_bg'], targets['mask'], targets['depth'],
-      baseline['threshold'], baseline['mean_depth'])
+      baseline['threshold'], baseline['mean_depth'],
+      mask_ssim_threshold=config.eval.mask_ssim_threshold,
+      depth_ssim_threshold=config.eval.depth_ssim_threshold)
   return per_sample, baseline_metrics, prediction
 
 

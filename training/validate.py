@@ -89,6 +89,26 @@ def _check_names(config):
   augment.validate(config.data.augment)
 
 
+def _check_stages(stages, model_stride: int):
+  """train.stages: dicts of image_size (a multiple of the stride) and fraction, sum < 1."""
+  total = 0.0
+  for i, stage in enumerate(stages):
+    field = f'train.stages[{i}]'
+    keys = sorted(stage.keys()) if hasattr(stage, 'keys') else None
+    if keys != ['fraction', 'image_size']:
+      raise ValueError(f'{field}: expected dict(image_size=..., fraction=...), got {stage!r}')
+    size, fraction = stage['image_size'], stage['fraction']
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or size % model_stride:
+      raise ValueError(f'{field}.image_size: {size!r} must be a positive multiple of the '
+                       f'model stride {model_stride}')
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not fraction > 0:
+      raise ValueError(f'{field}.fraction: {fraction!r} must be a number > 0')
+    total += fraction
+  if total >= 1:
+    raise ValueError(f'train.stages: the fractions add up to {total:g}; they must leave '
+                     'some steps (< 1) for data.image_size')
+
+
 def _check_shapes(config):
   model_stride = zoo.stride(config.model)
   size = config.data.image_size
@@ -97,6 +117,7 @@ def _check_shapes(config):
         f'data.image_size: {size} is not a multiple of {config.model.name}\'s stride '
         f'{model_stride}; use e.g. {max(model_stride, size - size % model_stride)} or '
         f'{size - size % model_stride + model_stride}')
+  _check_stages(config.train.stages, model_stride)
   devices = jax.device_count()
   if config.train.batch_size % devices:
     raise ValueError(f'train.batch_size: {config.train.batch_size} is not divisible by '

@@ -12,20 +12,24 @@ from zoo import registry
 class DMNetCNN(nn.Module):
   """A light CNN: a few conv blocks per level, dilated convs at the coarsest.
 
-  Inputs meet as stacked channels: `bg` and `fg_bg` are concatenated into one
-  6-channel image before the first conv.
+  Inputs meet as stacked channels: `[bg, fg_bg, fg_bg - bg]` (9 channels; 6
+  without `difference`) before the first conv.
 
   Levels follow `widths`: the first runs at full resolution, each next one at
   half the resolution of the one before (a strided conv block). The coarsest
   level runs one conv block per entry of `dilations`, which grows the
   receptive field without further downsampling. The decoder upsamples back
   level by level, concatenates the encoder's features of that level and fuses
-  them with one conv block. Two 1x1 heads give the mask and depth logits.
+  them with one conv block. With `input_skip`, one more conv block at full
+  resolution sees the decoder's output beside the fused inputs. Two 1x1 heads give
+  the mask and depth logits.
 
   Attributes:
     widths: Features per level, finest first; the stride is 2**(len - 1).
     blocks: Conv blocks at every level but the coarsest, after its first.
     dilations: Dilation of each conv block at the coarsest level.
+    difference: Whether the first conv also sees `fg_bg - bg`.
+    input_skip: Whether a full-resolution block sees the inputs before the heads.
     dtype: Compute dtype; parameters stay float32.
   """
 
@@ -34,6 +38,8 @@ class DMNetCNN(nn.Module):
   # Doubling dilations widen the receptive field fast; the closing dilation-1
   # block smooths the gridding artefacts that dilated stacks leave.
   dilations: Sequence[int] = (1, 2, 4, 8, 1)
+  difference: bool = True
+  input_skip: bool = True
   dtype: Any = jnp.float32
 
   @property
@@ -47,7 +53,8 @@ class DMNetCNN(nn.Module):
     conv, norm = layers.conv_and_norm(self.dtype, train)
     block = functools.partial(layers.ConvBlock, conv=conv, norm=norm)
 
-    x = jnp.concatenate([bg, fg_bg], axis=-1).astype(self.dtype)
+    fused = layers.fuse_inputs(bg, fg_bg, self.dtype, self.difference)
+    x = fused
     skips = []
     for level, width in enumerate(self.widths):
       x = block(width, strides=1 if level == 0 else 2)(x)
@@ -63,6 +70,8 @@ class DMNetCNN(nn.Module):
     for skip in reversed(skips):
       x = jnp.concatenate([layers.upsample(x, skip), skip], axis=-1)
       x = block(skip.shape[-1])(x)
+    if self.input_skip:
+      x = layers.InputSkip(self.widths[0], conv, norm)(x, fused)
     return layers.Heads(dtype=self.dtype)(x)
 
 

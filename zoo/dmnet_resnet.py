@@ -54,19 +54,24 @@ class DMNetResNet(nn.Module):
   """A residual encoder of multi-dilation blocks with a decoder to full size.
 
   Inputs meet as difference features: `bg` and `fg_bg` each pass their own
-  stem conv block, and the encoder sees `[f(fg_bg), f(fg_bg) - f(bg)]`, so the
-  change between the scenes is explicit from the first layer on.
+  stem conv block, and the encoder sees `[f(fg_bg), f(fg_bg) - f(bg)]` and, with
+  `difference`, the raw `[bg, fg_bg, fg_bg - bg]`, so the change between the scenes
+  is explicit from the first layer on.
 
   The encoder's first stage runs at full resolution, each later stage starts
   with a stride-2 block. Every block mixes the receptive fields of all
   `dilations`. The decoder goes back stage by stage: upsample, concatenate the
-  encoder's features of that resolution, one conv block.
+  encoder's features of that resolution, one conv block. With `input_skip`, one
+  more conv block at full resolution sees the decoder's output beside the fused
+  inputs before the heads.
 
   Attributes:
     stage_widths: Features of each encoder stage; the stride is 2**(len - 1).
     stage_blocks: Multi-dilation blocks in each stage.
     dilations: The dilations mixed inside every block.
     stem_width: Features of each input's stem.
+    difference: Whether the encoder also sees the raw `[bg, fg_bg, fg_bg - bg]`.
+    input_skip: Whether a full-resolution block sees the inputs before the heads.
     dtype: Compute dtype; parameters stay float32.
   """
 
@@ -74,6 +79,8 @@ class DMNetResNet(nn.Module):
   stage_blocks: Sequence[int] = (1, 2, 2, 1)
   dilations: Sequence[int] = (1, 2, 4)
   stem_width: int = 16
+  difference: bool = True
+  input_skip: bool = True
   dtype: Any = jnp.float32
 
   @property
@@ -95,7 +102,8 @@ class DMNetResNet(nn.Module):
 
     f_bg = block(self.stem_width, name='stem_bg')(bg.astype(self.dtype))
     f_fg = block(self.stem_width, name='stem_fg_bg')(fg_bg.astype(self.dtype))
-    x = jnp.concatenate([f_fg, f_fg - f_bg], axis=-1)
+    fused = layers.fuse_inputs(bg, fg_bg, self.dtype)
+    x = jnp.concatenate([f_fg, f_fg - f_bg] + ([fused] if self.difference else []), axis=-1)
 
     skips = []
     for stage, (width, num_blocks) in enumerate(
@@ -109,6 +117,8 @@ class DMNetResNet(nn.Module):
     for skip in reversed(skips[:-1]):
       x = jnp.concatenate([layers.upsample(x, skip), skip], axis=-1)
       x = block(skip.shape[-1])(x)
+    if self.input_skip:
+      x = layers.InputSkip(self.stage_widths[0], conv, norm)(x, fused)
     return layers.Heads(dtype=self.dtype)(x)
 
 

@@ -64,6 +64,33 @@ class Heads(nn.Module):
     return outputs
 
 
+def fuse_inputs(bg, fg_bg, dtype, difference: bool = True):
+  """The two images stacked as channels, `[bg, fg_bg, fg_bg - bg]` (9) or `[bg, fg_bg]` (6).
+
+  The difference makes the change between the scenes, which is where the person is,
+  explicit at every pixel before the first conv.
+  """
+  parts = [bg, fg_bg, fg_bg - bg] if difference else [bg, fg_bg]
+  return jnp.concatenate(parts, axis=-1).astype(dtype)
+
+
+class InputSkip(nn.Module):
+  """A full-resolution refinement: the decoder's output meets the inputs again.
+
+  Concatenates the fused input images to the last decoder features and runs one
+  conv block, so the heads see pixel-exact edges next to the decoder's context.
+  """
+
+  features: int
+  conv: ModuleDef
+  norm: ModuleDef
+
+  @nn.compact
+  def __call__(self, x, fused_inputs):
+    x = jnp.concatenate([x, fused_inputs.astype(x.dtype)], axis=-1)
+    return ConvBlock(self.features, self.conv, self.norm)(x)
+
+
 def _double_bilinear(x, axis: int):
   """Doubles `x` along `axis` bilinearly (half-pixel centres, edges repeated).
 
