@@ -10,7 +10,7 @@ from configs import cnn
 
 
 def get_config():
-  """dmnet_cnn on the default synthetic set, one run per loss."""
+  """dmnet_cnn on the default synthetic set, one run per loss (or sum of losses)."""
   config = cnn.get_config()
   config.study = ml_collections.ConfigDict()
   config.study.name = 'loss_study'
@@ -23,6 +23,15 @@ def get_config():
       sqrt_sum=dict(mask='bce_with_logits', depth='smooth_l1', combine='sqrt_sum'),
       per_head=dict(mask='bce_with_logits', depth='ssim', combine='weighted_sum'),
       uncertainty=dict(mask='bce_with_logits', depth='smooth_l1', combine='uncertainty'),
+      # Sums of terms: BCE + Dice for the mask; DenseDepth's L1 + SSIM + gradient for depth.
+      bce_dice=dict(mask=[dict(name='bce_with_logits'), dict(name='dice')], depth='ssim',
+                    combine='weighted_sum'),
+      dense_depth=dict(mask='bce_with_logits', depth=[dict(name='l1'), dict(name='ssim'),
+                                                      dict(name='gradient')],
+                       combine='weighted_sum'),
+      recipe=dict(mask=[dict(name='bce_with_logits'), dict(name='dice')],
+                  depth=[dict(name='l1'), dict(name='ssim'), dict(name='gradient')],
+                  combine='weighted_sum'),
   )
   config.study.variants = ml_collections.ConfigDict(
       {name: dict(loss=loss) for name, loss in losses.items()})

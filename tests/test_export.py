@@ -5,6 +5,8 @@ import subprocess
 import sys
 import types
 
+from flax import serialization
+import jax
 import numpy as np
 import pytest
 
@@ -101,3 +103,20 @@ def test_export_to_a_chosen_path_and_refuse_other_files(run, tmp_path):
   (tmp_path / 'noise.msgpack').write_bytes(b'\xc1 not msgpack')
   with pytest.raises(ValueError, match='not an exported model'):
     zoo.load_exported(str(tmp_path / 'noise.msgpack'))
+
+
+@pytest.mark.parametrize('name, difference', [('dmnet_cnn', False), ('unet', True)])
+def test_a_version_1_export_loads_with_the_layout_of_its_time(tmp_path, name, difference):
+  old_model = zoo.build(dict(name=name, difference=difference, input_skip=False))
+  variables = zoo.init(old_model, jax.random.key(0), 16)
+  stats = {key: dict(mean=[0.5] * 3, std=[0.25] * 3) for key in ('bg', 'fg_bg')}
+  payload = dict(format=zoo.export.FORMAT, version=1, model_config=dict(name=name),
+                 image_size=16, stats=stats,
+                 variables=jax.tree.map(np.asarray, dict(variables)))
+  path = tmp_path / 'old.msgpack'
+  path.write_bytes(serialization.msgpack_serialize(payload))
+  loaded = zoo.load_exported(str(path))
+  assert loaded.model_config == dict(name=name, difference=difference, input_skip=False)
+  images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), np.uint8)
+  outputs = loaded.predict(images, images)
+  assert outputs['mask'].shape == (2, 16, 16, 1)

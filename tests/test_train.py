@@ -79,3 +79,22 @@ def test_reduce_on_plateau_lowers_the_logged_lr_and_resumes_exactly(tiny_data_di
   assert loop.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_at=3) is None
   resumed = _params_after(config, str(tmp_path / 'resumed'))
   jax.tree.map(np.testing.assert_array_equal, straight, resumed)
+
+
+def test_progressive_resizing_trains_small_first_and_resumes_exactly_across_a_stage(
+    tiny_data_dir, tmp_path, capsys):
+  config = tiny_config(tiny_data_dir)
+  config.train.stages = [dict(image_size=16, fraction=0.5)]  # Steps 1-3 at 16 px.
+  straight = _params_after(config, str(tmp_path / 'straight'))
+  assert 'step 3: training at 32 x 32 from here on' in capsys.readouterr().out
+  with open(tmp_path / 'straight' / 'metrics.jsonl') as f:
+    lines = [json.loads(line) for line in f]
+  sizes = {line['step']: line['train/image_size'] for line in lines if 'train/loss' in line}
+  assert sizes == {2: 16, 4: 32, 6: 32}
+  elapsed = [line['train/elapsed_s'] for line in lines if 'train/loss' in line]
+  assert elapsed == sorted(elapsed) and elapsed[0] > 0
+
+  # Stopped inside the small stage, resumed: the same parameters as the straight run.
+  assert loop.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_at=2) is None
+  resumed = _params_after(config, str(tmp_path / 'resumed'))
+  jax.tree.map(np.testing.assert_array_equal, straight, resumed)

@@ -234,6 +234,9 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   progress = writers.Progress(config.train.steps, step, config.train.log_every)
   last_eval = None
   wait_time, last_log_time, last_log_step = 0.0, time.time(), step
+  # Wall seconds of training, carried over from before a resume (train/elapsed_s).
+  elapsed_before = writers.logged_value(workdir, 'train/elapsed_s', step)
+  start_time = time.time()
   profiler = profile_lib.StepProfiler(config, workdir)
   try:
     end = config.train.steps if stop_at is None else min(stop_at, config.train.steps)
@@ -264,7 +267,8 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
         timing = dict(steps_per_s=(step - last_log_step) / elapsed,
                       images_per_s=(step - last_log_step) * config.train.batch_size / elapsed,
                       data_wait_share=wait_time / elapsed, step_time_ms=step_time_ms,
-                      image_size=iterator.image_size)
+                      image_size=iterator.image_size,
+                      elapsed_s=elapsed_before + now - start_time)
         writer.scalars(step, dict(**metrics, **timing, **writers.memory_stats()), 'train/')
         progress.update(step, dict(loss=metrics['loss'], lr=metrics['lr']))
         if profiler.after_log(exp, state, batch, step, writer):

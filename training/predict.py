@@ -84,7 +84,10 @@ def load_model(workdir: str, which: str | int = 'latest',
         f'{os.path.join(workdir, "data_stats.json")}: not found, so the input '
         'normalization the model was trained with is unknown; resume the run '
         '(`--mode train` with the same config writes it)')
-  model = zoo.build(config['model'])
+  model_config = config['model']
+  if 'input_skip' not in model_config:  # Saved before the field existed.
+    model_config = zoo.with_earlier_defaults(model_config)
+  model = zoo.build(model_config)
   image_size = config['data']['image_size']
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
@@ -98,7 +101,7 @@ def load_model(workdir: str, which: str | int = 'latest',
   params, batch_stats = checkpoint_lib.restore_model_weights(
       manager, step, initial['params'], initial.get('batch_stats', {}))
   variables = dict(params=params, **({'batch_stats': batch_stats} if batch_stats else {}))
-  exported = zoo.ExportedModel(model_config=config['model'], variables=variables,
+  exported = zoo.ExportedModel(model_config=model_config, variables=variables,
                                stats=stats, image_size=image_size)
   return exported, step
 

@@ -28,6 +28,11 @@ from training import visualize
 
 TABLE_KEYS = ('mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
               'depth_delta1', 'depth_ssim_acc')
+# Table column -> the baseline's result key, for the baselines' row.
+BASELINE_KEYS = {'mask_iou': 'baseline_mask_iou', 'mask_dice': 'baseline_mask_dice',
+                 'mask_ssim_acc': 'baseline_mask_ssim_acc',
+                 'depth_rmse': 'baseline_depth_rmse',
+                 'depth_ssim_acc': 'baseline_depth_ssim_acc'}
 
 
 def variant_configs(config) -> dict[str, object]:
@@ -92,7 +97,10 @@ def _logged_by_step(run_dir: str) -> dict[int, dict]:
   by_step = {}
   with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
     for line in f:
-      logged = json.loads(line)
+      try:
+        logged = json.loads(line)
+      except ValueError:  # A line cut short by a killed run.
+        continue
       by_step.setdefault(logged['step'], {}).update(logged)
   return by_step
 
@@ -125,17 +133,31 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
   return visualize.tile_rows(tiles)
 
 
+def _wall_minutes(by_step: dict[int, dict], steps: list[int]) -> list[float]:
+  """Training wall time (train/elapsed_s, in minutes) at each of `steps`.
+
+  An eval line shares its step with a train line; a step without one takes the
+  nearest earlier logged time.
+  """
+  logged_steps, seconds = _series(by_step, 'train/elapsed_s')
+  return [seconds[max(0, int(np.searchsorted(logged_steps, s, side='right')) - 1)] / 60
+          if seconds else float('nan') for s in steps]
+
+
 def _loss_curves(logged: dict[str, dict[int, dict]], path):
-  """Test mask IoU and normalized train loss over the steps, one line per run."""
-  figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+  """Test mask IoU, test depth delta1 and normalized train loss against wall time."""
+  figure, axes = plt.subplots(1, 3, figsize=(15, 4))
   for name, by_step in logged.items():
-    steps, ious = _series(by_step, 'eval/mask_iou')
-    axes[0].plot(steps, ious, marker='o', label=name)
+    for ax, key in zip(axes, ('eval/mask_iou', 'eval/depth_delta1')):
+      steps, values = _series(by_step, key)
+      ax.plot(_wall_minutes(by_step, steps), values, marker='o', label=name)
     steps, losses = _series(by_step, 'train/loss')
     losses = np.array(losses)
-    axes[1].plot(steps, losses / max(abs(losses[0]), 1e-12), label=name)
-  axes[0].set(title='test mask IoU', xlabel='step')
-  axes[1].set(title='train loss / its first value', xlabel='step')
+    axes[2].plot(_wall_minutes(by_step, steps), losses / max(abs(losses[0]), 1e-12),
+                 label=name)
+  axes[0].set(title='test mask IoU', xlabel='training wall time (min)')
+  axes[1].set(title='test depth delta1', xlabel='training wall time (min)')
+  axes[2].set(title='train loss / its first value', xlabel='training wall time (min)')
   for ax in axes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -157,22 +179,29 @@ def write_page(study_config, variants, results, workdir: str):
   _loss_curves(logged, os.path.join(workdir, f'{name}_curves.png'))
   baseline = next(iter(results.values()))
   fields = _changed_fields(study_config)
-  header = ['run', *fields, 'params', 'train img/s', *TABLE_KEYS]
+  header = ['run', *fields, 'params', 'train img/s', 'wall min', *TABLE_KEYS]
   lines = [f'# {name.replace("_", " ").capitalize()}', '',
            '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  baseline_cells = [f'{baseline[BASELINE_KEYS[key]]:.4f}' if key in BASELINE_KEYS else ''
+                    for key in TABLE_KEYS]
+  lines.append('| ' + ' | '.join(['baselines', *([''] * len(fields)), '', '', '',
+                                  *baseline_cells]) + ' |')
   for run, metrics in results.items():
     values = _flatten(study_config.variants[run].to_dict())
     variant = variants[run]
     num_params = zoo.count_params(zoo.build(variant.model), variant.data.image_size)
     _, speeds = _series(logged[run], 'train/images_per_s')
     images_per_s = float(np.median(speeds)) if speeds else float('nan')
+    _, seconds = _series(logged[run], 'train/elapsed_s')
+    wall = f'{seconds[-1] / 60:.1f}' if seconds else ''
     cells = [run, *(str(values[field]) for field in fields), f'{num_params:,}',
-             f'{images_per_s:.1f}', *(f'{metrics[key]:.4f}' for key in TABLE_KEYS)]
+             f'{images_per_s:.1f}', wall, *(f'{metrics[key]:.4f}' for key in TABLE_KEYS)]
     lines.append('| ' + ' | '.join(cells) + ' |')
-  lines += ['', f'Baselines on the same test samples: frame differencing mask IoU '
-            f'{baseline["baseline_mask_iou"]:.4f}, mean train depth RMSE '
-            f'{baseline["baseline_depth_rmse"]:.4f}; {baseline["num_samples"]} test samples, '
-            f'{baseline["step"]} steps each.', '',
+  lines += ['', f'Baselines (the first row) on the same {baseline["num_samples"]} test '
+            'samples: frame differencing for the mask (its threshold chosen on the train '
+            'split), the mean train depth map for the depth. '
+            f'{baseline["step"]} steps each; wall min: training wall time, compiling and '
+            'evaluating included.', '',
             'Rows of the grid: fg_bg | true mask | each run\'s mask (in table order); '
             'bg | true depth | each run\'s depth.', '',
             f'![predictions]({name}_predictions.png)', '',
@@ -181,4 +210,4 @@ def write_page(study_config, variants, results, workdir: str):
   with open(path, 'w') as f:
     f.write('\n'.join(lines))
   print(f'\n{path}')
-  print('\n'.join(lines[:len(results) + 4]))
+  print('\n'.join(lines[:len(results) + 5]))

@@ -50,6 +50,26 @@ class RunWriter:
     self._jsonl.close()
 
 
+def logged_value(workdir: str, key: str, up_to_step: int, default: float = 0.0) -> float:
+  """The last `key` that `metrics.jsonl` holds at a step <= `up_to_step`, else `default`.
+
+  Lines that do not parse (a run killed mid-write) are skipped.
+  """
+  value = default
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return value
+  with open(path) as f:
+    for line in f:
+      try:
+        record = json.loads(line)
+      except ValueError:
+        continue
+      if isinstance(record, dict) and key in record and record.get('step', 0) <= up_to_step:
+        value = record[key]
+  return value
+
+
 def memory_stats() -> dict[str, float]:
   """Host RSS and its peak, and device memory in use and peak where reported (MiB)."""
   stats = dict(host_rss_mib=psutil.Process().memory_info().rss / 2**20,

@@ -21,6 +21,7 @@ from zoo.registry import fields
 from zoo.registry import names
 from zoo.registry import register
 from zoo.registry import stride
+from zoo.registry import with_earlier_defaults
 from zoo.summary import FAST_CPU_COMPILE_OPTIONS
 from zoo.summary import count_params
 from zoo.summary import flops_per_image

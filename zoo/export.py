@@ -21,7 +21,9 @@ import numpy as np
 from zoo import registry
 
 FORMAT = 'dmnet-zoo-export'
-VERSION = 1
+# 2: models gained `difference` and `input_skip`; a version-1 file's model config
+# lacks them and loads with the layout of its time (`registry.with_earlier_defaults`).
+VERSION = 2
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 
@@ -147,6 +149,9 @@ def load_exported(path: str) -> ExportedModel:
   if payload.get('version', 0) > VERSION:
     raise ValueError(f'{path}: export format version {payload["version"]} is newer '
                      f'than this code reads ({VERSION}); update the repository')
-  return ExportedModel(model_config=payload['model_config'],
+  model_config = payload['model_config']
+  if payload.get('version', 0) < 2:
+    model_config = registry.with_earlier_defaults(model_config)
+  return ExportedModel(model_config=model_config,
                        variables=payload['variables'], stats=payload['stats'],
                        image_size=int(payload['image_size']))

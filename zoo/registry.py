@@ -121,6 +121,20 @@ def build(model_config) -> nn.Module:
   return factory(dtype=dtype, **kwargs)
 
 
+def with_earlier_defaults(model_config) -> dict[str, Any]:
+  """A saved model config completed with the defaults of when it was saved.
+
+  `difference` and `input_skip` were added to every model with their defaults on; a
+  config saved before (a run's `config.json`, an export of version 1) lacks them and
+  describes the earlier layout: only `unet` saw `fg_bg - bg`, and no model had the
+  full-resolution input skip. Fields the config sets are kept.
+  """
+  config = _to_dict(model_config)
+  config.setdefault('difference', config.get('name') == 'unet')
+  config.setdefault('input_skip', False)
+  return config
+
+
 def stride(model_or_config) -> int:
   """Returns the total stride of a model or model config.
 
