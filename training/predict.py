@@ -84,13 +84,30 @@ def load_model(workdir: str, which: str | int = 'latest',
         f'{os.path.join(workdir, "data_stats.json")}: not found, so the input '
         'normalization the model was trained with is unknown; resume the run '
         '(`--mode train` with the same config writes it)')
-  model_config = config['model']
-  if 'input_skip' not in model_config:  # Saved before the field existed.
-    model_config = zoo.with_earlier_defaults(model_config)
-  model = zoo.build(model_config)
   image_size = config['data']['image_size']
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
+  model_config = config['model']
+  try:
+    params, batch_stats = _restore_weights(manager, step, model_config, image_size)
+  except checkpoint_lib.CheckpointMismatchError as error:
+    # A run saved before `difference` and `input_skip` existed: its config.json does not
+    # name them, and its checkpoint holds the layout of its time.
+    mismatch = error
+    model_config = zoo.with_earlier_defaults(model_config)
+    try:
+      params, batch_stats = _restore_weights(manager, step, model_config, image_size)
+    except checkpoint_lib.CheckpointMismatchError:
+      raise mismatch from None
+  variables = dict(params=params, **({'batch_stats': batch_stats} if batch_stats else {}))
+  exported = zoo.ExportedModel(model_config=model_config, variables=variables,
+                               stats=stats, image_size=image_size)
+  return exported, step
+
+
+def _restore_weights(manager, step: int, model_config, image_size: int):
+  """(params, batch_stats) of checkpoint `step`, restored into `model_config`'s shapes."""
+  model = zoo.build(model_config)
   # Shapes to restore into, placed on one device; abstract, so nothing compiles.
   images = jax.ShapeDtypeStruct((1, image_size, image_size, 3), np.float32)
   device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
@@ -98,12 +115,8 @@ def load_model(workdir: str, which: str | int = 'latest',
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
       jax.eval_shape(functools.partial(model.init, train=False), jax.random.key(0),
                      images, images))
-  params, batch_stats = checkpoint_lib.restore_model_weights(
+  return checkpoint_lib.restore_model_weights(
       manager, step, initial['params'], initial.get('batch_stats', {}))
-  variables = dict(params=params, **({'batch_stats': batch_stats} if batch_stats else {}))
-  exported = zoo.ExportedModel(model_config=model_config, variables=variables,
-                               stats=stats, image_size=image_size)
-  return exported, step
 
 
 def find_pairs(bg: str, fg_bg: str) -> tuple[list[Pair], list[tuple[str, str]]]:
