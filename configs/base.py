@@ -52,8 +52,11 @@ def get_config():
   # an optional `weight` each (their weighted sum). type_safe=False: any of these
   # forms may replace another, in a config file or on the command line.
   config.loss = ml_collections.ConfigDict(type_safe=False)
-  config.loss.mask = 'bce_with_logits'
-  config.loss.depth = 'smooth_l1'
+  # BCE for every pixel's class, Dice for the person's overlap as a whole.
+  config.loss.mask = [dict(name='bce_with_logits'), dict(name='dice')]
+  # DenseDepth's recipe: L1 for the values, SSIM for the structure, the L1 of the image
+  # gradients for the edges (configs/quality_study.py measures each change).
+  config.loss.depth = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')]
   config.loss.combine = 'weighted_sum'  # weighted_sum, sqrt_sum, uncertainty.
   config.loss.mask_weight = 1.0
   config.loss.depth_weight = 1.0

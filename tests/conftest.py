@@ -1,8 +1,17 @@
 """Shared fixtures: a tiny synthetic config that builds in seconds."""
 import os
 import sys
+import tempfile
 
 import pytest
+
+# One persistent XLA compilation cache for the whole test session, set before anything
+# imports JAX: the many tiny runs (and the training subprocesses, which inherit the
+# environment) compile the same steps, and a cached executable loads in milliseconds.
+# Only compilations of at least a second are written, so small jitted helpers do not
+# fill it with files.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax_cache_'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '1')
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if sys.path[0] != ROOT:

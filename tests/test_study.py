@@ -28,9 +28,14 @@ def test_a_study_writes_a_table_a_grid_and_curves(tiny_data_dir, tmp_path):
   assert set(results) == {'bce', 'uncertainty'}
   page = (tmp_path / 'loss_study.md').read_text()
   # Columns: the fields the variants set to different values, then the run's facts.
-  assert '| run | loss.depth | params | train img/s | mask_iou |' in page
+  assert '| run | loss.depth | params | train img/s | wall min | mask_iou |' in page
   assert '| bce | bce_with_logits | ' in page
-  assert '| uncertainty |' in page and 'frame differencing mask IoU' in page
+  assert '| uncertainty |' in page and 'frame differencing' in page
+  baseline_row = next(line for line in page.splitlines() if line.startswith('| baselines |'))
+  assert f"{results['bce']['baseline_mask_iou']:.4f}" in baseline_row
+  wall_minutes = float(next(line for line in page.splitlines()
+                            if line.startswith('| bce |')).split(' | ')[4])
+  assert wall_minutes > 0
   for name in ('loss_study_predictions.png', 'loss_study_curves.png'):
     assert os.path.getsize(tmp_path / name) > 1000
   assert os.path.exists(tmp_path / 'bce' / 'eval_metrics.json')

@@ -193,7 +193,7 @@ def write_page(study_config, variants, results, workdir: str):
     _, speeds = _series(logged[run], 'train/images_per_s')
     images_per_s = float(np.median(speeds)) if speeds else float('nan')
     _, seconds = _series(logged[run], 'train/elapsed_s')
-    wall = f'{seconds[-1] / 60:.1f}' if seconds else ''
+    wall = f'{seconds[-1] / 60:.2f}' if seconds else ''
     cells = [run, *(str(values[field]) for field in fields), f'{num_params:,}',
              f'{images_per_s:.1f}', wall, *(f'{metrics[key]:.4f}' for key in TABLE_KEYS)]
     lines.append('| ' + ' | '.join(cells) + ' |')

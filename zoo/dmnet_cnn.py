@@ -39,7 +39,7 @@ class DMNetCNN(nn.Module):
   # block smooths the gridding artefacts that dilated stacks leave.
   dilations: Sequence[int] = (1, 2, 4, 8, 1)
   difference: bool = True
-  input_skip: bool = True
+  input_skip: bool = False
   dtype: Any = jnp.float32
 
   @property

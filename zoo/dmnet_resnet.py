@@ -80,7 +80,7 @@ class DMNetResNet(nn.Module):
   dilations: Sequence[int] = (1, 2, 4)
   stem_width: int = 16
   difference: bool = True
-  input_skip: bool = True
+  input_skip: bool = False
   dtype: Any = jnp.float32
 
   @property

@@ -32,7 +32,7 @@ class UNet(nn.Module):
   widths: Sequence[int] = (32, 64, 128, 256)
   convs: int = 2
   difference: bool = True
-  input_skip: bool = True
+  input_skip: bool = False
   dtype: Any = jnp.float32
 
   @property
