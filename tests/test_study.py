@@ -58,3 +58,10 @@ def test_a_variant_changing_an_unknown_section_is_refused():
   config.study.variants = ml_collections.ConfigDict(dict(x=dict(losses=dict(mask='mse'))))
   with pytest.raises(ValueError, match='study.variants.x: unknown config section'):
     study.variant_configs(config)
+
+
+def test_the_table_writes_a_sum_of_loss_terms_as_a_formula():
+  assert study._cell([dict(name='l1', weight=0.1), dict(name='ssim'),
+                      dict(name='ssim', filter_size=5)]) == '0.1 l1 + ssim + ssim(filter_size=5)'
+  assert study._cell([dict(image_size=32, fraction=0.5)]) == 'image_size=32, fraction=0.5'
+  assert study._cell('dice') == 'dice' and study._cell([]) == '[]'

@@ -21,6 +21,7 @@ import datasets  # pylint: disable=g-import-not-at-top
 import zoo  # pylint: disable=g-import-not-at-top
 from datasets import pipeline
 from training import checkpoint as checkpoint_lib
+from training import evaluate as evaluate_lib
 from training import loop
 from training import steps as steps_lib
 from training import validate
@@ -78,6 +79,22 @@ def _changed_fields(study_config) -> list[str]:
           and len({repr(f[key]) for f in flat}) > 1] if flat else []
 
 
+def _cell(value) -> str:
+  """A config value for the table: a list of named terms as `l1 + 0.5 ssim`."""
+  if isinstance(value, (list, tuple)) and value and all(
+      isinstance(item, dict) and 'name' in item for item in value):
+    terms = []
+    for item in value:
+      weight = item.get('weight', 1.0)
+      options = ', '.join(f'{k}={v}' for k, v in item.items() if k not in ('name', 'weight'))
+      term = item['name'] + (f'({options})' if options else '')
+      terms.append(term if weight == 1.0 else f'{weight:g} {term}')
+    return ' + '.join(terms)
+  if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
+    return '; '.join(', '.join(f'{k}={v}' for k, v in item.items()) for item in value)
+  return str(value)
+
+
 def _flatten(tree, prefix='') -> dict:
   flat = {}
   for key, value in tree.items():
@@ -114,8 +131,11 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
   """fg_bg | gt mask | each variant's mask ... ; then gt depth | each variant's depth."""
   first = next(iter(variants.values()))
   data = datasets.load(first.data)
-  batch = next(pipeline.eval_batches(data.test, image_size=first.data.image_size,
-                                     batch_size=rows, limit=rows))
+  # Spread over the split, so over several backgrounds, as the runs' own grids are.
+  resize = pipeline.ResizeAndDrop(first.data.image_size)
+  picked = [resize.map(data.test[int(i)])
+            for i in evaluate_lib.grid_indices(len(data.test), rows)]
+  batch = {key: np.stack([sample[key] for sample in picked]) for key in picked[0]}
   predictions = {}
   for name, variant in variants.items():
     exp = loop.prepare(variant, data)
@@ -194,7 +214,7 @@ def write_page(study_config, variants, results, workdir: str):
     images_per_s = float(np.median(speeds)) if speeds else float('nan')
     _, seconds = _series(logged[run], 'train/elapsed_s')
     wall = f'{seconds[-1] / 60:.2f}' if seconds else ''
-    cells = [run, *(str(values[field]) for field in fields), f'{num_params:,}',
+    cells = [run, *(_cell(values[field]) for field in fields), f'{num_params:,}',
              f'{images_per_s:.1f}', wall, *(f'{metrics[key]:.4f}' for key in TABLE_KEYS)]
     lines.append('| ' + ' | '.join(cells) + ' |')
   lines += ['', f'Baselines (the first row) on the same {baseline["num_samples"]} test '
