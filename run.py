@@ -4,6 +4,7 @@
   python run.py --config configs/cnn.py --workdir runs/cnn --mode eval
   python run.py --config configs/cnn.py --mode build | summary | preview
 """
+import ast
 import os
 import sys
 
@@ -19,6 +20,33 @@ if not os.path.abspath(datasets.__file__).startswith(os.path.dirname(os.path.abs
            'datasets/ package; run run.py from the repository root.')
 
 import modes  # pylint: disable=g-import-not-at-top
+
+
+
+class ListOrNameParser(flags.ArgumentParser):
+  """Parses a list-valued config field given on the command line.
+
+  `[...]`, `(...)` or `{...}` is read as the Python literal it spells, e.g.
+  `--config.loss.depth="[{'name': 'l1'}, {'name': 'ssim'}]"` or
+  `--config.train.stages="[{'image_size': 32, 'fraction': 0.5}]"`; any other text stays a
+  string, so `--config.loss.mask=dice` names one loss.
+  """
+
+  def parse(self, argument):
+    if not isinstance(argument, str):
+      return argument
+    if argument.strip()[:1] in ('[', '(', '{'):
+      try:
+        return ast.literal_eval(argument)
+      except (ValueError, SyntaxError):
+        raise ValueError(f'{argument!r} is not a Python literal') from None
+    return argument
+
+  def flag_type(self):
+    return 'list'
+
+
+config_flags.register_flag_parser_for_type(list, ListOrNameParser())
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', 'configs/cnn.py', 'A config file with get_config().')

@@ -1,9 +1,10 @@
-"""The CPU recipe at 96 px: dmnet_cnn trained at 64 px first, then at 96 px (about an hour on 2 cores).
+"""The CPU recipe at 96 px: dmnet_cnn trained at 64 px first, then at 96 px.
 
   python run.py --config configs/cnn_96.py --workdir runs/cnn_96
 
-Progressive resizing: the first half of the steps run at 64 x 64 (2.25 times cheaper a
-step), the second half at 96 x 96 from the same weights; every evaluation is at 96 px.
+Progressive resizing: the first half of the steps run at 64 x 64 (2.25 times fewer pixels
+a step), the second half at 96 x 96 from the same weights; every evaluation is at 96 px.
+BENCHMARKS.md has its wall time and results on a 2-core CPU.
 """
 from configs import cnn
 

@@ -104,7 +104,11 @@ def _load_chunk(source, entries):
 
 
 class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
-  """bg, fg_bg -> mask, depth samples of one source (see DESIGN.md, sample format)."""
+  """bg, fg_bg -> mask, depth samples of one source.
+
+  Every image is uint8: bg and fg_bg RGB, mask one channel (255 = person), depth one
+  channel (nearness, 255 = nearest).
+  """
 
   VERSION = tfds.core.Version(VERSION)
 

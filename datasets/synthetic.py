@@ -1,6 +1,6 @@
 """Procedurally rendered classroom scenes with exact masks and depth.
 
-The embedded default data source (see DESIGN.md, "Where data comes from"). It has
+The embedded default data source (README, "The synthetic classroom"). It has
 the combinatorics of the original 400K composited set, backgrounds x foregrounds x
 {plain, flipped} x placements, but every image is ray cast here, so the ground
 truth is exact:

@@ -15,7 +15,7 @@ Layouts (`from_path` tells them apart):
 Zips are read with `zipfile`, never unpacked. A sample's key is its `fg_bg` file stem
 (unique), its group the stem of its `bg` file.
 
-Rules for files (DESIGN.md, "Bad input"):
+Rules for files (README, "Your own data"):
 
 * Junk is ignored silently: names starting with `.` (`.DS_Store`, `._x.jpg`),
   `Thumbs.db`, `desktop.ini` and anything under `__MACOSX/`. Any other file that is not

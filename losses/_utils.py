@@ -13,7 +13,7 @@ def to_unit_float(x) -> jnp.ndarray:
 def positive_nearness(v: jnp.ndarray) -> jnp.ndarray:
   """Maps nearness v in [0, 1] to (0, 1] as (255 v + 1) / 256.
 
-  For the stored uint8 nearness u = 255 v this is DESIGN.md's (u + 1) / 256: 0 maps
+  For the stored uint8 nearness u = 255 v this is (u + 1) / 256: 0 maps
   to 1/256 instead of 0, so ratios and logs stay finite. `v` is clipped to [0, 1].
   """
   return (255.0 * jnp.clip(v, 0.0, 1.0) + 1.0) / 256.0

@@ -159,8 +159,8 @@ def silog(pred, target, lam=0.5):
   """Scale-invariant log loss (Eigen, Puhrsch, Fergus 2014), per sample.
 
   With d = log p' - log g' per pixel and n pixels: mean(d^2) - lam * mean(d)^2,
-  where p', g' are nearness mapped to (0, 1] as (255 v + 1) / 256 (the mapping of
-  DESIGN.md's delta metric), so nearness 0 gives log(1/256), not -inf. Nearness is
+  where p', g' are nearness mapped to (0, 1] as (255 v + 1) / 256 (the mapping
+  of the delta metric), so nearness 0 gives log(1/256), not -inf. Nearness is
   inverse depth, so d is minus the log-depth difference: the loss is the same as
   on depth 1 / p'. lam = 0.5 is Eigen's training value; lam = 1 makes it fully
   scale invariant (multiplying p' by a constant leaves it unchanged). It is >= 0

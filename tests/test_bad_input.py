@@ -1,4 +1,4 @@
-"""Bad input (DESIGN.md): one clear line naming the file and the problem, nothing written."""
+"""Bad input: one clear line naming the file and the problem, nothing written."""
 import csv
 import io
 import os

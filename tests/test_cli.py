@@ -22,3 +22,25 @@ def test_unknown_model_lists_the_registered_models():
   assert result.returncode == 2
   last_line = result.stderr.strip().splitlines()[-1]
   assert 'nope' in last_line and 'dmnet_cnn' in last_line and 'unet' in last_line
+
+
+def test_list_fields_take_python_literals_or_a_name_on_the_command_line():
+  import json  # pylint: disable=g-import-not-at-top
+  show_config = ('import json, sys, run; run.FLAGS(sys.argv); c = run.FLAGS.config; '
+                 'print(json.dumps([c.loss.depth, c.loss.mask, c.train.stages]))')
+  result = subprocess.run(
+      [sys.executable, '-c', show_config, '--config', 'configs/cnn.py',
+       "--config.loss.depth=[{'name': 'l1'}, {'name': 'ssim', 'weight': 0.5}]",
+       '--config.loss.mask=dice', "--config.train.stages=[{'image_size': 32, 'fraction': 0.5}]"],
+      cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+  depth, mask, stages = json.loads(result.stdout.strip().splitlines()[-1])
+  assert depth == [{'name': 'l1'}, {'name': 'ssim', 'weight': 0.5}]
+  assert mask == 'dice'
+  assert stages == [{'image_size': 32, 'fraction': 0.5}]
+
+
+def test_a_list_field_that_is_not_a_literal_is_refused_naming_the_flag():
+  result = run_cli('--config', 'configs/cnn.py', "--config.train.stages=[dict(x=1)]",
+                   '--mode', 'summary')
+  assert result.returncode != 0
+  assert 'config.train.stages' in result.stderr and 'not a Python literal' in result.stderr

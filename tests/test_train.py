@@ -94,7 +94,22 @@ def test_progressive_resizing_trains_small_first_and_resumes_exactly_across_a_st
   elapsed = [line['train/elapsed_s'] for line in lines if 'train/loss' in line]
   assert elapsed == sorted(elapsed) and elapsed[0] > 0
 
-  # Stopped inside the small stage, resumed: the same parameters as the straight run.
-  assert loop.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_at=2) is None
+  # Stopped after the switch (the restored iterator must switch size at once), resumed:
+  # the same parameters as the straight run, and the wall time carries over.
+  assert loop.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_at=4) is None
   resumed = _params_after(config, str(tmp_path / 'resumed'))
   jax.tree.map(np.testing.assert_array_equal, straight, resumed)
+  with open(tmp_path / 'resumed' / 'metrics.jsonl') as f:
+    elapsed = [json.loads(line)['train/elapsed_s'] for line in f if 'train/elapsed_s' in line]
+  assert len(elapsed) == 3 and elapsed == sorted(elapsed)
+
+
+def test_the_logged_wall_time_to_resume_from_is_the_last_at_or_before_the_step(tmp_path):
+  from training import writers  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'metrics.jsonl').write_text(
+      '{"step": 2, "train/elapsed_s": 5.0}\n{"step": 4, "train/elapsed_s": 9.0}\n'
+      '{"step": 6, "train/elapsed_s": 14.0}\n{"step": 8, "train/ela')  # Cut by a kill.
+  assert writers.logged_value(str(tmp_path), 'train/elapsed_s', 5) == 9.0
+  assert writers.logged_value(str(tmp_path), 'train/elapsed_s', 100) == 14.0
+  assert writers.logged_value(str(tmp_path), 'train/elapsed_s', 1) == 0.0
+  assert writers.logged_value(str(tmp_path / 'none'), 'train/elapsed_s', 9) == 0.0

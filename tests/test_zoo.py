@@ -102,6 +102,30 @@ def test_dmnet_cnn_has_about_243k_params():
   assert 0.9 * 243_000 <= count <= 1.1 * 243_000, count
 
 
+def _first_conv_in_channels(params) -> set:
+  """Input channels of the convs that see the raw images (3, 6 or 9 of them)."""
+  leaves = jax.tree_util.tree_leaves_with_path(params)
+  return {leaf.shape[2] for path, leaf in leaves
+          if len(leaf.shape) == 4 and leaf.shape[2] in (6, 9)}
+
+
+@pytest.mark.parametrize('name', zoo.names())
+def test_difference_feeds_fg_bg_minus_bg_and_input_skip_adds_a_full_resolution_block(name):
+  shapes = lambda **fields: _abstract_variables(zoo.build(dict(name=name, **fields)))['params']
+  plain, with_difference = shapes(difference=False), shapes(difference=True)
+  if name == 'dmnet_resnet':  # Its stems see one image each; the raw 9 join the encoder.
+    count = lambda p: sum(np.prod(x.shape) for x in jax.tree.leaves(p))
+    assert count(with_difference) > count(plain)
+  else:
+    assert _first_conv_in_channels(with_difference) == {9}
+    assert _first_conv_in_channels(plain) == {6}
+  assert 'InputSkip_0' not in shapes()  # Off by default.
+  skip = shapes(input_skip=True)['InputSkip_0']
+  assert [leaf.shape[2] for leaf in jax.tree.leaves(skip) if len(leaf.shape) == 4] == [
+      zoo.build(dict(name=name)).__getattribute__(
+          'stage_widths' if name == 'dmnet_resnet' else 'widths')[0] + 9]
+
+
 def test_variants_grow_in_capacity():
   count = lambda name: zoo.count_params(zoo.build(dict(name=name)), 64)
   assert count('dmnet_cnn') < count('dmnet_cnn_v1')

@@ -99,11 +99,16 @@ def train_loss(params, state: TrainState, targets, inputs, *, model, loss_fn):
   return loss, (aux, batch_stats)
 
 
-def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, stats):
-  """One optimizer step on a uint8 batch: augment, normalize, forward, backward, update."""
+def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, stats,
+               loss_fn=None):
+  """One optimizer step on a uint8 batch: augment, normalize, forward, backward, update.
+
+  `loss_fn` is `losses.build(config.loss)`, built once by `jit_steps` (built here if None).
+  """
+  loss_fn = loss_fn or losses.build(config.loss)
   targets, inputs = train_inputs(state, batch, config=config, stats=stats)
   (loss, (aux, batch_stats)), grads = jax.value_and_grad(train_loss, has_aux=True)(
-      state.params, state, targets, inputs, model=model, loss_fn=losses.build(config.loss))
+      state.params, state, targets, inputs, model=model, loss_fn=loss_fn)
   updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
   scale = state.plateau.scale
   updates = jax.tree.map(lambda update: (scale * update).astype(update.dtype), updates)
@@ -144,8 +149,9 @@ def per_sample_loss(loss_fn, outputs, targets, loss_params):
       outputs, {key: targets[key] for key in ('mask', 'depth')})
 
 
-def eval_step(params, batch_stats, batch, baseline, *, model, stats, config):
+def eval_step(params, batch_stats, batch, baseline, *, model, stats, config, loss_fn=None):
   """Per-sample losses and metrics of the model, and of the baselines, on a uint8 batch."""
+  loss_fn = loss_fn or losses.build(config.loss)
   targets, inputs = model_inputs(batch, stats, config.model.dtype)
   outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
   prediction = _probabilities(outputs)
@@ -153,7 +159,7 @@ def eval_step(params, batch_stats, batch, baseline, *, model, stats, config):
       prediction['mask'], prediction['depth'], targets['mask'], targets['depth'],
       mask_ssim_threshold=config.eval.mask_ssim_threshold,
       depth_ssim_threshold=config.eval.depth_ssim_threshold)
-  per_sample.update(per_sample_loss(losses.build(config.loss), outputs, targets, params['loss']))
+  per_sample.update(per_sample_loss(loss_fn, outputs, targets, params['loss']))
   baseline_metrics = metrics_lib.baseline_per_sample(
       targets['bg'], targets['fg_bg'], targets['mask'], targets['depth'],
       baseline['threshold'], baseline['mean_depth'],
@@ -168,9 +174,15 @@ def train_compiler_options() -> dict[str, str] | None:
 
 
 def jit_steps(model, optimizer, schedule, config, stats):
-  """The jitted train step (state donated) and eval step for this model and config."""
+  """The jitted train step (state donated) and eval step for this model and config.
+
+  The loss is built (and checked) once, here, and shared by both.
+  """
+  loss_fn = losses.build(config.loss)
   train = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer,
-                                    schedule=schedule, config=config, stats=stats),
+                                    schedule=schedule, config=config, stats=stats,
+                                    loss_fn=loss_fn),
                   donate_argnums=0, compiler_options=train_compiler_options())
-  evaluate = jax.jit(functools.partial(eval_step, model=model, stats=stats, config=config))
+  evaluate = jax.jit(functools.partial(eval_step, model=model, stats=stats, config=config,
+                                       loss_fn=loss_fn))
   return train, evaluate

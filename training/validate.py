@@ -98,9 +98,10 @@ def _check_stages(stages, model_stride: int):
     if keys != ['fraction', 'image_size']:
       raise ValueError(f'{field}: expected dict(image_size=..., fraction=...), got {stage!r}')
     size, fraction = stage['image_size'], stage['fraction']
-    if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or size % model_stride:
-      raise ValueError(f'{field}.image_size: {size!r} must be a positive multiple of the '
-                       f'model stride {model_stride}')
+    if (isinstance(size, bool) or not isinstance(size, int) or size < 11
+        or size % model_stride):
+      raise ValueError(f'{field}.image_size: {size!r} must be a multiple of the model stride '
+                       f'{model_stride} and at least 11 (the SSIM window)')
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not fraction > 0:
       raise ValueError(f'{field}.fraction: {fraction!r} must be a number > 0')
     total += fraction
@@ -112,6 +113,9 @@ def _check_stages(stages, model_stride: int):
 def _check_shapes(config):
   model_stride = zoo.stride(config.model)
   size = config.data.image_size
+  if size < 11:
+    raise ValueError(f'data.image_size: {size} is below 11, the side of the SSIM window '
+                     'that evaluation (and the ssim loss) needs')
   if size % model_stride:
     raise ValueError(
         f'data.image_size: {size} is not a multiple of {config.model.name}\'s stride '

@@ -102,7 +102,7 @@ class DMNetResNet(nn.Module):
 
     f_bg = block(self.stem_width, name='stem_bg')(bg.astype(self.dtype))
     f_fg = block(self.stem_width, name='stem_fg_bg')(fg_bg.astype(self.dtype))
-    fused = layers.fuse_inputs(bg, fg_bg, self.dtype)
+    fused = layers.fuse_inputs(bg, fg_bg, self.dtype, self.difference)
     x = jnp.concatenate([f_fg, f_fg - f_bg] + ([fused] if self.difference else []), axis=-1)
 
     skips = []

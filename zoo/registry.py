@@ -124,14 +124,18 @@ def build(model_config) -> nn.Module:
 def with_earlier_defaults(model_config) -> dict[str, Any]:
   """A saved model config completed with the defaults of when it was saved.
 
-  `difference` and `input_skip` were added to every model with their defaults on; a
-  config saved before (a run's `config.json`, an export of version 1) lacks them and
-  describes the earlier layout: only `unet` saw `fg_bg - bg`, and no model had the
-  full-resolution input skip. Fields the config sets are kept.
+  `difference` (default on) and `input_skip` (default off) were added to the zoo's
+  models; a config saved before (a run's `config.json`, an export of version 1) lacks
+  them and describes the earlier layout: only `unet` saw `fg_bg - bg`, and no model had
+  the full-resolution input skip. Fields the config sets are kept, and only fields the
+  model has are added (a model registered elsewhere may have neither).
   """
   config = _to_dict(model_config)
-  config.setdefault('difference', config.get('name') == 'unet')
-  config.setdefault('input_skip', False)
+  known = fields(config['name']) if config.get('name') in _MODELS else []
+  if 'difference' in known:
+    config.setdefault('difference', config.get('name') == 'unet')
+  if 'input_skip' in known:
+    config.setdefault('input_skip', False)
   return config
 
 
