@@ -178,12 +178,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
   return lines
 
 
-def _spec(value: Any) -> str:
-  """A loss spec (a name, or a dict with `name` and arguments) as short text."""
-  if isinstance(value, dict):
-    args = ', '.join(f'{k}={v}' for k, v in sorted(value.items()) if k != 'name')
-    return f'{value.get("name", "?")}({args})'
-  return str(value)
+def describe_head(spec) -> str:
+  """A head's loss spec as short text, e.g. `bce_with_logits + 2 dice(smooth=0.5)`."""
+  items = list(spec) if isinstance(spec, (list, tuple)) else [spec]
+  terms = []
+  for item in items:
+    if not isinstance(item, dict):
+      terms.append(str(item))
+      continue
+    options = dict(item)
+    name, weight = options.pop('name', '?'), options.pop('weight', 1.0)
+    arguments = ', '.join(f'{k}={v}' for k, v in sorted(options.items()))
+    term = name + (f'({arguments})' if arguments else '')
+    terms.append(term if weight == 1.0 else f'{weight:g} {term}')
+  return ' + '.join(terms) if terms else '[]'
 
 
 def describe_model(config: dict[str, Any]) -> str:
@@ -197,11 +205,13 @@ def describe_model(config: dict[str, Any]) -> str:
 
 
 def describe_loss(config: dict[str, Any]) -> str:
-  """E.g. `bce_with_logits + smooth_l1, weighted_sum` (weights shown when not 1)."""
+  """E.g. `mask bce_with_logits + dice; depth l1 + ssim; weighted_sum` (weights when not 1)."""
   loss = config.get('loss') or {}
   if not loss:
     return '?'
-  text = f'{_spec(loss.get("mask"))} + {_spec(loss.get("depth"))}, {_spec(loss.get("combine"))}'
+  text = (f'mask {describe_head(loss.get("mask"))}; '
+          f'depth {describe_head(loss.get("depth"))}; '
+          f'{describe_head(loss.get("combine", "weighted_sum"))}')
   weights = [f'{head}_weight={loss[f"{head}_weight"]}' for head in ('mask', 'depth')
              if loss.get(f'{head}_weight', 1.0) != 1.0]
   return text + (f' ({", ".join(weights)})' if weights else '')

@@ -23,6 +23,7 @@ from datasets import pipeline
 from training import checkpoint as checkpoint_lib
 from training import evaluate as evaluate_lib
 from training import loop
+from training import report
 from training import steps as steps_lib
 from training import validate
 from training import visualize
@@ -83,13 +84,7 @@ def _cell(value) -> str:
   """A config value for the table: a list of named terms as `l1 + 0.5 ssim`."""
   if isinstance(value, (list, tuple)) and value and all(
       isinstance(item, dict) and 'name' in item for item in value):
-    terms = []
-    for item in value:
-      weight = item.get('weight', 1.0)
-      options = ', '.join(f'{k}={v}' for k, v in item.items() if k not in ('name', 'weight'))
-      term = item['name'] + (f'({options})' if options else '')
-      terms.append(term if weight == 1.0 else f'{weight:g} {term}')
-    return ' + '.join(terms)
+    return report.describe_head(value)
   if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
     return '; '.join(', '.join(f'{k}={v}' for k, v in item.items()) for item in value)
   return str(value)
