@@ -18,7 +18,7 @@ venv: $(VENV)/.installed
 run: venv  ## build the synthetic dataset, train, evaluate (resumes if WORKDIR holds a run)
 	$(PY) run.py --config $(CONFIG) --workdir $(WORKDIR)
 
-test: venv  ## the test suite (CPU, a few minutes)
+test: venv  ## the test suite (CPU; about 14 minutes on 2 cores)
 	$(PY) -m pytest tests
 
 clean:
