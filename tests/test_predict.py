@@ -225,7 +225,7 @@ def test_eval_on_another_dataset_keeps_the_training_normalization(
   used = []
   jit_steps = loop.steps_lib.jit_steps
   monkeypatch.setattr(loop.steps_lib, 'jit_steps',
-                      lambda *args: used.append(args[-1]) or jit_steps(*args))
+                      lambda *args: used.append(args[4]) or jit_steps(*args))
   metrics = loop.evaluate_checkpoint(config, workdir)
   # Split by background: the test split is one of the two rooms, 5 samples.
   assert metrics['num_samples'] == 5 and 0 <= metrics['mask_iou'] <= 1

@@ -92,13 +92,9 @@ class Experiment:
   plateau: Any
   mesh: jax.sharding.Mesh
   stats: dict[str, Any]
+  loss_fn: losses.Loss
   train_step: Callable
   eval_step: Callable
-
-  @functools.cached_property
-  def loss_fn(self):
-    """The config's training loss, built once (`losses.build`)."""
-    return losses.build(self.config.loss)
 
   def place(self, batch):
     """Puts this process's share of a global batch on the mesh, split on 'data'."""
@@ -152,10 +148,12 @@ def prepare(config, data, stats: dict[str, Any] | None = None) -> Experiment:
   schedule = optim.make_schedule(config)
   optimizer = optim.make_optimizer(config)
   stats = stats or {key: data.stats[key] for key in ('bg', 'fg_bg')}
-  train_step, eval_step = steps_lib.jit_steps(model, optimizer, schedule, config, stats)
+  loss_fn = losses.build(config.loss)
+  train_step, eval_step = steps_lib.jit_steps(model, optimizer, schedule, config, stats,
+                                              loss_fn)
   return Experiment(config=config, model=model, optimizer=optimizer, schedule=schedule,
                     plateau=optim.make_plateau(config),
-                    mesh=make_mesh(), stats=stats, train_step=train_step,
+                    mesh=make_mesh(), stats=stats, loss_fn=loss_fn, train_step=train_step,
                     eval_step=eval_step)
 
 

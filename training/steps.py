@@ -100,12 +100,11 @@ def train_loss(params, state: TrainState, targets, inputs, *, model, loss_fn):
 
 
 def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, stats,
-               loss_fn=None):
+               loss_fn):
   """One optimizer step on a uint8 batch: augment, normalize, forward, backward, update.
 
-  `loss_fn` is `losses.build(config.loss)`, built once by `jit_steps` (built here if None).
+  `loss_fn` is the config's loss as `losses.build(config.loss)` returns it.
   """
-  loss_fn = loss_fn or losses.build(config.loss)
   targets, inputs = train_inputs(state, batch, config=config, stats=stats)
   (loss, (aux, batch_stats)), grads = jax.value_and_grad(train_loss, has_aux=True)(
       state.params, state, targets, inputs, model=model, loss_fn=loss_fn)
@@ -149,9 +148,8 @@ def per_sample_loss(loss_fn, outputs, targets, loss_params):
       outputs, {key: targets[key] for key in ('mask', 'depth')})
 
 
-def eval_step(params, batch_stats, batch, baseline, *, model, stats, config, loss_fn=None):
+def eval_step(params, batch_stats, batch, baseline, *, model, stats, config, loss_fn):
   """Per-sample losses and metrics of the model, and of the baselines, on a uint8 batch."""
-  loss_fn = loss_fn or losses.build(config.loss)
   targets, inputs = model_inputs(batch, stats, config.model.dtype)
   outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
   prediction = _probabilities(outputs)
@@ -173,12 +171,8 @@ def train_compiler_options() -> dict[str, str] | None:
   return CPU_TRAIN_COMPILER_OPTIONS if jax.default_backend() == 'cpu' else None
 
 
-def jit_steps(model, optimizer, schedule, config, stats):
-  """The jitted train step (state donated) and eval step for this model and config.
-
-  The loss is built (and checked) once, here, and shared by both.
-  """
-  loss_fn = losses.build(config.loss)
+def jit_steps(model, optimizer, schedule, config, stats, loss_fn):
+  """The jitted train step (state donated) and eval step for this model, config and loss."""
   train = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer,
                                     schedule=schedule, config=config, stats=stats,
                                     loss_fn=loss_fn),

@@ -7,7 +7,6 @@ the runs differ in exactly what the variant says. `config.study.name` names the 
 `<workdir>/<name>.md`, `<name>_predictions.png`, `<name>_curves.png`.
 """
 import copy
-import json
 import os
 
 import jax
@@ -100,26 +99,10 @@ def _flatten(tree, prefix='') -> dict:
   return flat
 
 
-def _logged_by_step(run_dir: str) -> dict[int, dict]:
-  """A run's `metrics.jsonl` as step -> every number logged at that step.
-
-  Train and eval lines share steps, and a resumed run logs some steps again: the last
-  value wins.
-  """
-  by_step = {}
-  with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
-    for line in f:
-      try:
-        logged = json.loads(line)
-      except ValueError:  # A line cut short by a killed run.
-        continue
-      by_step.setdefault(logged['step'], {}).update(logged)
-  return by_step
-
-
-def _series(by_step: dict[int, dict], key: str) -> tuple[list[int], list[float]]:
-  steps = sorted(s for s, logged in by_step.items() if key in logged)
-  return steps, [by_step[s][key] for s in steps]
+def _series(logged: dict, key: str) -> tuple[list[int], list[float]]:
+  """(steps, values) of `key` in a run's `report.read_metrics`; empty lists if absent."""
+  steps, values = logged.get(key, ((), ()))
+  return list(steps), list(values)
 
 
 def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
@@ -148,13 +131,13 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
   return visualize.tile_rows(tiles)
 
 
-def _wall_minutes(by_step: dict[int, dict], steps: list[int]) -> list[float]:
+def _wall_minutes(logged: dict, steps: list[int]) -> list[float]:
   """Training wall time (train/elapsed_s, in minutes) at each of `steps`.
 
   An eval line shares its step with a train line; a step without one takes the
   nearest earlier logged time.
   """
-  logged_steps, seconds = _series(by_step, 'train/elapsed_s')
+  logged_steps, seconds = _series(logged, 'train/elapsed_s')
   return [seconds[max(0, int(np.searchsorted(logged_steps, s, side='right')) - 1)] / 60
           if seconds else float('nan') for s in steps]
 
@@ -162,13 +145,13 @@ def _wall_minutes(by_step: dict[int, dict], steps: list[int]) -> list[float]:
 def _loss_curves(logged: dict[str, dict[int, dict]], path):
   """Test mask IoU, test depth delta1 and normalized train loss against wall time."""
   figure, axes = plt.subplots(1, 3, figsize=(15, 4))
-  for name, by_step in logged.items():
+  for name, run_logged in logged.items():
     for ax, key in zip(axes, ('eval/mask_iou', 'eval/depth_delta1')):
-      steps, values = _series(by_step, key)
-      ax.plot(_wall_minutes(by_step, steps), values, marker='o', label=name)
-    steps, losses = _series(by_step, 'train/loss')
+      steps, values = _series(run_logged, key)
+      ax.plot(_wall_minutes(run_logged, steps), values, marker='o', label=name)
+    steps, losses = _series(run_logged, 'train/loss')
     losses = np.array(losses)
-    axes[2].plot(_wall_minutes(by_step, steps), losses / max(abs(losses[0]), 1e-12),
+    axes[2].plot(_wall_minutes(run_logged, steps), losses / max(abs(losses[0]), 1e-12),
                  label=name)
   axes[0].set(title='test mask IoU', xlabel='training wall time (min)')
   axes[1].set(title='test depth delta1', xlabel='training wall time (min)')
@@ -190,7 +173,8 @@ def write_page(study_config, variants, results, workdir: str):
   name = study_config.name
   visualize.save_png(_prediction_grid(variants, workdir, study_config.num_grid_samples),
                      os.path.join(workdir, f'{name}_predictions.png'))
-  logged = {run: _logged_by_step(os.path.join(workdir, run)) for run in variants}
+  logged = {run: report.read_metrics(os.path.join(workdir, run, report.METRICS_FILE))
+            for run in variants}
   _loss_curves(logged, os.path.join(workdir, f'{name}_curves.png'))
   baseline = next(iter(results.values()))
   fields = _changed_fields(study_config)

@@ -12,6 +12,8 @@ import psutil
 import tensorboardX
 import tqdm
 
+from training import report
+
 
 class RunWriter:
   """Writes scalars to `workdir/tb` and `workdir/metrics.jsonl` (one object per call)."""
@@ -51,23 +53,17 @@ class RunWriter:
 
 
 def logged_value(workdir: str, key: str, up_to_step: int, default: float = 0.0) -> float:
-  """The last `key` that `metrics.jsonl` holds at a step <= `up_to_step`, else `default`.
+  """The value of `key` that `metrics.jsonl` holds at the last step <= `up_to_step`.
 
-  Lines that do not parse (a run killed mid-write) are skipped.
+  Read with `report.read_metrics` (a line cut short by a killed run is skipped);
+  `default` where the file or such a step is missing.
   """
-  value = default
-  path = os.path.join(workdir, 'metrics.jsonl')
+  path = os.path.join(workdir, report.METRICS_FILE)
   if not os.path.exists(path):
-    return value
-  with open(path) as f:
-    for line in f:
-      try:
-        record = json.loads(line)
-      except ValueError:
-        continue
-      if isinstance(record, dict) and key in record and record.get('step', 0) <= up_to_step:
-        value = record[key]
-  return value
+    return default
+  steps, values = report.read_metrics(path).get(key, ((), ()))
+  earlier = [value for step, value in zip(steps, values) if step <= up_to_step]
+  return float(earlier[-1]) if earlier else default
 
 
 def memory_stats() -> dict[str, float]:

@@ -26,6 +26,7 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  import losses  # pylint: disable=g-import-not-at-top
   import modes  # pylint: disable=g-import-not-at-top
   from tests.conftest import tiny_config  # pylint: disable=g-import-not-at-top
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
@@ -56,7 +57,8 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
     nan_config.loss.mask_weight = float('inf')  # Makes the loss Inf, its gradients NaN.
     nan_step = jax.jit(functools.partial(
         steps_lib.train_step, model=exp.model, optimizer=exp.optimizer,
-        schedule=exp.schedule, config=nan_config, stats=exp.stats))
+        schedule=exp.schedule, config=nan_config, stats=exp.stats,
+        loss_fn=losses.build(nan_config.loss)))
 
     def faulty_step(state, batch):
       step = int(state.step) + 1
