@@ -61,16 +61,47 @@ def test_unknown_names_list_the_known_ones(field, value, message):
   assert 'known:' in str(error.value)
 
 
-@pytest.mark.parametrize('name', sorted(optim.OPTIMIZERS))
-def test_every_optimizer_takes_a_step(name):
+def first_updates(name, grads, steps=1, **optimizer_fields):
+  """The updates `name` makes on w = [1, 1, 1] for `grads` at each of `steps` steps.
+
+  Constant learning rate 0.1, no warmup, no clipping, so each update shows the
+  optimizer's own rule.
+  """
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  config = base.get_config()
-  config.optimizer.name = name
-  config.optimizer.weight_decay = 1e-4
+  config = config_with('constant', lr=0.1, warmup_steps=0)
+  config.optimizer.update(dict(dict(name=name, grad_clip_norm=0.0), **optimizer_fields))
   optimizer = optim.make_optimizer(config)
   params = {'w': jnp.ones(3)}
-  updates, _ = optimizer.update({'w': jnp.ones(3)}, optimizer.init(params), params)
-  assert np.all(np.isfinite(updates['w']))
+  state = optimizer.init(params)
+  updates = []
+  for _ in range(steps):
+    update, state = optimizer.update({'w': jnp.asarray(grads, jnp.float32)}, state, params)
+    updates.append(np.asarray(update['w']))
+  return updates
+
+
+@pytest.mark.parametrize('name, expected', [
+    ('adam', -0.1),  # L2-coupled: the decay joins the gradient, Adam normalizes it to 1.
+    ('adamw', -0.01),  # Decoupled: lr x weight_decay x w.
+    ('sgd', -0.01),  # L2: lr x weight_decay x w.
+])
+def test_weight_decay_pulls_weights_toward_zero_even_without_a_gradient(name, expected):
+  decayed, = first_updates(name, np.zeros(3), weight_decay=0.1)
+  np.testing.assert_allclose(decayed, expected, rtol=1e-4)
+  undecayed, = first_updates(name, np.zeros(3), weight_decay=0.0)
+  np.testing.assert_array_equal(undecayed, 0.0)
+
+
+def test_sgd_momentum_adds_the_previous_update():
+  with_momentum = first_updates('sgd', np.ones(3), steps=2, momentum=0.9)
+  np.testing.assert_allclose(with_momentum, [[-0.1] * 3, [-0.19] * 3], rtol=1e-5)
+  without = first_updates('sgd', np.ones(3), steps=2, momentum=0.0)
+  np.testing.assert_allclose(without, [[-0.1] * 3, [-0.1] * 3], rtol=1e-5)
+
+
+def test_gradient_clipping_bounds_the_global_norm_of_the_gradient():
+  clipped, = first_updates('sgd', [30.0, 40.0, 0.0], momentum=0.0, grad_clip_norm=1.0)
+  np.testing.assert_allclose(clipped, [-0.06, -0.08, 0.0], rtol=1e-5)
 
 
 def plateau_scales(test_losses, **plateau_fields):

@@ -8,6 +8,7 @@ from PIL import Image
 import pytest
 
 import datasets
+from datasets import pipeline
 from datasets import synthetic
 from tests.conftest import tiny_config
 from training import loop
@@ -60,6 +61,31 @@ def assert_outputs(out, name, width, height):
   assert mode == 'RGB' and overlay.shape == (height, 2 * width, 3)
 
 
+def predicted_depth(model, bg_path, fg_bg_path):
+  """What --mode predict should write as depth for this pair: the model on both images
+  (as decoded from their files) at its size, resized back to fg_bg's size, in [0, 1]."""
+  fg_bg = predict_lib.read_rgb(fg_bg_path)
+  height, width = fg_bg.shape[:2]
+  size = model.image_size
+  depth = model.predict_batch(pipeline.resize(predict_lib.read_rgb(bg_path), size)[None],
+                              pipeline.resize(fg_bg, size)[None])['depth']
+  depth = np.asarray(depth, np.float32)[0, ..., 0]
+  resized = Image.fromarray(depth).resize((width, height), Image.BILINEAR)
+  return np.clip(np.asarray(resized), 0, 1)
+
+
+def assert_each_output_is_its_own_pairs(model, out, pairs):
+  """Every `name -> (bg_path, fg_bg_path)` wrote the depth of its own pair, and the
+  pairs' depths differ enough that one saved under another's name would fail."""
+  expected = {name: predicted_depth(model, *paths) for name, paths in pairs.items()}
+  for name, depth in expected.items():
+    _, written = read(os.path.join(out, f'{name}_depth.png'))
+    np.testing.assert_allclose(written / 255.0, depth, atol=1.5 / 255, err_msg=name)
+  names = sorted(expected)
+  for a, b in zip(names, names[1:]):
+    assert np.abs(expected[a] - expected[b]).max() > 4 / 255, (a, b)
+
+
 def test_a_file_pair_writes_what_the_model_predicts(workdir, model, tmp_path, capsys):
   s = sample(0)
   bg = save(s['bg'], tmp_path / 'in' / 'empty.png')
@@ -80,12 +106,12 @@ def test_a_file_pair_writes_what_the_model_predicts(workdir, model, tmp_path, ca
   np.testing.assert_array_equal(mask[clear] == 255, probability[clear] > 0.5)
 
 
-def test_folders_pair_by_the_original_naming(workdir, tmp_path):
+def test_folders_pair_by_the_original_naming(workdir, model, tmp_path):
   bg_dir, fg_dir = tmp_path / 'bg', tmp_path / 'fg_bg'
-  expected = {}
+  expected, bgs = {}, {}
   for index in range(0, 10, 3):  # Both backgrounds.
     s = sample(index)
-    save(s['bg'], bg_dir / f'{s["bg_name"]}.png')
+    bgs[s['name']] = save(s['bg'], bg_dir / f'{s["bg_name"]}.png')
     expected[s['name']] = save(s['fg_bg'], fg_dir / f'{s["name"]}.jpg')
   save(s['bg'], bg_dir / 'img_999.png')  # Used by no fg_bg.
   pairs, unpaired = predict_lib.find_pairs(str(bg_dir), str(fg_dir))
@@ -97,6 +123,8 @@ def test_folders_pair_by_the_original_naming(workdir, tmp_path):
   assert sorted(result.written) == sorted(expected)
   for name in expected:
     assert_outputs(out, name, 32, 32)
+  assert_each_output_is_its_own_pairs(
+      model, out, {name: (bgs[name], path) for name, path in expected.items()})
 
 
 def test_original_naming_compares_numbers_and_other_names_pair_by_name(tmp_path):
@@ -131,25 +159,31 @@ def test_folders_pair_by_equal_names_in_fixed_size_batches(model, tmp_path):
     assert_outputs(out, name, 32, 32)
 
 
-def test_one_bg_serves_a_folder_of_fg_bg(workdir, tmp_path):
+def test_one_bg_serves_a_folder_of_fg_bg(workdir, model, tmp_path):
   s = sample(0)
   bg = save(s['bg'], tmp_path / 'bg.png')
+  shots = {}
   for index in range(3):  # Same background: samples 0, 1, 2.
-    save(sample(index)['fg_bg'], tmp_path / 'fg_bg' / f'shot{index}.jpg')
+    shots[f'shot{index}'] = (bg, save(sample(index)['fg_bg'],
+                                      tmp_path / 'fg_bg' / f'shot{index}.jpg'))
   out = str(tmp_path / 'out')
   result = predict_lib.run(workdir, bg, str(tmp_path / 'fg_bg'), out)
   assert result.written == ['shot0', 'shot1', 'shot2']
   for name in result.written:
     assert_outputs(out, name, 32, 32)
+  assert_each_output_is_its_own_pairs(model, out, shots)
 
 
-def test_any_input_size_gives_outputs_of_the_fg_bg_size(workdir, tmp_path):
+def test_any_input_size_gives_outputs_of_the_fg_bg_size(workdir, model, tmp_path):
   s = sample(1)
   bg = save(s['bg'], tmp_path / 'bg.jpg', size=(50, 50))
   fg_bg = save(s['fg_bg'], tmp_path / 'photo.jpg', size=(48, 40))
   out = str(tmp_path / 'out')
   predict_lib.run(workdir, bg, fg_bg, out)
   assert_outputs(out, 'photo', 48, 40)
+  _, written = read(os.path.join(out, 'photo_depth.png'))
+  np.testing.assert_allclose(written / 255.0, predicted_depth(model, bg, fg_bg),
+                             atol=1.5 / 255)
 
 
 def test_bad_and_unpaired_files_are_reported_and_skipped(workdir, tmp_path, capsys):

@@ -9,6 +9,7 @@ shapes and dtypes are checked by tracing alone, and each model compiles twice
 import functools
 import json
 
+from flax import linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -250,6 +251,24 @@ def test_summary_shows_layers_total_params_and_flops():
   assert 'FLOPs' in text
   assert '(2, 64, 64, 16)' in text  # The first conv's output shape (widths[0] = 16).
   assert zoo.flops_per_image(model, 64) > 0
+
+
+class OneConv(nn.Module):
+  """A model of one 3x3 'VALID' conv from the stacked images to 4 channels, no bias."""
+
+  @nn.compact
+  def __call__(self, bg, fg_bg, *, train):
+    del train
+    return nn.Conv(4, (3, 3), padding='VALID', use_bias=False)(
+        jnp.concatenate([bg, fg_bg], axis=-1))
+
+
+@pytest.mark.parametrize('image_size, out_h, out_w', [(8, 6, 6), ((8, 12), 6, 10)])
+def test_flops_count_two_per_multiply_add_of_a_conv(image_size, out_h, out_w):
+  # Every output pixel of every output channel: 3 x 3 x 6 input values, one multiply
+  # and one add each.
+  expected = 2 * out_h * out_w * 4 * (3 * 3 * 6)
+  assert zoo.flops_per_image(OneConv(), image_size) == expected
 
 
 @pytest.mark.parametrize('shape', [(2, 5, 7, 3), (1, 1, 1, 2), (3, 4, 4, 8)])
