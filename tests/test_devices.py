@@ -27,13 +27,21 @@ def train_on(devices, data_dir, workdir):
   assert result.returncode == 0, result.stderr[-3000:]
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     lines = [json.loads(line) for line in f]
+  with open(os.path.join(workdir, 'placement.json')) as f:
+    placement = json.load(f)
   return ({line['step']: line['train/loss'] for line in lines if 'train/loss' in line},
-          {line['step']: line['eval/mask_iou'] for line in lines if 'eval/mask_iou' in line})
+          {line['step']: line['eval/mask_iou'] for line in lines if 'eval/mask_iou' in line},
+          placement)
 
 
 def test_four_devices_give_the_loss_curve_of_one(tiny_data_dir, tmp_path):
-  one_loss, one_eval = train_on(1, tiny_data_dir, tmp_path / 'one')
-  four_loss, four_eval = train_on(4, tiny_data_dir, tmp_path / 'four')
+  one_loss, one_eval, one_placement = train_on(1, tiny_data_dir, tmp_path / 'one')
+  four_loss, four_eval, four_placement = train_on(4, tiny_data_dir, tmp_path / 'four')
+  # The batch of 4 really was split, one row per device, under replicated parameters.
+  assert four_placement == dict(device_count=4, bg_shard_rows=[1, 1, 1, 1],
+                                params_devices=4, params_fully_replicated=True)
+  assert one_placement == dict(device_count=1, bg_shard_rows=[4], params_devices=1,
+                               params_fully_replicated=True)
   assert one_loss.keys() == four_loss.keys() and len(one_loss) == 6
   np.testing.assert_allclose([four_loss[s] for s in sorted(four_loss)],
                              [one_loss[s] for s in sorted(one_loss)], rtol=1e-4)

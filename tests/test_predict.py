@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 from PIL import Image
 import pytest
@@ -288,3 +289,16 @@ def test_a_run_saved_before_the_input_skip_existed_still_predicts(tiny_data_dir,
   assert model.model_config == dict(saved['model'], difference=False, input_skip=False)
   pair = sample(0)
   assert model.predict(pair['bg'], pair['fg_bg'])['mask'].shape == (32, 32, 1)
+
+
+def test_step_picks_a_checkpoint_by_number_best_or_latest(workdir):
+  latest, latest_step = predict_lib.load_model(workdir)
+  earlier, earlier_step = predict_lib.load_model(workdir, 3)
+  assert (latest_step, earlier_step) == (6, 3)
+  differs = [not np.array_equal(a, b) for a, b in zip(
+      jax.tree.leaves(latest.variables['params']), jax.tree.leaves(earlier.variables['params']))]
+  assert any(differs)
+  _, best_step = predict_lib.load_model(workdir, 'best')
+  assert best_step == 6  # The only evaluated checkpoint.
+  with pytest.raises(ValueError, match='no checkpoint at step 4; saved steps: 3, 6'):
+    predict_lib.load_model(workdir, 4)

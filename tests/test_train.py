@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+import datasets
 from tests.conftest import tiny_config
 from training import loop
 
@@ -61,11 +62,41 @@ def test_a_run_stopped_halfway_and_resumed_ends_with_identical_parameters(
   jax.tree.map(np.testing.assert_array_equal, straight, resumed)
 
 
-def test_reduce_on_plateau_lowers_the_logged_lr_and_resumes_exactly(tiny_data_dir, tmp_path):
-  config = tiny_config(tiny_data_dir)
+def plateau_config(data_dir):
+  """The tiny config on plain SGD at a constant lr, so an update is lr x scale x gradient."""
+  config = tiny_config(data_dir)
   config.eval.every = 2
   config.schedule.name = 'constant'
   config.schedule.warmup_steps = 0
+  config.optimizer.update(name='sgd', momentum=0.0, grad_clip_norm=0.0, lr=0.01)
+  return config
+
+
+def test_reduce_on_plateau_scales_the_parameter_update_itself(tiny_data_dir):
+  config = plateau_config(tiny_data_dir)
+  exp = loop.prepare(config, datasets.load(config.data))
+  rng = np.random.default_rng(0)
+  batch = exp.place({
+      'bg': rng.integers(0, 256, (4, 32, 32, 3), np.uint8),
+      'fg_bg': rng.integers(0, 256, (4, 32, 32, 3), np.uint8),
+      'mask': (rng.random((4, 32, 32, 1)) > 0.5).astype(np.uint8) * 255,
+      'depth': rng.integers(0, 256, (4, 32, 32, 1), np.uint8)})
+  state = exp.init_state()
+  before = jax.device_get(state.params)
+  halved = state.replace(plateau=state.plateau._replace(scale=jax.numpy.float32(0.5)))
+  halved = jax.tree.map(jax.numpy.copy, halved)  # The step donates its state.
+  full, _ = exp.train_step(state, batch)
+  half, metrics = exp.train_step(halved, batch)
+  assert float(metrics['lr']) == pytest.approx(0.005)
+  full_change = jax.tree.map(np.subtract, jax.device_get(full.params), before)
+  half_change = jax.tree.map(np.subtract, jax.device_get(half.params), before)
+  assert max(np.abs(c).max() for c in jax.tree.leaves(full_change)) > 0
+  jax.tree.map(lambda f, h: np.testing.assert_allclose(h, 0.5 * f, rtol=1e-3, atol=1e-7),
+               full_change, half_change)
+
+
+def test_reduce_on_plateau_lowers_the_logged_lr_and_resumes_exactly(tiny_data_dir, tmp_path):
+  config = plateau_config(tiny_data_dir)
   # rtol = 1: no test loss counts as an improvement, so every evaluation halves the lr.
   config.schedule.plateau.update(factor=0.5, patience=1, rtol=1.0)
   straight = _params_after(config, str(tmp_path / 'straight'))
@@ -113,3 +144,22 @@ def test_the_logged_wall_time_to_resume_from_is_the_last_at_or_before_the_step(t
   assert writers.logged_value(str(tmp_path), 'train/elapsed_s', 100) == 14.0
   assert writers.logged_value(str(tmp_path), 'train/elapsed_s', 1) == 0.0
   assert writers.logged_value(str(tmp_path / 'none'), 'train/elapsed_s', 9) == 0.0
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(
+    finished_run, tiny_data_dir, tmp_path, capsys):
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  source, _ = finished_run
+  manager = checkpoint_lib.make_manager(source, read_only=True)
+  trained = checkpoint_lib.restore_raw(manager, manager.latest_step())['params']['model']
+  config = tiny_config(tiny_data_dir)
+  config.train.init_from = source
+  assert loop.train_and_evaluate(config, str(tmp_path / 'tuned'), stop_at=1) is None
+  assert f'initialized the model from {source}' in capsys.readouterr().out
+  # The optimizer and step start fresh: only the model's weights came over.
+  tuned_manager = checkpoint_lib.make_manager(str(tmp_path / 'tuned'), read_only=True)
+  assert tuned_manager.all_steps() == [1]
+  exp = loop.prepare(config, datasets.load(config.data))
+  state = loop.init_from(exp.init_state(), source)
+  assert int(state.step) == 0
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(state.params['model']), trained)

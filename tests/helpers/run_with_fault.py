@@ -9,11 +9,14 @@ FAULT is one of:
   sigterm_at_step K     send SIGTERM to itself after step K (a clean, saved stop);
   nan_at_step K         make the loss NaN from step K on;
   disk_full_at_step K   make every checkpoint write from step K on fail with ENOSPC.
-The final parameters are written to WORKDIR/final_params.npz when the run ends.
+The final parameters are written to WORKDIR/final_params.npz when the run ends, and
+where the first step ran (device count, rows of the batch on each device, the
+parameters' devices) to WORKDIR/placement.json.
 """
 import copy
 import errno
 import functools
+import json
 import os
 import signal
 import sys
@@ -47,6 +50,7 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
     else:
       node[leaf] = type(node[leaf])(value)
   at = int(arg) if arg is not None else None
+  placement = {}
   original_prepare, original_save = loop.prepare, checkpoint_lib.save
 
   def prepare(config, data):
@@ -62,6 +66,13 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
 
     def faulty_step(state, batch):
       step = int(state.step) + 1
+      if step == 1:  # What the step ran on, for tests/test_devices.py.
+        kernel = jax.tree.leaves(state.params)[0]
+        placement.update(
+            device_count=jax.device_count(),
+            bg_shard_rows=sorted(int(s.data.shape[0]) for s in batch['bg'].addressable_shards),
+            params_devices=len(kernel.sharding.device_set),
+            params_fully_replicated=bool(kernel.sharding.is_fully_replicated))
       if fault == 'nan_at_step' and step >= at:
         return nan_step(state, batch)
       new_state, metrics = train_step(state, batch)
@@ -99,6 +110,8 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
   flat = {jax.tree_util.keystr(path): np.asarray(leaf)
           for path, leaf in jax.tree_util.tree_leaves_with_path(restored['params'])}
   np.savez(os.path.join(workdir, 'final_params.npz'), **flat)
+  with open(os.path.join(workdir, 'placement.json'), 'w') as f:
+    json.dump(placement, f)
 
 
 if __name__ == '__main__':
