@@ -18,8 +18,9 @@ venv: $(VENV)/.installed
 run: venv  ## build the synthetic dataset, train, evaluate (resumes if WORKDIR holds a run)
 	$(PY) run.py --config $(CONFIG) --workdir $(WORKDIR)
 
-test: venv  ## the test suite (CPU; about 14 minutes on 2 cores)
-	$(PY) -m pytest tests
+# Two worker processes, each module on one of them (its trained runs are module fixtures).
+test: venv  ## the test suite (CPU, 2 processes)
+	$(PY) -m pytest -n 2 --dist loadfile tests
 
 clean:
 	rm -rf runs data

@@ -1,21 +1,23 @@
-"""How to spend `make run`'s budget: batch size and learning rate at equal samples seen.
+"""How to spend `make run`'s budget: the batch size at equal samples seen.
 
 `python run.py --config configs/recipe_study.py --workdir runs/recipe_study` trains one run
-per variant on the default data and model, each seeing the same 19,200 training samples
+per variant on the 40-room set and the default model, each seeing the same 19,200 training samples
 (600 steps of 32, 1,200 of 16 or 2,400 of 8) at 64 px, and writes
 `runs/recipe_study/recipe_study.md` with the table, learning curves against wall time and
-every run's predictions on the same test samples. On a CPU a step's cost grows with the
-batch (46-50 images/s at batch 8, 16 and 32 for dmnet_cnn on 2 cores), so a smaller batch
-buys more updates for the same wall time.
+every run's predictions on the same test samples. On a CPU a step's cost grows about in
+proportion to the batch, so a smaller batch buys more updates for the same wall time
+(BENCHMARKS.md has the measured speeds).
 """
 import ml_collections
 
+from configs import base
 from configs import cnn
 
 
 def get_config():
-  """dmnet_cnn at 64 px on the default synthetic set; 19,200 samples seen per variant."""
+  """dmnet_cnn at 64 px on the 40-room synthetic set; 19,200 samples seen per variant."""
   config = cnn.get_config()
+  config.data.synthetic.update(base.FORTY_ROOMS)  # The set it was measured on.
   config.study = ml_collections.ConfigDict()
   config.study.name = 'recipe_study'
   config.study.num_grid_samples = 4
@@ -24,7 +26,6 @@ def get_config():
       batch32=dict(batch_size=32, lr=3e-3, min_lr=1e-3),
       batch16=dict(batch_size=16, lr=3e-3, min_lr=1e-3),
       batch8=dict(batch_size=8, lr=3e-3, min_lr=1e-3),
-      batch8_lr1e3=dict(batch_size=8, lr=1e-3, min_lr=1e-4),
   )
   config.study.variants = ml_collections.ConfigDict({
       name: dict(

@@ -12,6 +12,13 @@ import pytest
 # fill it with files.
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax_cache_'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '1')
+# The tests' shapes are tiny, so compiling takes most of their time; XLA's backend
+# optimizations, which buy speed on real shapes, roughly double the compile time of a
+# train step. Results are the same up to float rounding, and every comparison in the
+# suite compares runs compiled alike. Subprocesses inherit the flags.
+FAST_COMPILE_XLA_FLAGS = ('--xla_backend_optimization_level=0 '
+                          '--xla_llvm_disable_expensive_passes=true')
+os.environ['XLA_FLAGS'] = f'{os.environ.get("XLA_FLAGS", "")} {FAST_COMPILE_XLA_FLAGS}'.strip()
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if sys.path[0] != ROOT:
@@ -21,8 +28,15 @@ from configs import base  # pylint: disable=g-import-not-at-top
 
 
 def tiny_config(data_dir: str):
-  """The base config shrunk to 32 px, 32 samples and a few steps."""
+  """The base config shrunk to 32 px, 32 samples, a few steps and a small model.
+
+  Two levels and one loss term per head: the tiny runs test what a run does, not the
+  model or the losses (tests/test_zoo.py and tests/test_losses.py do), and a smaller
+  graph compiles faster. tests/test_report.py trains one run with the default losses.
+  """
   config = base.get_config()
+  config.model.update(widths=(8, 16), dilations=(1, 2))
+  config.loss.update(mask='bce_with_logits', depth='l1')
   config.data.data_dir = data_dir
   config.data.image_size = 32
   config.data.build_workers = 1

@@ -44,3 +44,33 @@ def test_a_list_field_that_is_not_a_literal_is_refused_naming_the_flag():
                    '--mode', 'summary')
   assert result.returncode != 0
   assert 'config.train.stages' in result.stderr and 'not a Python literal' in result.stderr
+
+
+TINY_SET = ['--config.data.synthetic.num_backgrounds=2',
+            '--config.data.synthetic.num_foregrounds=2', '--config.data.synthetic.flips=1',
+            '--config.data.synthetic.placements=2', '--config.data.synthetic.render_size=32',
+            '--config.data.image_size=32', '--config.data.build_workers=1']
+
+
+def test_mode_build_builds_the_set_once_and_prints_its_summary(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  args = ['--config', 'configs/cnn.py', '--mode', 'build',
+          f'--config.data.data_dir={tmp_path}', *TINY_SET]
+  first, again = run_cli(*args), run_cli(*args)
+  assert first.returncode == 0, first.stderr[-2000:]
+  summary = json.loads(first.stdout.strip().splitlines()[-1])
+  # 2 rooms x 2 figures x 2 placements, split by background: one room each.
+  assert (summary['train'], summary['test']) == (4, 4)
+  assert summary['reused'] is False
+  assert json.loads(again.stdout.strip().splitlines()[-1])['reused'] is True
+
+
+def test_mode_preview_writes_a_contact_sheet_of_synthetic_samples(tmp_path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'sheet' / 'preview.png'
+  result = run_cli('--config', 'configs/cnn.py', '--mode', 'preview', f'--out={out}',
+                   *TINY_SET)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip().splitlines()[-1] == str(out)
+  with Image.open(out) as sheet:
+    assert sheet.format == 'PNG' and sheet.width > 32 and sheet.height > 32

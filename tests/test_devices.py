@@ -19,7 +19,8 @@ def train_on(devices, data_dir, workdir):
   same reason color_jitter is left out: its hue step branches on which channel is
   largest, so a rounding difference in a grey pixel can change that pixel's hue.
   """
-  env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+  env = dict(os.environ, XLA_FLAGS=f'{os.environ.get("XLA_FLAGS", "")} '
+             f'--xla_force_host_platform_device_count={devices}')
   result = subprocess.run([sys.executable, HELPER, data_dir, str(workdir), 'none', '--set',
                            'optimizer.name=sgd', 'optimizer.lr=0.05', 'train.log_every=1',
                            'data.augment=hflip,random_resized_crop,rotate,cutout'],
@@ -49,7 +50,8 @@ def test_four_devices_give_the_loss_curve_of_one(tiny_data_dir, tmp_path):
 
 
 def test_a_batch_the_devices_cannot_split_is_refused_by_name():
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  env = dict(os.environ, XLA_FLAGS=f'{os.environ.get("XLA_FLAGS", "")} '
+             '--xla_force_host_platform_device_count=4')
   result = subprocess.run(
       [sys.executable, 'run.py', '--config', 'configs/cnn.py', '--mode', 'summary',
        '--config.train.batch_size=6'], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -120,3 +120,40 @@ def test_a_version_1_export_loads_with_the_layout_of_its_time(tmp_path, name, di
   images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), np.uint8)
   outputs = loaded.predict(images, images)
   assert outputs['mask'].shape == (2, 16, 16, 1)
+
+
+# Every registered model (small widths: the graph, not its size, is under test), and
+# bfloat16 compute, through what a user runs: training with the real jitted step,
+# orbax checkpoints, --mode export, and the exported file's predictions.
+EVERY_MODEL = {
+    'dmnet_cnn_bfloat16': dict(name='dmnet_cnn', widths=(8, 16), dilations=(1, 2),
+                               dtype='bfloat16'),
+    'dmnet_cnn_v1': dict(name='dmnet_cnn_v1', dilations=(1,)),
+    'dmnet_resnet': dict(name='dmnet_resnet', stage_widths=(8, 16), stage_blocks=(1, 1),
+                         stem_width=8),
+    'unet': dict(name='unet', widths=(8, 16), convs=1),
+}
+
+
+@pytest.mark.parametrize('variant', sorted(EVERY_MODEL))
+def test_every_model_trains_checkpoints_and_exports(variant, tiny_data_dir, tmp_path):
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config = tiny_config(tiny_data_dir)
+  config.model = ml_collections.ConfigDict(EVERY_MODEL[variant])
+  config.data.augment = []  # The same batches every step: the loss must fall.
+  config.train.update(steps=6, checkpoint_every=6, log_every=1)
+  workdir = str(tmp_path / 'run')
+  loop.train_and_evaluate(config, workdir)
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    train_losses = [json.loads(line)['train/loss'] for line in f if '"train/loss"' in line]
+  assert len(train_losses) == 6 and np.all(np.isfinite(train_losses))
+  assert min(train_losses[-2:]) < train_losses[0], train_losses
+  out = str(tmp_path / 'model.msgpack')
+  modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest', out=out))
+  exported = zoo.load_exported(out)
+  assert exported.model_config == config.model.to_dict()
+  batch = inputs(config)
+  expected = checkpoint_prediction(config, workdir, batch)
+  got = exported.predict(batch['bg'], batch['fg_bg'])
+  for key in ('mask', 'depth'):
+    np.testing.assert_allclose(got[key], np.asarray(expected[key]), atol=1e-6, err_msg=key)

@@ -58,9 +58,13 @@ def test_a_run_killed_with_sigkill_resumes_to_identical_parameters(
   assert_same_params(uninterrupted, final_params(tmp_path))
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(data_dir, uninterrupted, tmp_path):
-  stopped = run(data_dir, tmp_path, 'sigterm_at_step', 3)
-  assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+@pytest.mark.parametrize('fault, signum', [('sigterm_at_step', signal.SIGTERM),
+                                           ('sigint_at_step', signal.SIGINT)])
+def test_sigterm_or_ctrl_c_saves_a_checkpoint_and_exits_cleanly(
+    data_dir, uninterrupted, tmp_path, fault, signum):
+  stopped = run(data_dir, tmp_path, fault, 3)
+  assert stopped.returncode == 128 + signum, stopped.stderr[-3000:]
+  assert f'{signal.Signals(signum).name}: saving a checkpoint' in stopped.stdout
   assert 'stopped at step 3; checkpoint saved' in stopped.stdout
   assert '3' in os.listdir(tmp_path / 'checkpoints')
   resumed = run(data_dir, tmp_path)
@@ -98,6 +102,15 @@ def test_a_full_disk_is_one_clear_error_and_keeps_earlier_checkpoints(data_dir, 
   last_line = result.stderr.strip().splitlines()[-1]
   assert 'could not write checkpoint 4' in last_line
   assert 'No space left on device' in last_line and 'intact' in last_line
+  assert '2' in os.listdir(tmp_path / 'checkpoints')
+
+
+def test_a_write_the_kernel_refuses_in_orbaxs_writer_is_one_clear_error(data_dir, tmp_path):
+  result = run(data_dir, tmp_path, 'file_limit_at_step', 4)
+  assert result.returncode == 2, result.stderr[-3000:]
+  last_line = result.stderr.strip().splitlines()[-1]
+  assert 'could not write checkpoint' in last_line and 'intact' in last_line, last_line
+  assert 'File too large' in last_line, last_line
   assert '2' in os.listdir(tmp_path / 'checkpoints')
 
 

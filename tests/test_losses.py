@@ -434,9 +434,13 @@ def test_validate_loss_config_names_the_field(config, message):
   assert '\n' not in str(error.value)
 
 
-def test_the_base_config_is_valid():
-  base = pytest.importorskip('configs.base')
-  losses.validate_loss_config(base.get_config().loss)
+@pytest.mark.parametrize('name', ['base', 'cnn', 'cnn_96', 'cnn_v1', 'resnet', 'unet',
+                                  'loss_study', 'model_study', 'quality_study',
+                                  'recipe_study'])
+def test_every_shipped_config_has_a_valid_loss(name):
+  import importlib  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f'configs.{name}').get_config()
+  losses.validate_loss_config(config.loss)
 
 
 # --- A head's loss as a weighted sum of terms --------------------------------------------

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from configs import base
 from tests.conftest import tiny_config
 from training import loop
 from training import report
@@ -26,6 +27,7 @@ def runs(tiny_data_dir, tmp_path_factory):
   run_a, run_b = str(parent / 'a'), str(parent / 'b')
   config = tiny_config(tiny_data_dir)
   config.data.augment = []  # Compiling color_jitter would take most of this file's time.
+  config.loss = base.get_config().loss  # The default sums of terms, in one real run.
   loop.train_and_evaluate(config, run_a)
   # A second real run would double this file's time; a copy with the depth loss
   # swapped and every number changed is enough for the report.

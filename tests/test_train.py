@@ -163,3 +163,34 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(
   state = loop.init_from(exp.init_state(), source)
   assert int(state.step) == 0
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(state.params['model']), trained)
+
+
+def test_a_workdir_of_another_model_is_refused_and_left_as_it_was(
+    finished_run, tiny_data_dir):
+  workdir, _ = finished_run
+  before = sorted(os.listdir(os.path.join(workdir, 'checkpoints')))
+  with open(os.path.join(workdir, 'config.json')) as f:
+    saved = f.read()
+  config = tiny_config(tiny_data_dir)
+  config.model.widths = (8, 16, 32)
+  with pytest.raises(ValueError, match='holds a run of model .* use another --workdir'):
+    loop.train_and_evaluate(config, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == before
+  with open(os.path.join(workdir, 'config.json')) as f:
+    assert f.read() == saved
+
+
+def test_a_checkpoint_of_another_model_is_an_error_not_damage_to_move_aside(
+    finished_run, tiny_data_dir, tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'copy')
+  shutil.copytree(finished_run[0], workdir)
+  os.remove(os.path.join(workdir, 'config.json'))  # Nothing says which model it was.
+  config = tiny_config(tiny_data_dir)
+  config.model.widths = (8, 16, 32)
+  with pytest.raises(checkpoint_lib.CheckpointMismatchError, match='checkpoints/6'):
+    loop.train_and_evaluate(config, workdir)
+  assert not os.path.exists(os.path.join(workdir, 'checkpoints_damaged'))
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == sorted(
+      os.listdir(os.path.join(finished_run[0], 'checkpoints')))

@@ -2,9 +2,10 @@
 
 Every registered model maps a batch of `bg` and `fg_bg` images (N x H x W x 3)
 to a dict of float32 logits `mask` and `depth` (N x H x W x 1), builds from a
-plain (JSON-able) config and learns on a tiny batch. Inputs are 32x32, batch 2;
-shapes and dtypes are checked by tracing alone, and each model compiles twice
-(its init and a train step).
+plain (JSON-able) config. Inputs are 32x32, batch 2;
+shapes and dtypes are checked by tracing alone. tests/test_export.py trains every model
+with the real train step, checkpoints and exports it; tests/test_devices.py trains on a
+batch sharded over four devices.
 """
 import functools
 import json
@@ -14,17 +15,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 import pytest
 
 import zoo
 
 BATCH = 2
 SIZE = 32
-# At these tiny shapes compiling dominates the run time, so the tests' jitted
-# functions skip XLA's backend optimizations (as `zoo.init` does on CPU).
-QUICK_COMPILE = {'xla_backend_optimization_level': 0,
-                 'xla_llvm_disable_expensive_passes': True}
 
 
 def _images(height=SIZE, width=SIZE, seed=0):
@@ -34,14 +30,6 @@ def _images(height=SIZE, width=SIZE, seed=0):
   fg_bg = bg.copy()
   fg_bg[:, height // 4:3 * height // 4, width // 3:2 * width // 3] += 2.0
   return jnp.asarray(bg), jnp.asarray(fg_bg)
-
-
-def _targets(bg, fg_bg):
-  """The frame-difference mask and a depth ramp (nearer at the bottom)."""
-  mask = (jnp.abs(fg_bg - bg).sum(-1, keepdims=True) > 1.0).astype(jnp.float32)
-  height = bg.shape[1]
-  ramp = jnp.linspace(0.0, 1.0, height)[None, :, None, None]
-  return mask, jnp.broadcast_to(ramp, mask.shape)
 
 
 @functools.cache
@@ -132,39 +120,17 @@ def test_variants_grow_in_capacity():
   assert count('dmnet_cnn') < count('dmnet_cnn_v1')
 
 
-@pytest.mark.parametrize('name', zoo.names())
-def test_trains_a_few_steps_and_the_loss_goes_down(name):
-  model, variables = _model_and_variables(name)
+def test_bfloat16_predicts_what_float32_predicts_with_the_same_weights():
+  model, variables = _model_and_variables('dmnet_cnn')
+  bf16 = zoo.build(dict(name='dmnet_cnn', dtype='bfloat16'))
   bg, fg_bg = _images()
-  mask, depth = _targets(bg, fg_bg)
-  tx = optax.adam(3e-3)
-
-  @functools.partial(jax.jit, compiler_options=QUICK_COMPILE)
-  def train_step(params, batch_stats, opt_state):
-    def loss_fn(params):
-      outputs, updates = model.apply(
-          {'params': params, 'batch_stats': batch_stats}, bg, fg_bg,
-          train=True, mutable=['batch_stats'])
-      loss = (
-          optax.sigmoid_binary_cross_entropy(outputs['mask'], mask).mean()
-          + optax.sigmoid_binary_cross_entropy(outputs['depth'], depth).mean())
-      return loss, updates['batch_stats']
-
-    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), batch_stats, opt_state, loss
-
-  params, batch_stats = variables['params'], variables['batch_stats']
-  opt_state = tx.init(params)
-  losses = []
-  for _ in range(8):
-    params, batch_stats, opt_state, loss = train_step(
-        params, batch_stats, opt_state)
-    losses.append(float(loss))
-  assert np.all(np.isfinite(losses)), losses
-  assert losses[-1] < losses[0], losses
-  assert all(jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(batch_stats))
+  probabilities = lambda m: jax.tree.map(jax.nn.sigmoid, jax.jit(
+      functools.partial(m.apply, train=False))(variables, bg, fg_bg))
+  full, half = probabilities(model), probabilities(bf16)
+  for key in ('mask', 'depth'):
+    difference = np.abs(np.asarray(full[key]) - np.asarray(half[key]))
+    # bfloat16 keeps 8 bits of mantissa: about 2 decimal digits after a dozen layers.
+    assert difference.max() < 0.05 and difference.mean() < 0.01, (key, difference.max())
 
 
 def test_config_round_trips_through_json():
@@ -178,8 +144,7 @@ def test_config_round_trips_through_json():
   variables = zoo.init(model, jax.random.key(0), SIZE, BATCH)
   bg, fg_bg = _images()
   outputs = [
-      jax.jit(functools.partial(m.apply, train=False),
-              compiler_options=QUICK_COMPILE)(variables, bg, fg_bg)
+      jax.jit(functools.partial(m.apply, train=False))(variables, bg, fg_bg)
       for m in (model, again)]
   np.testing.assert_array_equal(outputs[0]['mask'], outputs[1]['mask'])
   np.testing.assert_array_equal(outputs[0]['depth'], outputs[1]['depth'])
@@ -227,21 +192,6 @@ def test_stride_is_exposed_and_other_sizes_are_refused(name):
   with pytest.raises(ValueError, match='multiple of the model stride'):
     jax.eval_shape(functools.partial(model.apply, train=False),
                    variables, bg, fg_bg)
-
-
-def test_runs_on_a_batch_sharded_over_all_devices():
-  model, variables = _model_and_variables('dmnet_cnn')
-  devices = jax.devices()
-  if BATCH % len(devices):
-    pytest.skip(f'batch {BATCH} does not split over {len(devices)} devices')
-  mesh = jax.sharding.Mesh(np.array(devices), ('batch',))
-  batch = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('batch'))
-  forward = jax.jit(functools.partial(model.apply, train=False),
-                    compiler_options=QUICK_COMPILE)
-  images = _images()
-  sharded = forward(variables, *jax.device_put(images, batch))
-  np.testing.assert_allclose(
-      sharded['mask'], forward(variables, *images)['mask'], atol=1e-5)
 
 
 def test_summary_shows_layers_total_params_and_flops():

@@ -7,8 +7,12 @@ FAULT is one of:
   kill_at_step K        SIGKILL this process right after dispatching step K;
   kill_in_checkpoint K  SIGKILL this process while the checkpoint of step K is written;
   sigterm_at_step K     send SIGTERM to itself after step K (a clean, saved stop);
+  sigint_at_step K      send SIGINT (Ctrl-C) to itself after step K (the same stop);
   nan_at_step K         make the loss NaN from step K on;
-  disk_full_at_step K   make every checkpoint write from step K on fail with ENOSPC.
+  disk_full_at_step K   make every checkpoint write from step K on fail with ENOSPC;
+  file_limit_at_step K  from step K on, the kernel refuses to grow any file past 4 KiB
+                        (RLIMIT_FSIZE, SIGXFSZ ignored): orbax's own writer meets a real
+                        EFBIG while checkpoint K is written.
 The final parameters are written to WORKDIR/final_params.npz when the run ends, and
 where the first step ran (device count, rows of the batch on each device, the
 parameters' devices) to WORKDIR/placement.json.
@@ -18,6 +22,7 @@ import errno
 import functools
 import json
 import os
+import resource
 import signal
 import sys
 
@@ -80,6 +85,11 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
         os.kill(os.getpid(), signal.SIGKILL)
       if fault == 'sigterm_at_step' and step == at:
         os.kill(os.getpid(), signal.SIGTERM)
+      if fault == 'sigint_at_step' and step == at:
+        os.kill(os.getpid(), signal.SIGINT)
+      if fault == 'file_limit_at_step' and step == at:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Fail the write, not the process.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
       return new_state, metrics
     exp.train_step = faulty_step
     return exp
