@@ -105,13 +105,21 @@ def test_a_full_disk_is_one_clear_error_and_keeps_earlier_checkpoints(data_dir, 
   assert '2' in os.listdir(tmp_path / 'checkpoints')
 
 
-def test_a_write_the_kernel_refuses_in_orbaxs_writer_is_one_clear_error(data_dir, tmp_path):
+def test_a_write_the_kernel_refuses_in_orbaxs_writer_is_one_clear_error(
+    data_dir, uninterrupted, tmp_path):
   result = run(data_dir, tmp_path, 'file_limit_at_step', 4)
   assert result.returncode == 2, result.stderr[-3000:]
-  last_line = result.stderr.strip().splitlines()[-1]
-  assert 'could not write checkpoint' in last_line and 'intact' in last_line, last_line
-  assert 'File too large' in last_line, last_line
-  assert '2' in os.listdir(tmp_path / 'checkpoints')
+  # orbax's and tensorstore's writer threads print their own tracebacks as they fail, in
+  # no fixed order with ours; the run's own report is one line.
+  errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
+  assert len(errors) == 1, result.stderr[-3000:]
+  assert errors[0].startswith('error: could not write checkpoint'), errors[0]
+  assert 'File too large' in errors[0] and 'intact' in errors[0], errors[0]
+  # Nothing half-written passes for a checkpoint: run again, it ends where an
+  # uninterrupted run does.
+  resumed = run(data_dir, tmp_path)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert_same_params(uninterrupted, final_params(tmp_path))
 
 
 def test_a_nan_loss_stops_with_its_step_and_keeps_the_last_good_checkpoint(

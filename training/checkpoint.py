@@ -1,5 +1,6 @@
 """Orbax checkpoints of the train state and the grain iterator, in `workdir/checkpoints`."""
 import os
+import re
 import shutil
 import time
 from typing import Any
@@ -54,7 +55,9 @@ def save(manager, state, data_iterator, metrics=None, force=False):
     return manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
         data=grain.checkpoint.CheckpointSave(data_iterator)), metrics=metrics, force=force)
-  except OSError as error:
+  except (OSError, ValueError) as error:
+    if _os_error_text(error) is None:
+      raise
     raise _write_error(manager, step, error) from error
 
 
@@ -62,15 +65,30 @@ def wait_until_finished(manager):
   """Waits for the asynchronous save; CheckpointWriteError if it failed."""
   try:
     manager.wait_until_finished()
-  except OSError as error:
+  except (OSError, ValueError) as error:
+    if _os_error_text(error) is None:
+      raise
     raise _write_error(manager, 'in progress', error) from error
+
+
+# How tensorstore, which writes orbax's arrays in background threads, reports a failed
+# write: a ValueError ending in e.g. "File too large [os_error_code='27']".
+_TENSORSTORE_OS_ERROR = re.compile(r"os_error_code='(\d+)'")
+
+
+def _os_error_text(error) -> str | None:
+  """What the operating system said about a failed write, or None if it was no write."""
+  if isinstance(error, OSError):
+    return error.strerror or str(error)
+  found = _TENSORSTORE_OS_ERROR.search(str(error))
+  return os.strerror(int(found.group(1))) if found else None
 
 
 def _write_error(manager, step, error) -> CheckpointWriteError:
   kept = ', '.join(map(str, manager.all_steps())) or 'none'
   return CheckpointWriteError(
       f'could not write checkpoint {step} to {manager.directory}: '
-      f'{error.strerror or error}; the checkpoints already there are intact (steps: {kept})')
+      f'{_os_error_text(error)}; the checkpoints already there are intact (steps: {kept})')
 
 
 def resolve_step(manager, which: str | int) -> int:
