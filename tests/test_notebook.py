@@ -1,7 +1,12 @@
 """The Colab notebook runs top to bottom on the CPU with a tiny run, and predicts."""
 import os
 
+import numpy as np
+from PIL import Image
 import pytest
+
+from tests.test_predict import predicted_depth
+from training import predict as predict_lib
 
 nbclient = pytest.importorskip('nbclient')
 nbformat = pytest.importorskip('nbformat')
@@ -32,11 +37,17 @@ def test_the_notebook_trains_and_predicts(tiny_data_dir, tmp_path, monkeypatch):
       resources={'metadata': {'path': os.path.join(ROOT, 'notebooks')}})
   client.execute()
   predictions = workdir / 'predictions'
-  names = sorted(path.stem for path in (workdir / 'inputs' / 'fg_bg').iterdir())
-  assert len(names) == 2
-  for name in names:
-    for kind in ('mask', 'depth', 'overlay'):
-      assert (predictions / f'{name}_{kind}.png').exists(), (name, kind)
+  pairs, unpaired = predict_lib.find_pairs(str(workdir / 'inputs' / 'bg'),
+                                           str(workdir / 'inputs' / 'fg_bg'))
+  assert len(pairs) == 2 and not unpaired
+  model, _ = predict_lib.load_model(str(workdir))
+  for pair in pairs:  # What the notebook wrote is what its trained model predicts.
+    with Image.open(predictions / f'{pair.name}_depth.png') as depth:
+      np.testing.assert_allclose(np.asarray(depth) / 255.0,
+                                 predicted_depth(model, pair.bg, pair.fg_bg), atol=1.5 / 255)
+    with Image.open(predictions / f'{pair.name}_mask.png') as mask:
+      assert mask.size == (80, 80) and set(np.unique(np.asarray(mask))) <= {0, 255}
+    assert (predictions / f'{pair.name}_overlay.png').exists()
   shown = [output for cell in notebook.cells if cell.cell_type == 'code'
            for output in cell.outputs if 'image/png' in output.get('data', {})]
   assert len(shown) == 2
