@@ -20,6 +20,8 @@ def get_config():
   config = base.get_config()
   config.train.steps = 400
   config.train.batch_size = 16
+  config.train.log_every = 20
+  config.schedule.warmup_steps = 50
   config.train.checkpoint_every = 200
   config.eval.every = 200
   config.study = ml_collections.ConfigDict()

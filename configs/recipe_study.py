@@ -4,9 +4,9 @@
 per variant on the 40-room set and the default model, each seeing the same 19,200 training samples
 (600 steps of 32, 1,200 of 16 or 2,400 of 8) at 64 px, and writes
 `runs/recipe_study/recipe_study.md` with the table, learning curves against wall time and
-every run's predictions on the same test samples. On a CPU a step's cost grows about in
-proportion to the batch, so a smaller batch buys more updates for the same wall time
-(BENCHMARKS.md has the measured speeds).
+every run's predictions on the same test samples. On a CPU a step's cost grows with the
+batch, less than in proportion (BENCHMARKS.md has the measured step times), so a smaller
+batch buys more updates for somewhat more compute.
 """
 import ml_collections
 

@@ -113,13 +113,28 @@ def test_a_write_the_kernel_refuses_in_orbaxs_writer_is_one_clear_error(
   # no fixed order with ours; the run's own report is one line.
   errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
   assert len(errors) == 1, result.stderr[-3000:]
-  assert errors[0].startswith('error: could not write checkpoint'), errors[0]
-  assert 'File too large' in errors[0] and 'intact' in errors[0], errors[0]
-  # Nothing half-written passes for a checkpoint: run again, it ends where an
-  # uninterrupted run does.
+  assert errors[0].startswith('error: could not write checkpoint 4 '), errors[0]
+  assert 'File too large' in errors[0] and 'intact (steps: 2)' in errors[0], errors[0]
+  assert "os_error_code='27'" in result.stderr  # It came through tensorstore, not an OSError.
+  assert '4' not in os.listdir(tmp_path / 'checkpoints')
+  # Nothing half-written passes for a checkpoint: run again, it resumes from step 2 and
+  # ends where an uninterrupted run does.
   resumed = run(data_dir, tmp_path)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'resuming from step 2' in resumed.stdout
   assert_same_params(uninterrupted, final_params(tmp_path))
+
+
+def test_only_a_refused_write_counts_as_one():
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  refused = ValueError('OUT_OF_RANGE: Error writing local file "x": Failed to write 18102 '
+                       "bytes to file 9: File too large [os_error_code='27']")
+  assert checkpoint_lib._os_error_text(refused) == 'File too large'  # pylint: disable=protected-access
+  assert checkpoint_lib._os_error_text(OSError(28, 'No space left on device')) == (  # pylint: disable=protected-access
+      'No space left on device')
+  for other in (ValueError('Checkpoint for step 4 already exists.'),
+                ValueError("Error reading file [os_error_code='2']")):
+    assert checkpoint_lib._os_error_text(other) is None  # pylint: disable=protected-access
 
 
 def test_a_nan_loss_stops_with_its_step_and_keeps_the_last_good_checkpoint(

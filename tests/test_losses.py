@@ -439,8 +439,12 @@ def test_validate_loss_config_names_the_field(config, message):
                                   'recipe_study'])
 def test_every_shipped_config_has_a_valid_loss(name):
   import importlib  # pylint: disable=g-import-not-at-top
+  from training import study  # pylint: disable=g-import-not-at-top
   config = importlib.import_module(f'configs.{name}').get_config()
   losses.validate_loss_config(config.loss)
+  if 'study' in config:  # And every variant's, as the study will build it.
+    for variant in study.variant_configs(config).values():
+      losses.validate_loss_config(variant.loss)
 
 
 # --- A head's loss as a weighted sum of terms --------------------------------------------

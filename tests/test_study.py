@@ -31,6 +31,7 @@ def test_a_study_writes_a_table_a_grid_and_curves(tiny_data_dir, tmp_path):
   assert '| run | loss.depth | params | train img/s | wall min | mask_iou |' in page
   assert '| bce | bce_with_logits | ' in page
   assert '| uncertainty |' in page and 'frame differencing' in page
+  assert '6 steps each;' in page
   baseline_row = next(line for line in page.splitlines() if line.startswith('| baselines |'))
   assert f"{results['bce']['baseline_mask_iou']:.4f}" in baseline_row
   wall_minutes = float(next(line for line in page.splitlines()
@@ -58,6 +59,11 @@ def test_a_variant_changing_an_unknown_section_is_refused():
   config.study.variants = ml_collections.ConfigDict(dict(x=dict(losses=dict(mask='mse'))))
   with pytest.raises(ValueError, match='study.variants.x: unknown config section'):
     study.variant_configs(config)
+
+
+def test_the_page_states_one_step_count_only_when_every_run_shares_it():
+  assert study._steps_text({'a': {'step': 600}, 'b': {'step': 600}}) == '600 steps each; '
+  assert study._steps_text({'a': {'step': 600}, 'b': {'step': 2400}}) == ''
 
 
 def test_the_table_writes_a_sum_of_loss_terms_as_a_formula():

@@ -3,6 +3,7 @@ import os
 import re
 import shutil
 import time
+import weakref
 from typing import Any
 
 import grain
@@ -43,51 +44,62 @@ class CheckpointWriteError(OSError):
   """A checkpoint could not be written (full disk, lost permissions...)."""
 
 
+# The step each manager is writing in the background, so that a failure that surfaces
+# later (orbax reports it at the next save or wait) names the checkpoint it hit.
+_PENDING_STEP: 'weakref.WeakKeyDictionary[Any, int]' = weakref.WeakKeyDictionary()
+
+
 def save(manager, state, data_iterator, metrics=None, force=False):
   """Starts saving the state and the data iterator's position at `state.step`.
 
   A failed write (of this or the previous, asynchronous save) raises
-  CheckpointWriteError; orbax writes into a temporary folder first, so the
-  checkpoints already there stay intact.
+  CheckpointWriteError naming that checkpoint; orbax writes into a temporary folder
+  first, so the checkpoints already there stay intact.
   """
+  wait_until_finished(manager)
   step = int(jax.device_get(state.step))
   try:
-    return manager.save(step, args=ocp.args.Composite(
+    saved = manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
         data=grain.checkpoint.CheckpointSave(data_iterator)), metrics=metrics, force=force)
   except (OSError, ValueError) as error:
     if _os_error_text(error) is None:
       raise
     raise _write_error(manager, step, error) from error
+  if saved:
+    _PENDING_STEP[manager] = step
+  return saved
 
 
 def wait_until_finished(manager):
   """Waits for the asynchronous save; CheckpointWriteError if it failed."""
+  step = _PENDING_STEP.pop(manager, None)
   try:
     manager.wait_until_finished()
   except (OSError, ValueError) as error:
     if _os_error_text(error) is None:
       raise
-    raise _write_error(manager, 'in progress', error) from error
+    raise _write_error(manager, step, error) from error
 
 
 # How tensorstore, which writes orbax's arrays in background threads, reports a failed
-# write: a ValueError ending in e.g. "File too large [os_error_code='27']".
-_TENSORSTORE_OS_ERROR = re.compile(r"os_error_code='(\d+)'")
+# write: a ValueError such as 'Error writing ...: File too large [os_error_code='27']'.
+_TENSORSTORE_WRITE_ERROR = re.compile(r"Error writing.*os_error_code='(\d+)'", re.DOTALL)
 
 
 def _os_error_text(error) -> str | None:
   """What the operating system said about a failed write, or None if it was no write."""
   if isinstance(error, OSError):
     return error.strerror or str(error)
-  found = _TENSORSTORE_OS_ERROR.search(str(error))
+  found = _TENSORSTORE_WRITE_ERROR.search(str(error))
   return os.strerror(int(found.group(1))) if found else None
 
 
 def _write_error(manager, step, error) -> CheckpointWriteError:
   kept = ', '.join(map(str, manager.all_steps())) or 'none'
+  which = f'checkpoint {step}' if step is not None else 'a checkpoint'
   return CheckpointWriteError(
-      f'could not write checkpoint {step} to {manager.directory}: '
+      f'could not write {which} to {manager.directory}: '
       f'{_os_error_text(error)}; the checkpoints already there are intact (steps: {kept})')
 
 

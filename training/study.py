@@ -164,6 +164,12 @@ def _loss_curves(logged: dict[str, dict[int, dict]], path):
   plt.close(figure)
 
 
+def _steps_text(results) -> str:
+  """'600 steps each; ' when every run trained as long, else '' (the table says)."""
+  steps = {int(metrics['step']) for metrics in results.values()}
+  return f'{steps.pop()} steps each; ' if len(steps) == 1 else ''
+
+
 def write_page(study_config, variants, results, workdir: str):
   """Writes `<name>.md`, `<name>_predictions.png` and `<name>_curves.png` in `workdir`.
 
@@ -199,7 +205,7 @@ def write_page(study_config, variants, results, workdir: str):
   lines += ['', f'Baselines (the first row) on the same {baseline["num_samples"]} test '
             'samples: frame differencing for the mask (its threshold chosen on the train '
             'split), the mean train depth map for the depth. '
-            f'{baseline["step"]} steps each; wall min: training wall time, compiling and '
+            f'{_steps_text(results)}wall min: training wall time, compiling and '
             'evaluating included.', '',
             'Rows of the grid: fg_bg | true mask | each run\'s mask (in table order); '
             'bg | true depth | each run\'s depth.', '',

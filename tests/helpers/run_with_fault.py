@@ -10,9 +10,9 @@ FAULT is one of:
   sigint_at_step K      send SIGINT (Ctrl-C) to itself after step K (the same stop);
   nan_at_step K         make the loss NaN from step K on;
   disk_full_at_step K   make every checkpoint write from step K on fail with ENOSPC;
-  file_limit_at_step K  from step K on, the kernel refuses to grow any file past 4 KiB
-                        (RLIMIT_FSIZE, SIGXFSZ ignored): orbax's own writer meets a real
-                        EFBIG while checkpoint K is written.
+  file_limit_at_step K  once checkpoint K starts, the kernel refuses to grow any file past
+                        4 KiB (RLIMIT_FSIZE, SIGXFSZ ignored): orbax's own writer threads
+                        meet a real EFBIG while checkpoint K is written.
 The final parameters are written to WORKDIR/final_params.npz when the run ends, and
 where the first step ran (device count, rows of the batch on each device, the
 parameters' devices) to WORKDIR/placement.json.
@@ -87,9 +87,6 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
         os.kill(os.getpid(), signal.SIGTERM)
       if fault == 'sigint_at_step' and step == at:
         os.kill(os.getpid(), signal.SIGINT)
-      if fault == 'file_limit_at_step' and step == at:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Fail the write, not the process.
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
       return new_state, metrics
     exp.train_step = faulty_step
     return exp
@@ -104,6 +101,10 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
 
   def save(manager, state, *args, **kwargs):
     step = int(state.step)
+    if fault == 'file_limit_at_step' and step == at:
+      manager.wait_until_finished()  # Checkpoint K is the first write the limit hits.
+      signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Fail the write, not the process.
+      resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
     result = original_save(manager, state, *args, **kwargs)
     if fault == 'kill_in_checkpoint' and step == at:
       os.kill(os.getpid(), signal.SIGKILL)  # The asynchronous write is under way.
