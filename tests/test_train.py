@@ -154,11 +154,16 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(
   trained = checkpoint_lib.restore_raw(manager, manager.latest_step())['params']['model']
   config = tiny_config(tiny_data_dir)
   config.train.init_from = source
+  # A learning rate of 0: after its first step the new run still holds the source's weights.
+  config.optimizer.lr = 0.0
+  config.schedule.update(name='constant', warmup_steps=0)
   assert loop.train_and_evaluate(config, str(tmp_path / 'tuned'), stop_at=1) is None
   assert f'initialized the model from {source}' in capsys.readouterr().out
-  # The optimizer and step start fresh: only the model's weights came over.
   tuned_manager = checkpoint_lib.make_manager(str(tmp_path / 'tuned'), read_only=True)
   assert tuned_manager.all_steps() == [1]
+  tuned = checkpoint_lib.restore_raw(tuned_manager, 1)['params']['model']
+  jax.tree.map(np.testing.assert_array_equal, tuned, trained)
+  # The optimizer and step start fresh: only the model's weights came over.
   exp = loop.prepare(config, datasets.load(config.data))
   state = loop.init_from(exp.init_state(), source)
   assert int(state.step) == 0
