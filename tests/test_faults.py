@@ -67,31 +67,41 @@ def test_sigterm_or_ctrl_c_saves_a_checkpoint_and_exits_cleanly(
   assert f'{signal.Signals(signum).name}: saving a checkpoint' in stopped.stdout
   assert 'stopped at step 3; checkpoint saved' in stopped.stdout
   assert '3' in os.listdir(tmp_path / 'checkpoints')
-  resumed = run(data_dir, tmp_path)
-  assert 'resuming from step 3' in resumed.stdout
-  assert_same_params(uninterrupted, final_params(tmp_path))
+  if signum == signal.SIGTERM:  # Both stop through the same code; one resume shows it.
+    resumed = run(data_dir, tmp_path)
+    assert 'resuming from step 3' in resumed.stdout
+    assert_same_params(uninterrupted, final_params(tmp_path))
+
+
+@pytest.fixture(scope='module')
+def stopped_at_5(data_dir, tmp_path_factory):
+  """A run stopped cleanly after step 5 (checkpoints 4 and 5); tests work on copies."""
+  workdir = tmp_path_factory.mktemp('stopped_at_5')
+  stopped = run(data_dir, workdir, 'sigterm_at_step', 5)
+  assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+  return workdir
 
 
 def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(
-    data_dir, uninterrupted, tmp_path):
-  stopped = run(data_dir, tmp_path, 'sigterm_at_step', 5)
-  assert stopped.returncode == 128 + signal.SIGTERM
-  latest = tmp_path / 'checkpoints' / '5' / 'state'
+    data_dir, uninterrupted, stopped_at_5, tmp_path):
+  workdir = tmp_path / 'run'
+  shutil.copytree(stopped_at_5, workdir)
+  latest = workdir / 'checkpoints' / '5' / 'state'
   victim = max((p for p in latest.rglob('*') if p.is_file()), key=lambda p: p.stat().st_size)
   with open(victim, 'r+b') as f:  # Truncate the largest array file to half.
     f.truncate(victim.stat().st_size // 2)
-  resumed = run(data_dir, tmp_path)
+  resumed = run(data_dir, workdir)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert 'checkpoint 5' in resumed.stdout and 'falling back' in resumed.stdout
   assert 'resuming from step 4' in resumed.stdout
-  assert_same_params(uninterrupted, final_params(tmp_path))
+  assert_same_params(uninterrupted, final_params(workdir))
 
 
-def test_a_deleted_checkpoint_file_falls_back_too(data_dir, tmp_path):
-  stopped = run(data_dir, tmp_path, 'sigterm_at_step', 5)
-  assert stopped.returncode == 128 + signal.SIGTERM
-  shutil.rmtree(tmp_path / 'checkpoints' / '5' / 'state')
-  resumed = run(data_dir, tmp_path)
+def test_a_deleted_checkpoint_file_falls_back_too(data_dir, stopped_at_5, tmp_path):
+  workdir = tmp_path / 'run'
+  shutil.copytree(stopped_at_5, workdir)
+  shutil.rmtree(workdir / 'checkpoints' / '5' / 'state')
+  resumed = run(data_dir, workdir)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert 'falling back' in resumed.stdout and 'resuming from step 4' in resumed.stdout
 
