@@ -78,16 +78,18 @@ def predict(config, flags):
 
 @mode
 def export(config, flags):
-  """Writes checkpoint --step as one file for `zoo.load_exported`.
+  """Writes checkpoint --step for `zoo.load_exported`, and as a `jax.export` artifact.
 
-  To --out, or workdir/export/model.msgpack.
+  To --out (or workdir/export/model.msgpack) and, beside it with the suffix
+  `.jax_export`, the forward pass with its weights, which runs with JAX alone.
   """
   del config
   workdir = _require_workdir(flags, 'export')
   exported, step = predict_lib.load_model(workdir, flags.step)
   path = zoo.save_exported(flags.out or os.path.join(workdir, 'export', 'model.msgpack'),
                            exported)
-  print(f'exported checkpoint {step} of {workdir} to {path}')
+  artifact = zoo.save_jax_export(os.path.splitext(path)[0] + '.jax_export', exported)
+  print(f'exported checkpoint {step} of {workdir} to {path} and {artifact}')
 
 
 @mode

@@ -72,6 +72,37 @@ def test_the_export_predicts_what_the_checkpoint_predicts(run):
     assert 0 <= got[key].min() and got[key].max() <= 1
 
 
+def test_the_jax_export_runs_with_jax_and_numpy_alone_at_any_batch_and_allowed_size(
+    run, tmp_path):
+  config, _, path = run
+  artifact = os.path.splitext(path)[0] + '.jax_export'
+  script = f"""
+import json, sys
+import jax, numpy as np
+exported = jax.export.deserialize(bytearray(open({artifact!r}, 'rb').read()))
+rng = np.random.default_rng(0)
+shapes, results = [(2, 32, 32, 3), (3, 48, 64, 3)], {{}}
+for shape in shapes:
+  bg, fg_bg = (rng.integers(0, 256, shape, np.uint8) for _ in range(2))
+  out = exported.call(bg, fg_bg)
+  np.savez({str(tmp_path)!r} + f'/{{shape[0]}}.npz', bg=bg, fg_bg=fg_bg, **out)
+loaded = sorted(name for name in sys.modules
+                if name.split('.')[0] in ('zoo', 'training', 'datasets', 'losses', 'flax'))
+print(json.dumps(dict(platforms=list(exported.platforms), loaded=loaded)))
+"""
+  result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)  # No PYTHONPATH: no repository code.
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report == dict(platforms=['cpu', 'cuda'], loaded=[])
+  exported = zoo.load_exported(path)
+  for batch_size in (2, 3):
+    with np.load(tmp_path / f'{batch_size}.npz') as saved:
+      expected = exported.predict_batch(saved['bg'], saved['fg_bg'])
+      for key in ('mask', 'depth'):
+        np.testing.assert_allclose(saved[key], np.asarray(expected[key]), atol=1e-6)
+
+
 def test_loading_and_predicting_need_only_zoo(run, tmp_path):
   _, _, path = run
   script = f"""
@@ -97,6 +128,7 @@ def test_export_to_a_chosen_path_and_refuse_other_files(run, tmp_path):
   modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest', out=out))
   with open(out, 'rb') as f, open(path, 'rb') as g:
     assert f.read() == g.read()
+  assert os.path.getsize(tmp_path / 'models' / 'mine.jax_export') > 0
   (tmp_path / 'other.msgpack').write_bytes(b'\x81\xa1a\x01')
   with pytest.raises(ValueError, match='not an exported model'):
     zoo.load_exported(str(tmp_path / 'other.msgpack'))
@@ -155,7 +187,11 @@ def test_every_model_trains_checkpoints_and_exports(variant, tiny_data_dir, tmp_
   batch = inputs(config)
   expected = checkpoint_prediction(config, workdir, batch)
   got = exported.predict(batch['bg'], batch['fg_bg'])
-  # In bfloat16 the two graphs round differently (8 bits of mantissa): about 1e-3 apart.
+  with open(os.path.splitext(out)[0] + '.jax_export', 'rb') as f:
+    artifact = jax.export.deserialize(bytearray(f.read())).call(batch['bg'], batch['fg_bg'])
+  # In bfloat16 the graphs round differently (8 bits of mantissa): about 1e-3 apart.
   atol = 1e-2 if config.model.dtype == 'bfloat16' else 1e-6
   for key in ('mask', 'depth'):
     np.testing.assert_allclose(got[key], np.asarray(expected[key]), atol=atol, err_msg=key)
+    np.testing.assert_allclose(np.asarray(artifact[key]), np.asarray(expected[key]),
+                               atol=atol, err_msg=key)

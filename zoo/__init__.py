@@ -16,6 +16,7 @@ from zoo import unet
 from zoo.export import ExportedModel
 from zoo.export import load_exported
 from zoo.export import save_exported
+from zoo.export import save_jax_export
 from zoo.registry import build
 from zoo.registry import fields
 from zoo.registry import names

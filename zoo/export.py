@@ -6,7 +6,8 @@
 The file is a msgpack (`flax.serialization`) of a dict: the model config, the
 parameters and batch statistics, the image size the model was trained at and the
 per-channel mean and std its inputs were standardized with. Loading it needs only
-`zoo`, JAX, Flax and NumPy.
+`zoo`, JAX, Flax and NumPy. `save_jax_export` writes the same model as a `jax.export`
+artifact that needs JAX and NumPy alone.
 """
 import dataclasses
 import functools
@@ -155,3 +156,35 @@ def load_exported(path: str) -> ExportedModel:
   return ExportedModel(model_config=model_config,
                        variables=payload['variables'], stats=payload['stats'],
                        image_size=int(payload['image_size']))
+
+
+# Platforms a `jax.export` artifact is lowered for: it runs on any of them.
+JAX_EXPORT_PLATFORMS = ('cpu', 'cuda')
+
+
+def save_jax_export(path: str, exported: ExportedModel) -> str:
+  """Writes `exported`'s forward pass as a serialized `jax.export` artifact at `path`.
+
+  The weights and the input normalization are inside it; it takes uint8 `bg` and
+  `fg_bg` batches of any batch size and any height and width that are multiples of the
+  model's stride, and returns `dict(mask=..., depth=...)`, probabilities in [0, 1]
+  (N x H x W x 1, float32), on the CPU or a CUDA GPU. Running it needs JAX and NumPy
+  only, not this repository:
+
+    exported = jax.export.deserialize(bytearray(open(path, 'rb').read()))
+    out = exported.call(bg_uint8, fg_bg_uint8)
+  """
+  stride = exported.model.stride
+  batch, height, width = jax.export.symbolic_shape(f'b, {stride}*h, {stride}*w')
+  images = jax.ShapeDtypeStruct((batch, height, width, 3), jnp.uint8)
+  variables = jax.tree.map(np.asarray, jax.device_get(dict(exported.variables)))
+  forward_pass = jax.jit(functools.partial(
+      forward, variables, model=exported.model, stats=exported.stats,
+      dtype_name=exported.model_config.get('dtype', 'float32')))
+  artifact = jax.export.export(forward_pass, platforms=JAX_EXPORT_PLATFORMS)(images, images)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  temporary = f'{path}.tmp'
+  with open(temporary, 'wb') as f:
+    f.write(artifact.serialize())
+  os.replace(temporary, path)  # Never a half-written file at `path`.
+  return path
