@@ -19,7 +19,7 @@ run: venv  ## build the synthetic dataset, train, evaluate (resumes if WORKDIR h
 	$(PY) run.py --config $(CONFIG) --workdir $(WORKDIR)
 
 # Two worker processes, each module on one of them (its trained runs are module fixtures).
-test: venv  ## the test suite (CPU; about 8 minutes on 2 cores)
+test: venv  ## the test suite (CPU; about 7 minutes on 2 cores)
 	$(PY) -m pytest -n 2 --dist loadfile tests
 
 clean:
