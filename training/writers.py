@@ -9,7 +9,6 @@ from typing import Any
 import jax
 import numpy as np
 import psutil
-import tensorboardX
 import tqdm
 
 from training import report
@@ -19,6 +18,9 @@ class RunWriter:
   """Writes scalars to `workdir/tb` and `workdir/metrics.jsonl` (one object per call)."""
 
   def __init__(self, workdir: str):
+    # Imported here: tensorboardX imports torch whenever it is installed (seconds, on
+    # Colab), which the modes that write no run (predict, export, summary...) never need.
+    import tensorboardX  # pylint: disable=g-import-not-at-top
     self.tb = tensorboardX.SummaryWriter(os.path.join(workdir, 'tb'))
     self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
 
