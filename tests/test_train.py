@@ -199,3 +199,26 @@ def test_a_checkpoint_of_another_model_is_an_error_not_damage_to_move_aside(
   assert not os.path.exists(os.path.join(workdir, 'checkpoints_damaged'))
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == sorted(
       os.listdir(os.path.join(finished_run[0], 'checkpoints')))
+
+
+def test_the_best_checkpoint_is_the_highest_test_mask_iou_and_survives_a_resume(tmp_path):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+
+  def save(manager, step, mask_iou):
+    manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave({'w': np.full(2, step, np.float32)})),
+                 metrics=None if mask_iou is None else {'mask_iou': mask_iou})
+    manager.wait_until_finished()
+
+  manager = checkpoint_lib.make_manager(str(tmp_path), keep=1)
+  for step, mask_iou in ((1, 0.5), (2, 0.9), (3, 0.7), (4, None)):
+    save(manager, step, mask_iou)
+  assert manager.all_steps() == [2, 4]  # The latest and the best are kept.
+  assert checkpoint_lib.resolve_step(manager, 'best') == 2
+  assert checkpoint_lib.resolve_step(manager, 'latest') == 4
+  # A resumed run (a new manager on the folder) still knows which one is best.
+  resumed = checkpoint_lib.make_manager(str(tmp_path), keep=1)
+  save(resumed, 5, 0.6)
+  assert resumed.all_steps() == [2, 5]
+  assert checkpoint_lib.resolve_step(resumed, 'best') == 2

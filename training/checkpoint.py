@@ -20,19 +20,25 @@ def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), 'checkpoints')
 
 
-def make_manager(workdir: str, *, keep: int = 3, best_metric: str | None = 'mask_iou',
-                 best_mode: str = 'max', read_only: bool = False) -> ocp.CheckpointManager:
-  """A manager that keeps the last `keep` checkpoints and the best by `best_metric`.
+# The test metric the best checkpoint has the highest of (`--step best`).
+BEST_METRIC = 'mask_iou'
+
+
+def make_manager(workdir: str, *, keep: int = 3, read_only: bool = False
+                 ) -> ocp.CheckpointManager:
+  """A manager that keeps the last `keep` checkpoints and the best by `BEST_METRIC`.
 
   Saves are asynchronous: the train loop goes on while the files are written.
   """
-  policies = [ocp.checkpoint_managers.LatestN(n=keep)]
-  if best_metric:
-    policies.append(ocp.checkpoint_managers.BestN(
-        get_metric_fn=lambda metrics: metrics[best_metric], reverse=best_mode == 'min',
-        n=1, keep_checkpoints_without_metrics=False))
+  policies = [ocp.checkpoint_managers.LatestN(n=keep),
+              ocp.checkpoint_managers.BestN(
+                  get_metric_fn=lambda metrics: metrics[BEST_METRIC], reverse=False,
+                  n=1, keep_checkpoints_without_metrics=False)]
   options = ocp.CheckpointManagerOptions(
       preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(policies),
+      # best_fn too: without it orbax neither writes a checkpoint's metrics to disk (so a
+      # resumed run forgets which one was best) nor answers best_step() but with the latest.
+      best_fn=lambda metrics: metrics[BEST_METRIC], best_mode='max',
       enable_async_checkpointing=True, create=not read_only, read_only=read_only)
   return ocp.CheckpointManager(
       checkpoint_dir(workdir), options=options,
@@ -111,11 +117,11 @@ def resolve_step(manager, which: str | int) -> int:
   if which == 'latest':
     return manager.latest_step()
   if which == 'best':
-    best = manager.best_step()
-    if best is None:
+    scored = [step for step in steps if manager.metrics(step)]
+    if not scored:
       raise ValueError(f'no checkpoint in {manager.directory} has metrics to pick '
                        'the best by; use --step latest or a step number')
-    return best
+    return manager.best_step()
   try:
     step = int(which)
   except ValueError:
