@@ -30,15 +30,16 @@ def make_manager(workdir: str, *, keep: int = 3, read_only: bool = False
 
   Saves are asynchronous: the train loop goes on while the files are written.
   """
+  best_metric = lambda metrics: metrics[BEST_METRIC]
   policies = [ocp.checkpoint_managers.LatestN(n=keep),
               ocp.checkpoint_managers.BestN(
-                  get_metric_fn=lambda metrics: metrics[BEST_METRIC], reverse=False,
+                  get_metric_fn=best_metric, reverse=False,
                   n=1, keep_checkpoints_without_metrics=False)]
   options = ocp.CheckpointManagerOptions(
       preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(policies),
       # best_fn too: without it orbax neither writes a checkpoint's metrics to disk (so a
       # resumed run forgets which one was best) nor answers best_step() but with the latest.
-      best_fn=lambda metrics: metrics[BEST_METRIC], best_mode='max',
+      best_fn=best_metric, best_mode='max',
       enable_async_checkpointing=True, create=not read_only, read_only=read_only)
   return ocp.CheckpointManager(
       checkpoint_dir(workdir), options=options,
@@ -117,11 +118,11 @@ def resolve_step(manager, which: str | int) -> int:
   if which == 'latest':
     return manager.latest_step()
   if which == 'best':
-    scored = [step for step in steps if manager.metrics(step)]
-    if not scored:
+    best = manager.best_step()  # None when no checkpoint has metrics.
+    if best is None:
       raise ValueError(f'no checkpoint in {manager.directory} has metrics to pick '
                        'the best by; use --step latest or a step number')
-    return manager.best_step()
+    return best
   try:
     step = int(which)
   except ValueError:

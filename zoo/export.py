@@ -129,10 +129,15 @@ def save_exported(path: str, exported: ExportedModel) -> str:
       stats={key: {name: [float(v) for v in exported.stats[key][name]]
                    for name in ('mean', 'std')} for key in ('bg', 'fg_bg')},
       variables=to_numpy(dict(exported.variables)))
+  return _write_whole(path, serialization.msgpack_serialize(payload))
+
+
+def _write_whole(path: str, data: bytes) -> str:
+  """Writes `data` to `path` (folders made) through a temporary file; returns `path`."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   temporary = f'{path}.tmp'
   with open(temporary, 'wb') as f:
-    f.write(serialization.msgpack_serialize(payload))
+    f.write(data)
   os.replace(temporary, path)  # Never a half-written file at `path`.
   return path
 
@@ -178,13 +183,7 @@ def save_jax_export(path: str, exported: ExportedModel) -> str:
   batch, height, width = jax.export.symbolic_shape(f'b, {stride}*h, {stride}*w')
   images = jax.ShapeDtypeStruct((batch, height, width, 3), jnp.uint8)
   variables = jax.tree.map(np.asarray, jax.device_get(dict(exported.variables)))
-  forward_pass = jax.jit(functools.partial(
-      forward, variables, model=exported.model, stats=exported.stats,
-      dtype_name=exported.model_config.get('dtype', 'float32')))
+  # The model's own jitted forward pass, its weights bound in as constants.
+  forward_pass = jax.jit(functools.partial(exported._forward, variables))  # pylint: disable=protected-access
   artifact = jax.export.export(forward_pass, platforms=JAX_EXPORT_PLATFORMS)(images, images)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  temporary = f'{path}.tmp'
-  with open(temporary, 'wb') as f:
-    f.write(artifact.serialize())
-  os.replace(temporary, path)  # Never a half-written file at `path`.
-  return path
+  return _write_whole(path, artifact.serialize())
