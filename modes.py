@@ -78,18 +78,25 @@ def predict(config, flags):
 
 @mode
 def export(config, flags):
-  """Writes checkpoint --step for `zoo.load_exported`, and as a `jax.export` artifact.
+  """Writes checkpoint --step for `zoo.load_exported`, for `jax.export` and for ONNX.
 
-  To --out (or workdir/export/model.msgpack) and, beside it with the suffix
-  `.jax_export`, the forward pass with its weights, which runs with JAX alone.
+  To --out (or workdir/export/model.msgpack) and beside it, with the suffixes
+  `.jax_export` (the forward pass with its weights, which runs with JAX alone) and
+  `.onnx` (the same for onnxruntime, at the run's image size; skipped with a note when
+  jax2onnx is not installed).
   """
   del config
   workdir = _require_workdir(flags, 'export')
   exported, step = predict_lib.load_model(workdir, flags.step)
   path = zoo.save_exported(flags.out or os.path.join(workdir, 'export', 'model.msgpack'),
                            exported)
-  artifact = zoo.save_jax_export(os.path.splitext(path)[0] + '.jax_export', exported)
-  print(f'exported checkpoint {step} of {workdir} to {path} and {artifact}')
+  stem = os.path.splitext(path)[0]
+  written = [path, zoo.save_jax_export(stem + '.jax_export', exported)]
+  try:
+    written.append(zoo.save_onnx(stem + '.onnx', exported))
+  except ImportError as error:
+    print(f'ONNX skipped: {error}')
+  print(f'exported checkpoint {step} of {workdir} to {", ".join(written)}')
 
 
 @mode

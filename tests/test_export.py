@@ -1,6 +1,7 @@
 """`--mode export` and `zoo.load_exported`: one file that predicts like the checkpoint."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -8,6 +9,7 @@ import types
 from flax import serialization
 import jax
 import numpy as np
+import onnxruntime
 import pytest
 
 import datasets
@@ -103,8 +105,55 @@ print(json.dumps(dict(platforms=list(exported.platforms), loaded=loaded)))
         np.testing.assert_allclose(saved[key], np.asarray(expected[key]), atol=1e-6)
 
 
-def test_loading_and_predicting_need_only_zoo(run, tmp_path):
+def test_the_onnx_model_runs_with_onnxruntime_alone_at_any_batch(run, tmp_path):
+  config, workdir, path = run
+  model_file = os.path.splitext(path)[0] + '.onnx'
+  size = config.data.image_size
+  script = f"""
+import json, sys
+import numpy as np, onnxruntime
+session = onnxruntime.InferenceSession({model_file!r})
+rng = np.random.default_rng(0)
+for batch_size in (1, 3):
+  bg, fg_bg = (rng.integers(0, 256, (batch_size, {size}, {size}, 3), np.uint8) for _ in range(2))
+  mask, depth = session.run(None, dict(bg=bg, fg_bg=fg_bg))
+  np.savez({str(tmp_path)!r} + f'/{{batch_size}}.npz', bg=bg, fg_bg=fg_bg, mask=mask, depth=depth)
+names = dict(inputs=[i.name for i in session.get_inputs()],
+             outputs=[o.name for o in session.get_outputs()])
+loaded = sorted(name for name in sys.modules if name.split('.')[0] in ('jax', 'flax', 'zoo'))
+print(json.dumps(dict(names, loaded=loaded)))
+"""
+  result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)  # No PYTHONPATH: no repository code.
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report == dict(inputs=['bg', 'fg_bg'], outputs=['mask', 'depth'], loaded=[])
+  for batch_size in (1, 3):
+    with np.load(tmp_path / f'{batch_size}.npz') as saved:
+      expected = checkpoint_prediction(config, workdir, dict(bg=saved['bg'],
+                                                             fg_bg=saved['fg_bg']))
+      for key in ('mask', 'depth'):
+        assert saved[key].shape == (batch_size, size, size, 1)
+        np.testing.assert_allclose(saved[key], np.asarray(expected[key]), atol=1e-5)
+
+
+def test_an_installed_zoo_loads_and_predicts_outside_the_checkout(run, tmp_path):
+  # What `pip install .` (or from git) puts in site-packages, built from a copy of the
+  # project's metadata and packages, so that nothing is written into the checkout.
   _, _, path = run
+  source, target = tmp_path / 'source', tmp_path / 'site-packages'
+  source.mkdir()
+  for name in ('pyproject.toml', 'README.md', 'zoo', 'datasets', 'losses', 'training'):
+    copy = shutil.copytree if os.path.isdir(os.path.join(ROOT, name)) else shutil.copy
+    copy(os.path.join(ROOT, name), source / name)
+  install = subprocess.run(
+      [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation',
+       '--target', str(target), str(source)], capture_output=True, text=True, timeout=300)
+  assert install.returncode == 0, install.stderr
+  installed = sorted(os.listdir(target))
+  assert 'zoo' in installed
+  # Hugging Face's `datasets` (preinstalled on Colab) must not be shadowed.
+  assert 'datasets' not in installed
   script = f"""
 import json, sys
 import numpy as np
@@ -113,12 +162,16 @@ model = zoo.load_exported({path!r})
 out = model.predict(np.zeros((40, 48, 3), np.uint8), np.full((40, 48, 3), 99, np.uint8))
 loaded = sorted(name for name in sys.modules
                 if name.split('.')[0] in ('training', 'datasets', 'losses'))
-print(json.dumps(dict(mask=out['mask'].shape, depth=out['depth'].shape, loaded=loaded)))
+print(json.dumps(dict(mask=out['mask'].shape, depth=out['depth'].shape, loaded=loaded,
+                      zoo=zoo.__file__)))
 """
-  result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
+  # -P: the interpreter does not put the current folder first on sys.path.
+  result = subprocess.run([sys.executable, '-P', '-c', script], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(target)))
   assert result.returncode == 0, result.stderr
   report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report.pop('zoo').startswith(str(target))
   assert report == dict(mask=[40, 48, 1], depth=[40, 48, 1], loaded=[])
 
 
@@ -191,7 +244,13 @@ def test_every_model_trains_checkpoints_and_exports(variant, tiny_data_dir, tmp_
     artifact = jax.export.deserialize(bytearray(f.read())).call(batch['bg'], batch['fg_bg'])
   # In bfloat16 the graphs round differently (8 bits of mantissa): about 1e-3 apart.
   atol = 1e-2 if config.model.dtype == 'bfloat16' else 1e-6
+  onnx_mask, onnx_depth = onnxruntime.InferenceSession(
+      os.path.splitext(out)[0] + '.onnx').run(None, dict(bg=batch['bg'], fg_bg=batch['fg_bg']))
+  onnx_outputs = dict(mask=onnx_mask, depth=onnx_depth)
   for key in ('mask', 'depth'):
     np.testing.assert_allclose(got[key], np.asarray(expected[key]), atol=atol, err_msg=key)
     np.testing.assert_allclose(np.asarray(artifact[key]), np.asarray(expected[key]),
                                atol=atol, err_msg=key)
+    # The ONNX graph computes in float32 also for a bfloat16 model.
+    np.testing.assert_allclose(onnx_outputs[key], np.asarray(expected[key]), atol=atol,
+                               err_msg=key)

@@ -3,8 +3,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import numpy as np
 import pytest
@@ -129,3 +134,53 @@ def test_a_workdir_without_metrics_gives_one_line_naming_it(tmp_path):
   errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
   assert len(errors) == 1 and missing in errors[0] and 'metrics.jsonl' in errors[0]
   assert 'Traceback' not in result.stderr
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _get_json(url: str, timeout_s: float = 60.0):
+  """GETs `url` as JSON, retrying while the server starts or is still loading."""
+  deadline = time.monotonic() + timeout_s
+  while True:
+    try:
+      with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+    except (urllib.error.URLError, ConnectionError):
+      if time.monotonic() > deadline:
+        raise
+      time.sleep(0.5)
+
+
+def test_tensorboard_as_the_readme_runs_it_shows_the_runs_scalars_and_images(runs):
+  parent, run_a, _ = runs
+  tensorboard = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
+  port = _free_port()
+  server = subprocess.Popen(
+      [tensorboard, '--logdir', parent, '--port', str(port), '--host', '127.0.0.1',
+       '--reload_interval', '1'],
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  try:
+    base_url = f'http://127.0.0.1:{port}/data/plugin'
+    deadline = time.monotonic() + 60
+    while True:  # The first load of the event files happens after the server is up.
+      scalars = _get_json(f'{base_url}/scalars/tags')
+      if 'a/tb' in scalars or time.monotonic() > deadline:
+        break
+      time.sleep(0.5)
+    tags = scalars['a/tb']
+    for tag in ('train/loss', 'train/mask_loss', 'train/depth_loss', 'train/lr',
+                'eval/mask_iou', 'eval/depth_rmse'):
+      assert tag in tags, tag
+    query = urllib.parse.urlencode(dict(run='a/tb', tag='train/loss'))
+    points = _get_json(f'{base_url}/scalars/scalars?{query}')
+    steps = [step for _, step, _ in points]
+    logged = [json.loads(line) for line in open(os.path.join(run_a, 'metrics.jsonl'))]
+    assert steps == [r['step'] for r in logged if 'train/loss' in r]
+    assert _get_json(f'{base_url}/images/tags')['a/tb'], 'no prediction images'
+  finally:
+    server.terminate()
+    server.wait(timeout=30)

@@ -17,6 +17,7 @@ from zoo.export import ExportedModel
 from zoo.export import load_exported
 from zoo.export import save_exported
 from zoo.export import save_jax_export
+from zoo.export import save_onnx
 from zoo.registry import build
 from zoo.registry import fields
 from zoo.registry import names

@@ -7,10 +7,13 @@ The file is a msgpack (`flax.serialization`) of a dict: the model config, the
 parameters and batch statistics, the image size the model was trained at and the
 per-channel mean and std its inputs were standardized with. Loading it needs only
 `zoo`, JAX, Flax and NumPy. `save_jax_export` writes the same model as a `jax.export`
-artifact that needs JAX and NumPy alone.
+artifact that needs JAX and NumPy alone, `save_onnx` as an ONNX model for onnxruntime.
 """
+import contextlib
 import dataclasses
 import functools
+import io
+import logging
 import os
 from typing import Any, Callable
 
@@ -187,3 +190,56 @@ def save_jax_export(path: str, exported: ExportedModel) -> str:
   forward_pass = jax.jit(functools.partial(exported._forward, variables))  # pylint: disable=protected-access
   artifact = jax.export.export(forward_pass, platforms=JAX_EXPORT_PLATFORMS)(images, images)
   return _write_whole(path, artifact.serialize())
+
+
+def save_onnx(path: str, exported: ExportedModel) -> str:
+  """Writes `exported`'s forward pass as an ONNX model at `path`; needs `jax2onnx`.
+
+  Inputs `bg` and `fg_bg`: uint8 N x S x S x 3 with S = `exported.image_size` and any
+  batch size N; outputs `mask` and `depth`: float32 N x S x S x 1, probabilities in
+  [0, 1]. The input normalization, the weights and the sigmoid are inside the graph, so
+  onnxruntime runs it without JAX:
+
+    session = onnxruntime.InferenceSession(path)
+    mask, depth = session.run(None, dict(bg=bg_uint8, fg_bg=fg_bg_uint8))
+
+  The image size is fixed (resize to it, as `ExportedModel.predict` does): the converter
+  gets symbolic heights and widths wrong in the decoder's upsampling. The graph computes
+  in float32 whatever the model's dtype: onnxruntime's CPU kernels have no bfloat16 convs.
+  """
+  try:
+    import jax2onnx  # pylint: disable=g-import-not-at-top
+    import onnx  # pylint: disable=g-import-not-at-top
+  except ImportError as error:
+    raise ImportError(f'ONNX export needs jax2onnx ({error}); install it with '
+                      "`pip install -e '.[onnx]'`") from None
+  model_config = dict(exported.model_config, dtype='float32')
+  forward_pass = functools.partial(
+      forward, jax.tree.map(np.asarray, jax.device_get(dict(exported.variables))),
+      model=registry.build(model_config), stats=exported.stats, dtype_name='float32')
+
+  def mask_and_depth(bg, fg_bg):
+    outputs = forward_pass(bg, fg_bg)
+    return outputs['mask'], outputs['depth']
+
+  size = int(exported.image_size)
+  images = jax.ShapeDtypeStruct(
+      (jax.export.symbolic_shape('n')[0], size, size, 3), jnp.uint8)
+  # jax2onnx prints its progress and logs harmless shape warnings: keep them off the console.
+  quiet = [logging.getLogger(name) for name in ('jax2onnx', 'onnx_ir')]
+  levels = [logger.level for logger in quiet]
+  try:
+    for logger in quiet:
+      logger.setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()):
+      proto = jax2onnx.to_onnx(mask_and_depth, [images, images],
+                               model_name=f'dmnet_zoo_{model_config["name"]}',
+                               input_names=['bg', 'fg_bg'], output_names=['mask', 'depth'])
+  finally:
+    for logger, level in zip(quiet, levels):
+      logger.setLevel(level)
+  # The converter's intermediate shape annotations are partly symbolic and not needed:
+  # without them the full check (with shape inference) passes.
+  del proto.graph.value_info[:]
+  onnx.checker.check_model(proto, full_check=True)
+  return _write_whole(path, proto.SerializeToString())
