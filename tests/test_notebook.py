@@ -1,5 +1,6 @@
 """The Colab notebook runs top to bottom on the CPU with a tiny run, and predicts."""
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -52,3 +53,8 @@ def test_the_notebook_trains_and_predicts(tiny_data_dir, tmp_path, monkeypatch):
            for output in cell.outputs if 'image/png' in output.get('data', {})]
   assert len(shown) == 2
   assert not os.path.exists(os.path.join(ROOT, 'notebooks', 'runs'))
+  # The last cell exported the model and ran the ONNX file on the first pair.
+  assert (workdir / 'export' / 'model.onnx').exists()
+  printed = ''.join(output.get('text', '') for output in notebook.cells[-1].outputs)
+  assert re.search(r'model\.onnx: [\d.]+ MiB; on \S+ the person covers [\d.]+% of the image',
+                   printed), printed
