@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= configs/cnn.py
 WORKDIR ?= runs/cnn
 
-.PHONY: run test venv clean
+.PHONY: run test venv browser clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,17 @@ venv: $(VENV)/.installed
 run: venv  ## build the synthetic dataset, train, evaluate (resumes if WORKDIR holds a run)
 	$(PY) run.py --config $(CONFIG) --workdir $(WORKDIR)
 
+# The demo's test drives Debian's chromium and chromium-driver: installed here when missing
+# and apt-get can (as root); without them that test is skipped, with a note.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium chromium-driver >/dev/null; } || \
+	  echo 'note: no chromium/chromedriver (apt-get install chromium chromium-driver): the demo browser test is skipped'
+
 # Two worker processes, each module on one of them (its trained runs are module fixtures).
-test: venv  ## the test suite (CPU; about 7 minutes on 2 cores)
+test: venv browser  ## the test suite (CPU; about 7 minutes on 2 cores)
 	$(PY) -m pytest -n 2 --dist loadfile tests
 
 clean:

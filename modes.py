@@ -100,6 +100,17 @@ def export(config, flags):
 
 
 @mode
+def demo(config, flags):
+  """Serves a web page to try checkpoint --step of --workdir on uploaded photos.
+
+  On http://127.0.0.1:--port (`training/demo.py`); needs gradio (`make run` installs it).
+  """
+  del config
+  from training import demo as demo_lib  # pylint: disable=g-import-not-at-top  (gradio is slow to import)
+  demo_lib.serve(_require_workdir(flags, 'demo'), flags.step, port=flags.port)
+
+
+@mode
 def build(config, flags):
   """Builds or reuses the dataset; the last line is a JSON summary."""
   del flags

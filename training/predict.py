@@ -225,19 +225,36 @@ def _resize_back(values: np.ndarray, height: int, width: int) -> np.ndarray:
   return np.asarray(image.resize((width, height), Image.BILINEAR))
 
 
-def write_outputs(out: str, name: str, fg_bg: np.ndarray, mask: np.ndarray,
-                  depth: np.ndarray):
-  """Writes `name`'s mask, depth and overlay PNGs (see the module docstring)."""
+def render_outputs(fg_bg: np.ndarray, mask: np.ndarray, depth: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+  """The pictures of one prediction at `fg_bg`'s size (H x W), all uint8.
+
+  Args:
+    fg_bg: The photo, H x W x 3.
+    mask: The predicted mask probability at the model's size, S x S x 1.
+    depth: The predicted nearness at the model's size, S x S x 1.
+
+  Returns:
+    `mask` (H x W, 0/255: probability above 0.5), `depth` (H x W, nearness, 255
+    nearest), `overlay` (fg_bg with the mask tinted) and `depth_colors` (H x W x 3).
+  """
   height, width = fg_bg.shape[:2]
   mask = _resize_back(mask, height, width)
   depth = np.clip(_resize_back(depth, height, width), 0, 1)
   mask_uint8 = np.where(mask > MASK_THRESHOLD, 255, 0).astype(np.uint8)
-  Image.fromarray(mask_uint8, mode='L').save(os.path.join(out, f'{name}_mask.png'))
-  Image.fromarray((depth * 255).round().astype(np.uint8), mode='L').save(
-      os.path.join(out, f'{name}_depth.png'))
-  side_by_side = np.concatenate(
-      [overlay(fg_bg, mask_uint8), visualize.colorize_depth(depth[..., None])], axis=1)
-  visualize.save_png(side_by_side, os.path.join(out, f'{name}_overlay.png'))
+  return dict(mask=mask_uint8, depth=(depth * 255).round().astype(np.uint8),
+              overlay=overlay(fg_bg, mask_uint8),
+              depth_colors=visualize.colorize_depth(depth[..., None]))
+
+
+def write_outputs(out: str, name: str, fg_bg: np.ndarray, mask: np.ndarray,
+                  depth: np.ndarray):
+  """Writes `name`'s mask, depth and overlay PNGs (see the module docstring)."""
+  images = render_outputs(fg_bg, mask, depth)
+  Image.fromarray(images['mask'], mode='L').save(os.path.join(out, f'{name}_mask.png'))
+  Image.fromarray(images['depth'], mode='L').save(os.path.join(out, f'{name}_depth.png'))
+  visualize.save_png(np.concatenate([images['overlay'], images['depth_colors']], axis=1),
+                     os.path.join(out, f'{name}_overlay.png'))
 
 
 class _Loaded(NamedTuple):

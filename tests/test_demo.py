@@ -1,0 +1,173 @@
+"""`--mode demo` in a real headless browser: upload a pair, see what --mode predict draws."""
+import base64
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import types
+import urllib.request
+
+import numpy as np
+from PIL import Image
+import pytest
+
+import modes
+from datasets import synthetic
+import datasets
+from tests.conftest import tiny_config
+from training import demo
+from training import loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM, CHROMEDRIVER = shutil.which('chromium'), shutil.which('chromedriver')
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason='needs Debian\'s chromium and chromium-driver (make test installs them as root)')
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def served(tiny_data_dir, tmp_path_factory):
+  """A tiny trained run, its demo page served by run.py, and two test pairs."""
+  config = tiny_config(tiny_data_dir)
+  config.data.augment = []
+  workdir = str(tmp_path_factory.mktemp('run'))
+  loop.train_and_evaluate(config, workdir)
+  inputs = tmp_path_factory.mktemp('inputs')
+  spec = datasets.synthetic_spec(config.data)
+  for index in (0, 5):
+    sample = synthetic.render_sample(spec, index)
+    Image.fromarray(sample['bg']).save(inputs / f'bg_{index}.png')
+    Image.fromarray(sample['fg_bg']).save(inputs / f'fg_bg_{index}.png')
+  port = _free_port()
+  server = subprocess.Popen(
+      [sys.executable, 'run.py', '--mode', 'demo', '--workdir', workdir, '--port', str(port)],
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  try:
+    banner = server.stdout.readline()  # Printed once the model is loaded.
+    assert banner.startswith('serving dmnet_cnn, step 6 of '), banner
+    deadline = time.monotonic() + 120
+    while True:
+      try:
+        urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=5).close()
+        break
+      except OSError:
+        assert server.poll() is None, server.stdout.read()
+        assert time.monotonic() < deadline, 'the demo page did not come up'
+        time.sleep(0.5)
+    yield types.SimpleNamespace(url=f'http://127.0.0.1:{port}/', workdir=workdir,
+                                config=config, inputs=inputs, banner=banner)
+  finally:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope='module')
+def browser():
+  """Headless Chromium driven by chromedriver (both Debian packages)."""
+  from selenium import webdriver  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.chrome.service import Service  # pylint: disable=g-import-not-at-top
+  options = webdriver.ChromeOptions()
+  options.binary_location = CHROMIUM
+  for argument in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage',
+                   '--disable-gpu', '--window-size=1280,1600'):
+    options.add_argument(argument)
+  driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+  driver.set_page_load_timeout(60)
+  yield driver
+  driver.quit()
+
+
+def _submit(browser, url, bg_path, fg_bg_path):
+  """Opens the page, uploads the two files, presses Predict; returns the page's message."""
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.support import expected_conditions as ec  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-import-not-at-top
+  browser.get(url)
+  wait = WebDriverWait(browser, 60)
+  for elem_id, path in (('bg-upload', bg_path), ('fg-bg-upload', fg_bg_path)):
+    field = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, f'#{elem_id} input[type=file]')))
+    field.send_keys(str(path))
+    # The upload is done when the component lists the file.
+    wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, f'#{elem_id} [aria-label="{os.path.basename(path)}"]')))
+  browser.find_element(By.ID, 'predict').click()
+  wait.until(lambda d: d.find_element(By.ID, 'message').text.strip())
+  return browser.find_element(By.ID, 'message').text.strip()
+
+
+def _shown_image(browser, elem_id) -> np.ndarray:
+  """The image an output component shows, fetched as the browser got it."""
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-import-not-at-top
+  image = WebDriverWait(browser, 60).until(
+      lambda d: d.find_element(By.CSS_SELECTOR, f'#{elem_id} img'))
+  source = image.get_attribute('src')
+  if source.startswith('data:'):
+    data = base64.b64decode(source.split(',', 1)[1])
+  else:
+    with urllib.request.urlopen(source, timeout=30) as response:
+      data = response.read()
+  return np.asarray(Image.open(io.BytesIO(data)).convert('RGB'))
+
+
+def test_the_page_names_the_model_and_draws_what_predict_writes(served, browser, tmp_path):
+  message = _submit(browser, served.url, served.inputs / 'bg_5.png',
+                    served.inputs / 'fg_bg_5.png')
+  assert message.startswith('The person covers '), message
+  assert 'dmnet_cnn, step 6' in browser.page_source
+  overlay, depth = _shown_image(browser, 'overlay'), _shown_image(browser, 'depth')
+  out = tmp_path / 'predicted'
+  modes.run('predict', served.config, types.SimpleNamespace(
+      workdir=served.workdir, step='latest', bg=str(served.inputs / 'bg_5.png'),
+      fg_bg=str(served.inputs / 'fg_bg_5.png'), out=str(out)))
+  written = np.asarray(Image.open(out / 'fg_bg_5_overlay.png').convert('RGB'))
+  width = written.shape[1] // 2
+  np.testing.assert_array_equal(overlay, written[:, :width])
+  np.testing.assert_array_equal(depth, written[:, width:])
+
+
+def test_bad_uploads_get_one_line_on_the_page_and_no_stack_trace(served, browser, tmp_path):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  text_file = tmp_path / 'notes.png'
+  text_file.write_text('not an image')
+  small = tmp_path / 'small.png'
+  Image.new('RGB', (16, 16)).save(small)
+  huge = tmp_path / 'huge.png'
+  Image.new('1', (8000, 6000)).save(huge)  # 48 megapixels in a few kilobytes.
+  fg_bg = served.inputs / 'fg_bg_0.png'
+  cases = {
+      (text_file, fg_bg): 'the background (notes.png): not an image PIL can read',
+      (served.inputs / 'bg_0.png', small): 'they must be the same scene',
+      (huge, fg_bg): 'the background (huge.png) is 8000 x 6000 pixels',
+  }
+  for (bg_path, fg_bg_path), expected in cases.items():
+    message = _submit(browser, served.url, bg_path, fg_bg_path)
+    assert message.startswith('Not predicted:') and expected in message, message
+    assert 'Traceback' not in browser.page_source
+    assert not browser.find_elements(By.CSS_SELECTOR, '#overlay img, #depth img')
+
+
+def test_a_file_above_the_upload_limit_is_refused_on_the_page(served, browser, tmp_path):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.support import expected_conditions as ec  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-import-not-at-top
+  big = tmp_path / 'big.png'
+  big.write_bytes(b'\0' * ((demo.MAX_FILE_MIB + 1) * 2**20))
+  browser.get(served.url)
+  wait = WebDriverWait(browser, 60)
+  wait.until(ec.presence_of_element_located(
+      (By.CSS_SELECTOR, '#bg-upload input[type=file]'))).send_keys(str(big))
+  # gradio refuses it before it reaches the server's disk or the model, in a notice.
+  notice = f'exceed the maximum allowed size of {demo.MAX_FILE_MIB:.1f} Mb: "big.png"'
+  wait.until(lambda d: notice in d.find_element(By.TAG_NAME, 'body').text)
+  assert not browser.find_elements(By.CSS_SELECTOR, '#bg-upload [aria-label="big.png"]')
