@@ -17,7 +17,8 @@ from configs import cnn
 def get_config():
   """dmnet_cnn at 64 px on the 40-room synthetic set; 19,200 samples seen per variant."""
   config = cnn.get_config()
-  config.data.synthetic.update(base.FORTY_ROOMS)  # The set it was measured on.
+  config.data.synthetic.update(base.FORTY_ROOMS)
+  config.data.augment = base.WITH_GEOMETRY  # The set it was measured on.
   config.study = ml_collections.ConfigDict()
   config.study.name = 'recipe_study'
   config.study.num_grid_samples = 4

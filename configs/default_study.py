@@ -1,0 +1,46 @@
+"""What would make `make run` better: one change at a time on its own budget.
+
+`python run.py --config configs/default_study.py --workdir runs/default_study` trains one
+run per variant with everything else as in configs/cnn.py of 2026-11-29 (the default 100-room
+set at 64 px, 2,400 steps of 8, seed 0, augmentations with random crops and rotations) and
+writes `runs/default_study/default_study.md`: test metrics
+beside both baselines, parameters and wall time, learning curves against wall time, and
+every run's predictions on the same test samples.
+
+  default      configs/cnn.py as it was (`no_geometry` is the default since).
+  silog        + the scale-invariant log loss on depth: delta1 asks for the right depth
+               ratio, which L1 on nearness barely weighs where nearness is small (far away).
+  anneal       the cosine schedule ends at 1e-4 instead of 1e-3.
+  no_geometry  no random crop and no rotation: they change the image's scale and tilt
+               but not the depth values, which contradicts the perspective cues.
+  no_geometry_anneal  both changes above (no_geometry and anneal).
+  flip_only    horizontal flips only: no colour jitter and no cutout either.
+  no_augment   no augmentation at all.
+"""
+import ml_collections
+
+from configs import base
+from configs import cnn
+
+_DEFAULT_DEPTH_LOSS = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')]
+
+
+def get_config():
+  """configs/cnn.py with `study.variants`, each one change to it."""
+  config = cnn.get_config()
+  config.data.augment = base.WITH_GEOMETRY  # The default it was measured against.
+  config.study = ml_collections.ConfigDict()
+  config.study.name = 'default_study'
+  config.study.num_grid_samples = 4
+  photometric = [a for a in config.data.augment
+                 if a['name'] not in ('random_resized_crop', 'rotate')]
+  config.study.variants = ml_collections.ConfigDict(dict(
+      default=dict(),
+      silog=dict(loss=dict(depth=_DEFAULT_DEPTH_LOSS + [dict(name='silog')])),
+      anneal=dict(schedule=dict(min_lr=1e-4)),
+      no_geometry=dict(data=dict(augment=photometric)),
+      no_geometry_anneal=dict(data=dict(augment=photometric), schedule=dict(min_lr=1e-4)),
+      flip_only=dict(data=dict(augment=[dict(name='hflip', p=0.5)])),
+      no_augment=dict(data=dict(augment=[])),
+  ), sort_keys=False)
+  return config
