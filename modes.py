@@ -96,6 +96,11 @@ def export(config, flags):
     written.append(zoo.save_onnx(stem + '.onnx', exported))
   except ImportError as error:
     print(f'ONNX skipped: {error}')
+  # The other two files are written and valid; a converter failure should not hide them.
+  except Exception as error:  # pylint: disable=broad-except
+    detail = ' '.join(str(error).split())[:300]
+    print(f'ONNX skipped: jax2onnx could not convert the model ({type(error).__name__}: '
+          f'{detail})')
   print(f'exported checkpoint {step} of {workdir} to {", ".join(written)}')
 
 
@@ -106,8 +111,13 @@ def demo(config, flags):
   On http://127.0.0.1:--port (`training/demo.py`); needs gradio (`make run` installs it).
   """
   del config
-  from training import demo as demo_lib  # pylint: disable=g-import-not-at-top  (gradio is slow to import)
-  demo_lib.serve(_require_workdir(flags, 'demo'), flags.step, port=flags.port)
+  workdir = _require_workdir(flags, 'demo')
+  try:
+    from training import demo as demo_lib  # pylint: disable=g-import-not-at-top  (gradio is slow to import)
+  except ImportError as error:
+    raise ValueError(f'--mode demo needs gradio ({error}); install it with '
+                     "`pip install -e '.[demo]'`") from None
+  demo_lib.serve(workdir, flags.step, port=flags.port)
 
 
 @mode

@@ -1,7 +1,7 @@
 """What would make `make run` better: one change at a time on its own budget.
 
 `python run.py --config configs/default_study.py --workdir runs/default_study` trains one
-run per variant with everything else as in configs/cnn.py of 2026-11-29 (the default 100-room
+run per variant with everything else as in configs/cnn.py before this study (the default 100-room
 set at 64 px, 2,400 steps of 8, seed 0, augmentations with random crops and rotations) and
 writes `runs/default_study/default_study.md`: test metrics
 beside both baselines, parameters and wall time, learning curves against wall time, and
@@ -17,6 +17,8 @@ every run's predictions on the same test samples.
   flip_only    horizontal flips only: no colour jitter and no cutout either.
   no_augment   no augmentation at all.
 """
+import copy
+
 import ml_collections
 
 from configs import base
@@ -28,7 +30,7 @@ _DEFAULT_DEPTH_LOSS = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')
 def get_config():
   """configs/cnn.py with `study.variants`, each one change to it."""
   config = cnn.get_config()
-  config.data.augment = base.WITH_GEOMETRY  # The default it was measured against.
+  config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)  # The default it was measured against.
   config.study = ml_collections.ConfigDict()
   config.study.name = 'default_study'
   config.study.num_grid_samples = 4

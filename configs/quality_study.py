@@ -15,6 +15,8 @@ BCE for the mask, SmoothL1 for the depth):
   low_final_lr + the cosine schedule ends at 1e-5 instead of 1e-3.
   progressive  + the first half of the steps at 32 x 32 (progressive resizing).
 """
+import copy
+
 import ml_collections
 
 from configs import base
@@ -31,7 +33,7 @@ def get_config():
   config = cnn.get_config()
   # The budget and set it was measured on (2026-11-29), whatever the defaults are now.
   config.data.synthetic.update(base.FORTY_ROOMS)
-  config.data.augment = base.WITH_GEOMETRY
+  config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)
   config.train.batch_size = 32
   config.schedule.warmup_steps = 50
   config.train.log_every = 20

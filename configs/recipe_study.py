@@ -8,6 +8,8 @@ every run's predictions on the same test samples. On a CPU a step's cost grows w
 batch, less than in proportion (BENCHMARKS.md has the measured step times), so a smaller
 batch buys more updates for somewhat more compute.
 """
+import copy
+
 import ml_collections
 
 from configs import base
@@ -18,7 +20,7 @@ def get_config():
   """dmnet_cnn at 64 px on the 40-room synthetic set; 19,200 samples seen per variant."""
   config = cnn.get_config()
   config.data.synthetic.update(base.FORTY_ROOMS)
-  config.data.augment = base.WITH_GEOMETRY  # The set it was measured on.
+  config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)  # The set it was measured on.
   config.study = ml_collections.ConfigDict()
   config.study.name = 'recipe_study'
   config.study.num_grid_samples = 4

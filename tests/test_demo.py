@@ -2,6 +2,7 @@
 import base64
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,10 +21,11 @@ import datasets
 from tests.conftest import tiny_config
 from training import demo
 from training import loop
+from training import predict as predict_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM, CHROMEDRIVER = shutil.which('chromium'), shutil.which('chromedriver')
-pytestmark = pytest.mark.skipif(
+needs_browser = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason='needs Debian\'s chromium and chromium-driver (make test installs them as root)')
 
@@ -48,23 +50,25 @@ def served(tiny_data_dir, tmp_path_factory):
     Image.fromarray(sample['bg']).save(inputs / f'bg_{index}.png')
     Image.fromarray(sample['fg_bg']).save(inputs / f'fg_bg_{index}.png')
   port = _free_port()
-  server = subprocess.Popen(
-      [sys.executable, 'run.py', '--mode', 'demo', '--workdir', workdir, '--port', str(port)],
-      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  log = inputs / 'server.log'  # A file, not a pipe: nothing blocks the server's output.
+  with open(log, 'w') as out:
+    server = subprocess.Popen(
+        [sys.executable, 'run.py', '--mode', 'demo', '--workdir', workdir, '--port', str(port)],
+        cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
   try:
-    banner = server.stdout.readline()  # Printed once the model is loaded.
-    assert banner.startswith('serving dmnet_cnn, step 6 of '), banner
     deadline = time.monotonic() + 120
     while True:
       try:
         urllib.request.urlopen(f'http://127.0.0.1:{port}/', timeout=5).close()
         break
       except OSError:
-        assert server.poll() is None, server.stdout.read()
-        assert time.monotonic() < deadline, 'the demo page did not come up'
+        assert server.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, 'the demo page did not come up: ' + log.read_text()
         time.sleep(0.5)
+    # Printed once the model is loaded, before the page is served.
+    assert f'serving dmnet_cnn, step 6 of ' in log.read_text(), log.read_text()
     yield types.SimpleNamespace(url=f'http://127.0.0.1:{port}/', workdir=workdir,
-                                config=config, inputs=inputs, banner=banner)
+                                config=config, inputs=inputs)
   finally:
     server.terminate()
     server.wait(timeout=30)
@@ -120,6 +124,7 @@ def _shown_image(browser, elem_id) -> np.ndarray:
   return np.asarray(Image.open(io.BytesIO(data)).convert('RGB'))
 
 
+@needs_browser
 def test_the_page_names_the_model_and_draws_what_predict_writes(served, browser, tmp_path):
   message = _submit(browser, served.url, served.inputs / 'bg_5.png',
                     served.inputs / 'fg_bg_5.png')
@@ -136,6 +141,7 @@ def test_the_page_names_the_model_and_draws_what_predict_writes(served, browser,
   np.testing.assert_array_equal(depth, written[:, width:])
 
 
+@needs_browser
 def test_bad_uploads_get_one_line_on_the_page_and_no_stack_trace(served, browser, tmp_path):
   from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
   text_file = tmp_path / 'notes.png'
@@ -157,6 +163,7 @@ def test_bad_uploads_get_one_line_on_the_page_and_no_stack_trace(served, browser
     assert not browser.find_elements(By.CSS_SELECTOR, '#overlay img, #depth img')
 
 
+@needs_browser
 def test_a_file_above_the_upload_limit_is_refused_on_the_page(served, browser, tmp_path):
   from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
   from selenium.webdriver.support import expected_conditions as ec  # pylint: disable=g-import-not-at-top
@@ -171,3 +178,31 @@ def test_a_file_above_the_upload_limit_is_refused_on_the_page(served, browser, t
   notice = f'exceed the maximum allowed size of {demo.MAX_FILE_MIB:.1f} Mb: "big.png"'
   wait.until(lambda d: notice in d.find_element(By.TAG_NAME, 'body').text)
   assert not browser.find_elements(By.CSS_SELECTOR, '#bg-upload [aria-label="big.png"]')
+
+
+def test_predict_pair_draws_the_pair_or_says_what_is_wrong(served, tmp_path):
+  exported, _ = predict_lib.load_model(served.workdir)
+  bg, fg_bg = served.inputs / 'bg_5.png', served.inputs / 'fg_bg_5.png'
+  overlay, depth, message = demo.predict_pair(exported, str(bg), str(fg_bg))
+  images = np.asarray(Image.open(bg)).shape
+  assert overlay.shape == depth.shape == images
+  assert re.fullmatch(r'The person covers [\d.]+% of the photo\.', message), message
+  not_an_image = tmp_path / 'notes.png'
+  not_an_image.write_text('hello')
+  for bg_path, fg_bg_path, expected in (
+      (None, str(fg_bg), 'Upload the background.'),
+      (str(bg), None, 'Upload the photo.'),
+      (str(not_an_image), str(fg_bg), 'the background (notes.png): not an image PIL can read'),
+  ):
+    overlay, depth, message = demo.predict_pair(exported, bg_path, fg_bg_path)
+    assert overlay is None and depth is None
+    assert message == f'**Not predicted:** {expected}' or (
+        message.startswith('**Not predicted:** ') and expected in message), message
+
+
+def test_a_busy_port_is_one_clear_error(served):
+  with socket.socket() as taken:
+    taken.bind(('127.0.0.1', 0))
+    port = taken.getsockname()[1]
+    with pytest.raises(ValueError, match=f'--port {port}: cannot serve there'):
+      demo.serve(served.workdir, port=port)

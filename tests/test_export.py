@@ -137,6 +137,19 @@ print(json.dumps(dict(names, loaded=loaded)))
         np.testing.assert_allclose(saved[key], np.asarray(expected[key]), atol=1e-5)
 
 
+def test_export_without_jax2onnx_writes_the_other_two_and_says_so(run, tmp_path, monkeypatch,
+                                                                   capsys):
+  config, workdir, _ = run
+  monkeypatch.setitem(sys.modules, 'jax2onnx', None)  # As if it were not installed.
+  out = tmp_path / 'model.msgpack'
+  modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest',
+                                                    out=str(out)))
+  printed = capsys.readouterr().out
+  assert "ONNX skipped: ONNX export needs jax2onnx and onnx" in printed
+  assert "pip install -e '.[onnx]'" in printed
+  assert sorted(os.listdir(tmp_path)) == ['model.jax_export', 'model.msgpack']
+
+
 def test_an_installed_zoo_loads_and_predicts_outside_the_checkout(run, tmp_path):
   # What `pip install .` (or from git) puts in site-packages, built from a copy of the
   # project's metadata and packages, so that nothing is written into the checkout.

@@ -56,5 +56,13 @@ def test_the_notebook_trains_and_predicts(tiny_data_dir, tmp_path, monkeypatch):
   # The last cell exported the model and ran the ONNX file on the first pair.
   assert (workdir / 'export' / 'model.onnx').exists()
   printed = ''.join(output.get('text', '') for output in notebook.cells[-1].outputs)
-  assert re.search(r'model\.onnx: [\d.]+ MiB; on \S+ the person covers [\d.]+% of the image',
-                   printed), printed
+  found = re.search(r'model\.onnx: [\d.]+ MiB; on (\S+) the person covers ([\d.]+)% of the '
+                    r'image', printed)
+  assert found, printed
+  pair = next(p for p in pairs if os.path.basename(p.fg_bg) == found.group(1))
+  size = model.image_size
+  load = lambda path: np.asarray(Image.open(path).convert('RGB').resize((size, size),
+                                                                       Image.BILINEAR))
+  expected = model.predict_batch(load(pair.bg)[None], load(pair.fg_bg)[None])['mask']
+  # The graphs differ by 1e-5: a pixel or two at 32 x 32 may fall on either side of 0.5.
+  assert float(found.group(2)) == pytest.approx(100 * float((expected > 0.5).mean()), abs=0.25)

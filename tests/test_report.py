@@ -162,7 +162,7 @@ def test_tensorboard_as_the_readme_runs_it_shows_the_runs_scalars_and_images(run
   server = subprocess.Popen(
       [tensorboard, '--logdir', parent, '--port', str(port), '--host', '127.0.0.1',
        '--reload_interval', '1'],
-      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   try:
     base_url = f'http://127.0.0.1:{port}/data/plugin'
     deadline = time.monotonic() + 60

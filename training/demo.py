@@ -9,8 +9,10 @@ checkpoint step. A bad upload (not an image, a pair of different sizes, a file o
 too large) gets one line on the page instead of a prediction.
 """
 import os
+import socket
 
 import numpy as np
+from PIL import Image
 
 import zoo
 from datasets import pipeline
@@ -28,7 +30,6 @@ def _read(path: str | None, role: str) -> np.ndarray:
   if not path:
     raise ValueError(f'Upload {role}.')
   name = os.path.basename(path)
-  from PIL import Image  # pylint: disable=g-import-not-at-top
   try:
     with Image.open(path) as image:
       width, height = image.size
@@ -98,6 +99,12 @@ def build_page(exported: zoo.ExportedModel, title: str):
 def serve(workdir: str, which: str = 'latest', port: int = 7860, host: str = '127.0.0.1',
           max_file_mib: int = MAX_FILE_MIB):
   """Loads checkpoint `which` of `workdir` and serves its page until interrupted."""
+  with socket.socket() as probe:  # gradio would raise its own error deep in a traceback.
+    try:
+      probe.bind((host, port))
+    except OSError as error:
+      raise ValueError(f'--port {port}: cannot serve there ({error.strerror}); '
+                       'choose another port') from None
   exported, step = predict_lib.load_model(workdir, which)
   title = (f'{exported.model_config["name"]}, step {step:,} of '
            f'{os.path.basename(os.path.abspath(workdir))}')

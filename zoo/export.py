@@ -211,7 +211,7 @@ def save_onnx(path: str, exported: ExportedModel) -> str:
     import jax2onnx  # pylint: disable=g-import-not-at-top
     import onnx  # pylint: disable=g-import-not-at-top
   except ImportError as error:
-    raise ImportError(f'ONNX export needs jax2onnx ({error}); install it with '
+    raise ImportError(f'ONNX export needs jax2onnx and onnx ({error}); install them with '
                       "`pip install -e '.[onnx]'`") from None
   model_config = dict(exported.model_config, dtype='float32')
   forward_pass = functools.partial(
