@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny synthetic config that builds in seconds."""
 import os
+import socket
 import sys
 import tempfile
 
@@ -57,3 +58,10 @@ def tiny_config(data_dir: str):
 def tiny_data_dir(tmp_path_factory):
   """One data folder per test session, so the tiny dataset is built once."""
   return str(tmp_path_factory.mktemp('tfds'))
+
+
+def free_port() -> int:
+  """A TCP port on 127.0.0.1 that nothing listens on now, for a test's server."""
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]

@@ -14,10 +14,16 @@ import urllib.request
 import numpy as np
 from PIL import Image
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 import modes
 from datasets import synthetic
 import datasets
+from tests.conftest import free_port
 from tests.conftest import tiny_config
 from training import demo
 from training import loop
@@ -28,12 +34,6 @@ CHROMIUM, CHROMEDRIVER = shutil.which('chromium'), shutil.which('chromedriver')
 needs_browser = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason='needs Debian\'s chromium and chromium-driver (make test installs them as root)')
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
@@ -49,7 +49,7 @@ def served(tiny_data_dir, tmp_path_factory):
     sample = synthetic.render_sample(spec, index)
     Image.fromarray(sample['bg']).save(inputs / f'bg_{index}.png')
     Image.fromarray(sample['fg_bg']).save(inputs / f'fg_bg_{index}.png')
-  port = _free_port()
+  port = free_port()
   log = inputs / 'server.log'  # A file, not a pipe: nothing blocks the server's output.
   with open(log, 'w') as out:
     server = subprocess.Popen(
@@ -77,8 +77,6 @@ def served(tiny_data_dir, tmp_path_factory):
 @pytest.fixture(scope='module')
 def browser():
   """Headless Chromium driven by chromedriver (both Debian packages)."""
-  from selenium import webdriver  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.chrome.service import Service  # pylint: disable=g-import-not-at-top
   options = webdriver.ChromeOptions()
   options.binary_location = CHROMIUM
   for argument in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage',
@@ -92,9 +90,6 @@ def browser():
 
 def _submit(browser, url, bg_path, fg_bg_path):
   """Opens the page, uploads the two files, presses Predict; returns the page's message."""
-  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.support import expected_conditions as ec  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-import-not-at-top
   browser.get(url)
   wait = WebDriverWait(browser, 60)
   for elem_id, path in (('bg-upload', bg_path), ('fg-bg-upload', fg_bg_path)):
@@ -111,8 +106,6 @@ def _submit(browser, url, bg_path, fg_bg_path):
 
 def _shown_image(browser, elem_id) -> np.ndarray:
   """The image an output component shows, fetched as the browser got it."""
-  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-import-not-at-top
   image = WebDriverWait(browser, 60).until(
       lambda d: d.find_element(By.CSS_SELECTOR, f'#{elem_id} img'))
   source = image.get_attribute('src')
@@ -143,7 +136,6 @@ def test_the_page_names_the_model_and_draws_what_predict_writes(served, browser,
 
 @needs_browser
 def test_bad_uploads_get_one_line_on_the_page_and_no_stack_trace(served, browser, tmp_path):
-  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
   text_file = tmp_path / 'notes.png'
   text_file.write_text('not an image')
   small = tmp_path / 'small.png'
@@ -165,9 +157,6 @@ def test_bad_uploads_get_one_line_on_the_page_and_no_stack_trace(served, browser
 
 @needs_browser
 def test_a_file_above_the_upload_limit_is_refused_on_the_page(served, browser, tmp_path):
-  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.support import expected_conditions as ec  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-import-not-at-top
   big = tmp_path / 'big.png'
   big.write_bytes(b'\0' * ((demo.MAX_FILE_MIB + 1) * 2**20))
   browser.get(served.url)

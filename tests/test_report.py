@@ -3,7 +3,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from PIL import Image
 
 from configs import base
+from tests.conftest import free_port
 from tests.conftest import tiny_config
 from training import loop
 from training import report
@@ -136,12 +136,6 @@ def test_a_workdir_without_metrics_gives_one_line_naming_it(tmp_path):
   assert 'Traceback' not in result.stderr
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
-
-
 def _get_json(url: str, timeout_s: float = 60.0):
   """GETs `url` as JSON, retrying while the server starts or is still loading."""
   deadline = time.monotonic() + timeout_s
@@ -158,7 +152,7 @@ def _get_json(url: str, timeout_s: float = 60.0):
 def test_tensorboard_as_the_readme_runs_it_shows_the_runs_scalars_and_images(runs):
   parent, run_a, _ = runs
   tensorboard = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
-  port = _free_port()
+  port = free_port()
   server = subprocess.Popen(
       [tensorboard, '--logdir', parent, '--port', str(port), '--host', '127.0.0.1',
        '--reload_interval', '1'],

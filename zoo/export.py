@@ -123,15 +123,19 @@ def _resize(images, size) -> jax.Array:
   return resized
 
 
+def _host_variables(exported: ExportedModel) -> dict[str, Any]:
+  """`exported`'s variables as NumPy arrays on the host, for writing or binding in."""
+  return jax.tree.map(np.asarray, jax.device_get(dict(exported.variables)))
+
+
 def save_exported(path: str, exported: ExportedModel) -> str:
   """Writes `exported` to one msgpack file at `path` (folders made); returns `path`."""
-  to_numpy = lambda tree: jax.tree.map(np.asarray, jax.device_get(tree))
   payload = dict(
       format=FORMAT, version=VERSION, model_config=dict(exported.model_config),
       image_size=int(exported.image_size),
       stats={key: {name: [float(v) for v in exported.stats[key][name]]
                    for name in ('mean', 'std')} for key in ('bg', 'fg_bg')},
-      variables=to_numpy(dict(exported.variables)))
+      variables=_host_variables(exported))
   return _write_whole(path, serialization.msgpack_serialize(payload))
 
 
@@ -185,9 +189,8 @@ def save_jax_export(path: str, exported: ExportedModel) -> str:
   stride = exported.model.stride
   batch, height, width = jax.export.symbolic_shape(f'b, {stride}*h, {stride}*w')
   images = jax.ShapeDtypeStruct((batch, height, width, 3), jnp.uint8)
-  variables = jax.tree.map(np.asarray, jax.device_get(dict(exported.variables)))
   # The model's own jitted forward pass, its weights bound in as constants.
-  forward_pass = jax.jit(functools.partial(exported._forward, variables))  # pylint: disable=protected-access
+  forward_pass = jax.jit(functools.partial(exported._forward, _host_variables(exported)))  # pylint: disable=protected-access
   artifact = jax.export.export(forward_pass, platforms=JAX_EXPORT_PLATFORMS)(images, images)
   return _write_whole(path, artifact.serialize())
 
@@ -215,8 +218,7 @@ def save_onnx(path: str, exported: ExportedModel) -> str:
                       "`pip install -e '.[onnx]'`") from None
   model_config = dict(exported.model_config, dtype='float32')
   forward_pass = functools.partial(
-      forward, jax.tree.map(np.asarray, jax.device_get(dict(exported.variables))),
-      model=registry.build(model_config), stats=exported.stats, dtype_name='float32')
+      forward, _host_variables(exported), model=registry.build(model_config), stats=exported.stats, dtype_name='float32')
 
   def mask_and_depth(bg, fg_bg):
     outputs = forward_pass(bg, fg_bg)
