@@ -3,10 +3,13 @@ from configs import base
 
 
 def get_config():
-  """dmnet_cnn, 64 px, the default 100-room synthetic set, 2,400 steps of 8."""
+  """dmnet_cnn, 64 px, the default 300-room synthetic set, 2,400 steps of 8."""
   config = base.get_config()
   config.model.name = 'dmnet_cnn'
   config.model.widths = (16, 32, 64)  # Features per level, finest first (stride 4).
   config.model.blocks = 1  # Conv blocks per level after the first.
   config.model.dilations = (1, 2, 4, 8, 1)  # Dilated blocks at the coarsest level.
+  # A block that sees the whole image's mean features (its depth scale): depth delta1
+  # 0.842 -> 0.851, RMSE 0.0364 -> 0.0345 at 3% more time a step (BENCHMARKS.md).
+  config.model.global_context = True
   return config

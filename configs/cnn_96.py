@@ -2,9 +2,10 @@
 
   python run.py --config configs/cnn_96.py --workdir runs/cnn_96
 
-The default recipe (configs/cnn.py: batch 8, no geometric augmentation, 100 rooms split by
-room) on the set rendered at 96 px with two placements of every figure (4,000 samples: 2,800
-train from 70 rooms, 1,200 test from 30), for 9,600 steps. Progressive resizing: the first
+The default recipe (configs/cnn.py: dmnet_cnn with its global-context block, batch 8, no
+geometric augmentation, 300 rooms split by room) on the set rendered at 96 px with two
+placements of every figure (6,000 samples: 4,200 train from 210 rooms, 1,800 test from 90),
+for 9,600 steps. Progressive resizing: the first
 half of the steps run at 64 x 64 (2.25 times fewer pixels a step), the second half at 96 x 96
 from the same weights; every evaluation is at 96 px. BENCHMARKS.md has its wall time and
 results on a 2-core CPU.
@@ -13,7 +14,7 @@ from configs import cnn
 
 
 def get_config():
-  """dmnet_cnn, 96 px (64 px for the first half), 100 rooms x 10 figures x 2 x 2 at 96 px."""
+  """dmnet_cnn, 96 px (64 px for the first half), 300 rooms x 10 figures x 1 x 2 at 96 px."""
   config = cnn.get_config()
   config.data.image_size = 96
   config.data.synthetic.render_size = 96

@@ -30,7 +30,10 @@ _DEFAULT_DEPTH_LOSS = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')
 def get_config():
   """configs/cnn.py with `study.variants`, each one change to it."""
   config = cnn.get_config()
-  config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)  # The default it was measured against.
+  # The default it was measured against, whatever the defaults are now.
+  config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)
+  config.data.synthetic.update(base.HUNDRED_ROOMS)
+  config.model.global_context = False
   config.study = ml_collections.ConfigDict()
   config.study.name = 'default_study'
   config.study.num_grid_samples = 4

@@ -20,6 +20,7 @@ def get_config():
   """dmnet_cnn at 64 px on the 40-room synthetic set; 19,200 samples seen per variant."""
   config = cnn.get_config()
   config.data.synthetic.update(base.FORTY_ROOMS)
+  config.model.global_context = False
   config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)  # The set it was measured on.
   config.study = ml_collections.ConfigDict()
   config.study.name = 'recipe_study'

@@ -203,21 +203,42 @@ def test_export_to_a_chosen_path_and_refuse_other_files(run, tmp_path):
     zoo.load_exported(str(tmp_path / 'noise.msgpack'))
 
 
-@pytest.mark.parametrize('name, difference', [('dmnet_cnn', False), ('unet', True)])
-def test_a_version_1_export_loads_with_the_layout_of_its_time(tmp_path, name, difference):
-  old_model = zoo.build(dict(name=name, difference=difference, input_skip=False))
+# What each earlier export version's model config left out, and the layout it meant.
+EARLIER_LAYOUTS = [
+    (1, 'dmnet_cnn', dict(difference=False, input_skip=False, global_context=False)),
+    (1, 'unet', dict(difference=True, input_skip=False)),
+    (2, 'dmnet_cnn', dict(global_context=False)),
+]
+
+
+@pytest.mark.parametrize('version, name, left_out', EARLIER_LAYOUTS)
+def test_an_earlier_export_loads_with_the_layout_of_its_time(tmp_path, version, name, left_out):
+  old_model = zoo.build(dict(name=name, **left_out))
   variables = zoo.init(old_model, jax.random.key(0), 16)
   stats = {key: dict(mean=[0.5] * 3, std=[0.25] * 3) for key in ('bg', 'fg_bg')}
-  payload = dict(format=zoo.export.FORMAT, version=1, model_config=dict(name=name),
+  payload = dict(format=zoo.export.FORMAT, version=version, model_config=dict(name=name),
                  image_size=16, stats=stats,
                  variables=jax.tree.map(np.asarray, dict(variables)))
   path = tmp_path / 'old.msgpack'
   path.write_bytes(serialization.msgpack_serialize(payload))
   loaded = zoo.load_exported(str(path))
-  assert loaded.model_config == dict(name=name, difference=difference, input_skip=False)
+  assert loaded.model_config == dict(name=name, **left_out)
   images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), np.uint8)
   outputs = loaded.predict(images, images)
   assert outputs['mask'].shape == (2, 16, 16, 1)
+
+
+def test_an_export_names_every_field_of_its_model(tmp_path):
+  model_config = dict(name='dmnet_cnn', widths=(4, 8), dilations=(1,))
+  variables = zoo.init(zoo.build(model_config), jax.random.key(0), 16)
+  stats = {key: dict(mean=[0.5] * 3, std=[0.25] * 3) for key in ('bg', 'fg_bg')}
+  path = zoo.save_exported(str(tmp_path / 'model.msgpack'), zoo.ExportedModel(
+      model_config=model_config, variables=variables, stats=stats, image_size=16))
+  with open(path, 'rb') as f:
+    payload = serialization.msgpack_restore(f.read())
+  assert payload['version'] == zoo.export.VERSION == 3
+  assert set(payload['model_config']) == set(zoo.fields('dmnet_cnn')) | {'name'}
+  assert zoo.load_exported(path).model_config == zoo.complete(model_config)
 
 
 # Every registered model (small widths: the graph, not its size, is under test), and

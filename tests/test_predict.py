@@ -270,23 +270,32 @@ def test_eval_on_another_dataset_keeps_the_training_normalization(
   assert not np.allclose(theirs['bg']['mean'], trained['bg']['mean'], atol=0.05)
 
 
-def test_a_run_saved_before_the_input_skip_existed_still_predicts(tiny_data_dir, tmp_path):
+# Fields a config.json of an earlier time did not hold, and the layout it meant.
+EARLIER_RUNS = {
+    'before_input_skip': dict(difference=False, input_skip=False, global_context=False),
+    'before_global_context': dict(global_context=False),
+}
+
+
+@pytest.mark.parametrize('era', sorted(EARLIER_RUNS))
+def test_a_run_saved_before_a_model_field_existed_still_predicts(tiny_data_dir, tmp_path, era):
   import json  # pylint: disable=g-import-not-at-top
+  left_out = EARLIER_RUNS[era]
   config = tiny_config(tiny_data_dir)
-  config.model.update(difference=False, input_skip=False)
+  config.model.update(left_out)
   config.train.steps = 1
   old_run = str(tmp_path / 'old')
   loop.train_and_evaluate(config, old_run)
   path = os.path.join(old_run, 'config.json')
   with open(path) as f:
     saved = json.load(f)
-  for field in ('difference', 'input_skip'):  # What a config.json of that time held.
+  for field in left_out:  # What a config.json of that time held.
     del saved['model'][field]
   with open(path, 'w') as f:
     json.dump(saved, f)
   model, step = predict_lib.load_model(old_run)
   assert step == 1
-  assert model.model_config == dict(saved['model'], difference=False, input_skip=False)
+  assert model.model_config == dict(saved['model'], **left_out)
   pair = sample(0)
   assert model.predict(pair['bg'], pair['fg_bg'])['mask'].shape == (32, 32, 1)
 

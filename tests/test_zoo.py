@@ -115,6 +115,36 @@ def test_difference_feeds_fg_bg_minus_bg_and_input_skip_adds_a_full_resolution_b
           'stage_widths' if name == 'dmnet_resnet' else 'widths')[0] + 9]
 
 
+@pytest.mark.parametrize('name', ['dmnet_cnn', 'dmnet_cnn_v1'])
+def test_global_context_lets_every_pixel_see_the_whole_image(name):
+  """Without it a pixel's output ignores a far corner; with it, the corner reaches it."""
+  def corner_reach(global_context):
+    model = zoo.build(dict(name=name, widths=(4, 8), dilations=(1,),
+                           global_context=global_context))
+    variables = zoo.init(model, jax.random.key(0), SIZE, BATCH)
+    bg, fg_bg = _images()
+
+    def top_left_depth(fg_bg):
+      return model.apply(variables, bg, fg_bg, train=False)['depth'][0, 0, 0, 0]
+
+    return np.abs(np.asarray(jax.grad(top_left_depth)(fg_bg)[0, -1, -1])).max()
+
+  assert 'global_context' in zoo.fields(name)
+  assert zoo.build(dict(name=name)).global_context  # On by default.
+  assert corner_reach(False) == 0.0
+  assert corner_reach(True) > 0.0
+
+
+def test_complete_names_every_field_so_a_saved_config_outlives_default_changes():
+  config = zoo.complete(dict(name='dmnet_cnn', widths=[8, 16]))
+  assert set(config) == set(zoo.fields('dmnet_cnn')) | {'name'}
+  assert config['widths'] == [8, 16] and config['dtype'] == 'float32'
+  assert config['global_context'] is True and config['dilations'] == [1, 2, 4, 8, 1]
+  assert json.loads(json.dumps(config)) == config
+  rebuilt = zoo.build(config)
+  assert rebuilt == zoo.build(dict(name='dmnet_cnn', widths=(8, 16)))
+
+
 def test_variants_grow_in_capacity():
   count = lambda name: zoo.count_params(zoo.build(dict(name=name)), 64)
   assert count('dmnet_cnn') < count('dmnet_cnn_v1')

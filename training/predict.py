@@ -91,14 +91,18 @@ def load_model(workdir: str, which: str | int = 'latest',
   try:
     params, batch_stats = _restore_weights(manager, step, model_config, image_size)
   except checkpoint_lib.CheckpointMismatchError as error:
-    # A run saved before `difference` and `input_skip` existed: its config.json does not
-    # name them, and its checkpoint holds the layout of its time.
-    mismatch = error
-    model_config = zoo.with_earlier_defaults(model_config)
-    try:
-      params, batch_stats = _restore_weights(manager, step, model_config, image_size)
-    except checkpoint_lib.CheckpointMismatchError:
-      raise mismatch from None
+    # A run saved before fields were added to its model: its config.json does not name
+    # them, and its checkpoint holds the layout of its time.
+    for version in zoo.EARLIER_VERSIONS:
+      earlier = zoo.with_earlier_defaults(model_config, version)
+      try:
+        params, batch_stats = _restore_weights(manager, step, earlier, image_size)
+      except checkpoint_lib.CheckpointMismatchError:
+        continue
+      model_config = earlier
+      break
+    else:
+      raise error from None
   variables = dict(params=params, **({'batch_stats': batch_stats} if batch_stats else {}))
   exported = zoo.ExportedModel(model_config=model_config, variables=variables,
                                stats=stats, image_size=image_size)

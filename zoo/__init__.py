@@ -18,7 +18,9 @@ from zoo.export import load_exported
 from zoo.export import save_exported
 from zoo.export import save_jax_export
 from zoo.export import save_onnx
+from zoo.registry import EARLIER_VERSIONS
 from zoo.registry import build
+from zoo.registry import complete
 from zoo.registry import fields
 from zoo.registry import names
 from zoo.registry import register

@@ -18,7 +18,8 @@ class DMNetCNN(nn.Module):
   Levels follow `widths`: the first runs at full resolution, each next one at
   half the resolution of the one before (a strided conv block). The coarsest
   level runs one conv block per entry of `dilations`, which grows the
-  receptive field without further downsampling. The decoder upsamples back
+  receptive field without further downsampling; with `global_context`, one more
+  block there sees the whole image's average features beside its own. The decoder upsamples back
   level by level, concatenates the encoder's features of that level and fuses
   them with one conv block. With `input_skip`, one more conv block at full
   resolution sees the decoder's output beside the fused inputs. Two 1x1 heads give
@@ -30,6 +31,8 @@ class DMNetCNN(nn.Module):
     dilations: Dilation of each conv block at the coarsest level.
     difference: Whether the first conv also sees `fg_bg - bg`.
     input_skip: Whether a full-resolution block sees the inputs before the heads.
+    global_context: Whether the coarsest level ends with a block that sees the
+      average of its features over the whole image.
     dtype: Compute dtype; parameters stay float32.
   """
 
@@ -40,6 +43,7 @@ class DMNetCNN(nn.Module):
   dilations: Sequence[int] = (1, 2, 4, 8, 1)
   difference: bool = True
   input_skip: bool = False
+  global_context: bool = True
   dtype: Any = jnp.float32
 
   @property
@@ -66,6 +70,8 @@ class DMNetCNN(nn.Module):
 
     for dilation in self.dilations:
       x = block(self.widths[-1], dilation=dilation)(x)
+    if self.global_context:
+      x = layers.GlobalContext(self.widths[-1], conv, norm, self.dtype)(x)
 
     for skip in reversed(skips):
       x = jnp.concatenate([layers.upsample(x, skip), skip], axis=-1)

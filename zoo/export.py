@@ -25,9 +25,10 @@ import numpy as np
 from zoo import registry
 
 FORMAT = 'dmnet-zoo-export'
-# 2: models gained `difference` and `input_skip`; a version-1 file's model config
-# lacks them and loads with the layout of its time (`registry.with_earlier_defaults`).
-VERSION = 2
+# 2: models gained `difference` and `input_skip`; 3: dmnet_cnn gained `global_context`,
+# and a file names every field of its model. An earlier file's model config lacks the
+# later fields and loads with the layout of its time (`registry.with_earlier_defaults`).
+VERSION = 3
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 
@@ -131,7 +132,7 @@ def _host_variables(exported: ExportedModel) -> dict[str, Any]:
 def save_exported(path: str, exported: ExportedModel) -> str:
   """Writes `exported` to one msgpack file at `path` (folders made); returns `path`."""
   payload = dict(
-      format=FORMAT, version=VERSION, model_config=dict(exported.model_config),
+      format=FORMAT, version=VERSION, model_config=registry.complete(exported.model_config),
       image_size=int(exported.image_size),
       stats={key: {name: [float(v) for v in exported.stats[key][name]]
                    for name in ('mean', 'std')} for key in ('bg', 'fg_bg')},
@@ -163,8 +164,8 @@ def load_exported(path: str) -> ExportedModel:
     raise ValueError(f'{path}: export format version {payload["version"]} is newer '
                      f'than this code reads ({VERSION}); update the repository')
   model_config = payload['model_config']
-  if payload.get('version', 0) < 2:
-    model_config = registry.with_earlier_defaults(model_config)
+  if payload.get('version', 0) < VERSION:
+    model_config = registry.with_earlier_defaults(model_config, payload.get('version', 1))
   return ExportedModel(model_config=model_config,
                        variables=payload['variables'], stats=payload['stats'],
                        image_size=int(payload['image_size']))

@@ -91,6 +91,29 @@ class InputSkip(nn.Module):
     return ConvBlock(self.features, self.conv, self.norm)(x)
 
 
+class GlobalContext(nn.Module):
+  """The whole image's summary added to every position (DeepLabv3's image pooling).
+
+  Averages the features over height and width, maps the average through a dense
+  layer, broadcasts it back over the grid beside the features and fuses both with
+  one conv block. A conv stack's view of the image stays local; a room's depth
+  scale is a property of the whole view (the size of its desks, where its floor
+  meets the back wall), which this branch lets every position see at once.
+  """
+
+  features: int
+  conv: ModuleDef
+  norm: ModuleDef
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    pooled = jnp.mean(x, axis=(1, 2), keepdims=True)
+    pooled = nn.relu(nn.Dense(self.features, dtype=self.dtype, name='pool_dense')(pooled))
+    pooled = jnp.broadcast_to(pooled, x.shape[:-1] + (self.features,))
+    return ConvBlock(self.features, self.conv, self.norm)(jnp.concatenate([x, pooled], -1))
+
+
 def _double_bilinear(x, axis: int):
   """Doubles `x` along `axis` bilinearly (half-pixel centres, edges repeated).
 

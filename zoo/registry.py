@@ -121,22 +121,56 @@ def build(model_config) -> nn.Module:
   return factory(dtype=dtype, **kwargs)
 
 
-def with_earlier_defaults(model_config) -> dict[str, Any]:
-  """A saved model config completed with the defaults of when it was saved.
+# The export format versions whose model configs may lack fields that models have now,
+# newest first: `with_earlier_defaults(config, version)` gives the layout of each.
+EARLIER_VERSIONS = (2, 1)
 
-  `difference` (default on) and `input_skip` (default off) were added to the zoo's
-  models; a config saved before (a run's `config.json`, an export of version 1) lacks
-  them and describes the earlier layout: only `unet` saw `fg_bg - bg`, and no model had
-  the full-resolution input skip. Fields the config sets are kept, and only fields the
-  model has are added (a model registered elsewhere may have neither).
+
+def with_earlier_defaults(model_config, version: int = 1) -> dict[str, Any]:
+  """A saved model config completed with the defaults of the time it was saved.
+
+  Fields were added to the zoo's models after their first release; a config saved
+  before (a run's `config.json`, an export file) lacks them and describes the layout
+  of its time:
+  - version 1: no model had `difference` but `unet` (which always saw `fg_bg - bg`)
+    and none had `input_skip`;
+  - version 2: `dmnet_cnn` and `dmnet_cnn_v1` had no `global_context` block.
+  Fields the config sets are kept, and only fields the model has are added (a model
+  registered elsewhere may have none of them).
+
+  Args:
+    model_config: A mapping with `name` and the fields the saved config names.
+    version: The export format version it was saved under (1 or 2).
   """
   config = _to_dict(model_config)
   known = fields(config['name']) if config.get('name') in _MODELS else []
-  if 'difference' in known:
+  if version < 2 and 'difference' in known:
     config.setdefault('difference', config.get('name') == 'unet')
-  if 'input_skip' in known:
+  if version < 2 and 'input_skip' in known:
     config.setdefault('input_skip', False)
+  if version < 3 and 'global_context' in known:
+    config.setdefault('global_context', False)
   return config
+
+
+def complete(model_config) -> dict[str, Any]:
+  """`model_config` with every field of its model, the module's defaults filled in.
+
+  A saved config written this way describes its layout whatever later versions make
+  the defaults. Sequences come back as lists, as JSON and msgpack store them.
+  """
+  config = _to_dict(model_config)
+  model = build(config)
+  for field in fields(config['name']):
+    if field != 'dtype' and field not in config:
+      config[field] = getattr(model, field)
+  config.setdefault('dtype', 'float32')
+  return {key: _as_lists(value) for key, value in config.items()}
+
+
+def _as_lists(value):
+  """Tuples as lists, as a JSON or msgpack round trip gives them back."""
+  return [_as_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def stride(model_or_config) -> int:
