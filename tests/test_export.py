@@ -57,7 +57,8 @@ def test_the_export_predicts_what_the_checkpoint_predicts(run):
   config, workdir, path = run
   exported = zoo.load_exported(path)
   assert exported.image_size == config.data.image_size
-  assert exported.model_config == json.loads(config.model.to_json())  # Tuples as lists.
+  # Every field of the model, tuples as lists.
+  assert exported.model_config == zoo.complete(json.loads(config.model.to_json()))
   with open(os.path.join(workdir, 'data_stats.json')) as f:
     saved = json.load(f)
   for key in ('bg', 'fg_bg'):
@@ -270,7 +271,7 @@ def test_every_model_trains_checkpoints_and_exports(variant, tiny_data_dir, tmp_
   out = str(tmp_path / 'model.msgpack')
   modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest', out=out))
   exported = zoo.load_exported(out)
-  assert exported.model_config == json.loads(config.model.to_json())
+  assert exported.model_config == zoo.complete(json.loads(config.model.to_json()))
   batch = inputs(config)
   expected = checkpoint_prediction(config, workdir, batch)
   got = exported.predict(batch['bg'], batch['fg_bg'])

@@ -86,9 +86,13 @@ def test_bfloat16_computes_in_bfloat16_with_float32_params_and_outputs(name):
   assert jnp.dtype('bfloat16') in {leaf.dtype for leaf in layers}
 
 
-def test_dmnet_cnn_has_about_243k_params():
-  count = zoo.count_params(zoo.build(dict(name='dmnet_cnn')), 64)
-  assert 0.9 * 243_000 <= count <= 1.1 * 243_000, count
+def test_dmnet_cnn_has_about_334k_params_78k_of_them_in_its_global_context_block():
+  count = lambda **fields: zoo.count_params(zoo.build(dict(name='dmnet_cnn', **fields)), 64)
+  assert 0.9 * 334_000 <= count() <= 1.1 * 334_000, count()
+  # A dense 64 -> 64 with bias, a bias-free 3 x 3 conv from 64 + 64 channels to 64, and
+  # its BatchNorm's scale and bias.
+  block = (64 * 64 + 64) + (3 * 3 * 128 * 64) + 2 * 64
+  assert count() - count(global_context=False) == block == 78_016
 
 
 def _first_conv_in_channels(params) -> set:
