@@ -5,6 +5,7 @@ numpy versions of the other definitions. Tests needing torch or scikit-image ski
 without them.
 """
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -434,9 +435,13 @@ def test_validate_loss_config_names_the_field(config, message):
   assert '\n' not in str(error.value)
 
 
-@pytest.mark.parametrize('name', ['base', 'cnn', 'cnn_96', 'cnn_v1', 'resnet', 'unet',
-                                  'loss_study', 'model_study', 'quality_study',
-                                  'recipe_study'])
+SHIPPED_CONFIGS = sorted(
+    name[:-3] for name in os.listdir(os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), 'configs'))
+    if name.endswith('.py') and name != '__init__.py')
+
+
+@pytest.mark.parametrize('name', SHIPPED_CONFIGS)
 def test_every_shipped_config_has_a_valid_loss(name):
   import importlib  # pylint: disable=g-import-not-at-top
   from training import study  # pylint: disable=g-import-not-at-top

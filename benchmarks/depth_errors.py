@@ -1,0 +1,120 @@
+"""Where a trained run's depth misses delta1, and where its masks lose IoU.
+
+  python benchmarks/depth_errors.py --workdir runs/cnn [--workdir runs/other ...]
+  python benchmarks/depth_errors.py --workdir runs/cnn --quick   # the first 128 test samples
+
+On each run's own test split (its config's data), with its latest checkpoint:
+- depth delta1 by the true nearness range (uint8 levels, 255 nearest): each range's
+  share of the pixels, its delta1, the share of all pixels that fail there, and the
+  mean error and bias in levels (bias > 0: predicted nearer than true);
+- the per-sample depth scale: the 10th / 50th / 90th percentile over samples of the
+  median log ratio of predicted to true nearness (0: no scale error), and delta1 after
+  dividing each sample's prediction by its own median ratio, which says how much of
+  the delta1 gap is one scale per image and how much is the shape of the map;
+- mask IoU by the person's area in pixels.
+The last line is one JSON object with every figure.
+"""
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+NEARNESS_RANGES = ((0, 16), (16, 32), (32, 64), (64, 128), (128, 256))
+AREA_RANGES = ((0, 30), (30, 80), (80, 200), (200, None))
+
+
+def positive(nearness):
+  """Nearness in [0, 1] mapped to (0, 1] as the delta metric maps it."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  return (255.0 * np.clip(nearness, 0.0, 1.0) + 1.0) / 256.0
+
+
+def analyse(workdir: str, max_samples: int | None = None) -> dict:
+  """The figures of one run (see the module docstring)."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  import datasets  # pylint: disable=g-import-not-at-top
+  from training import predict  # pylint: disable=g-import-not-at-top
+
+  config = ml_collections.ConfigDict(predict.read_run_config(workdir))
+  model, step = predict.load_model(workdir)
+  test = datasets.load(config.data).test
+  samples = [test[i] for i in range(min(len(test), max_samples or len(test)))]
+  stack = lambda key: np.stack([s[key] for s in samples])
+  bg, fg_bg = stack('bg'), stack('fg_bg')
+  true_depth = stack('depth')[..., 0].astype(np.float32) / 255.0
+  true_mask = stack('mask')[..., 0] > 127
+  outputs = [model.predict(bg[i:i + 64], fg_bg[i:i + 64]) for i in range(0, len(bg), 64)]
+  depth = np.concatenate([o['depth'] for o in outputs])[..., 0]
+  mask = np.concatenate([o['mask'] for o in outputs])[..., 0] > 0.5
+
+  ratio = np.maximum(positive(depth) / positive(true_depth), positive(true_depth) / positive(depth))
+  within = ratio < 1.25
+  levels = np.rint(true_depth * 255)
+  by_nearness = []
+  for lo, hi in NEARNESS_RANGES:
+    selected = (levels >= lo) & (levels < hi)
+    if selected.any():
+      error = (depth - true_depth)[selected] * 255
+      by_nearness.append(dict(
+          levels=f'[{lo}, {hi})', pixel_share=float(selected.mean()),
+          delta1=float(within[selected].mean()),
+          failing_share=float((selected & ~within).mean()),
+          mean_abs_error_levels=float(np.abs(error).mean()), bias_levels=float(error.mean())))
+  log_ratio = (np.log(positive(depth)) - np.log(positive(true_depth))).reshape(len(depth), -1)
+  scale = np.median(log_ratio, axis=1)
+  aligned = positive(depth) / np.exp(scale)[:, None, None]
+  aligned_ratio = np.maximum(aligned / positive(true_depth), positive(true_depth) / aligned)
+  intersection = (mask & true_mask).sum((1, 2))
+  union = (mask | true_mask).sum((1, 2))
+  iou = np.where(union > 0, intersection / np.maximum(union, 1), 1.0)
+  area = true_mask.sum((1, 2))
+  by_area = []
+  for lo, hi in AREA_RANGES:
+    selected = (area >= lo) & (area < (hi or area.max() + 1))
+    if selected.any():
+      by_area.append(dict(area=f'[{lo}, {hi})' if hi else f'{lo} and more',
+                          samples=int(selected.sum()),
+                          mask_iou=float(iou[selected].mean())))
+  return dict(workdir=workdir, step=step, samples=len(depth), delta1=float(within.mean()),
+              by_nearness=by_nearness,
+              scale_log_ratio_percentiles=[float(v) for v in np.percentile(scale, [10, 50, 90])],
+              delta1_scale_aligned=float((aligned_ratio < 1.25).mean()),
+              mask_iou=float(iou.mean()), by_area=by_area)
+
+
+def print_report(result: dict):
+  """The figures of one run as readable lines."""
+  print(f"{result['workdir']} (step {result['step']}, {result['samples']} test samples): "
+        f"depth delta1 {result['delta1']:.3f}, mask IoU {result['mask_iou']:.3f}")
+  print('  nearness levels   pixels  delta1  failing  mean |error|  bias (levels)')
+  for row in result['by_nearness']:
+    print(f"  {row['levels']:<16} {row['pixel_share']:6.3f}  {row['delta1']:6.3f}  "
+          f"{row['failing_share']:7.3f}  {row['mean_abs_error_levels']:12.2f}  "
+          f"{row['bias_levels']:+.2f}")
+  p10, p50, p90 = result['scale_log_ratio_percentiles']
+  print(f'  per-sample scale (median log ratio), 10th / 50th / 90th percentile: '
+        f'{p10:+.3f} / {p50:+.3f} / {p90:+.3f}')
+  print(f"  delta1 with each sample's scale divided out: {result['delta1_scale_aligned']:.3f}")
+  for row in result['by_area']:
+    print(f"  mask area {row['area']:<14} {row['samples']:5d} samples  IoU {row['mask_iou']:.3f}")
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--workdir', action='append', required=True,
+                      help='a trained run; repeat for several')
+  parser.add_argument('--quick', action='store_true', help='the first 128 test samples only')
+  args = parser.parse_args()
+  results = [analyse(workdir, 128 if args.quick else None) for workdir in args.workdir]
+  for result in results:
+    print_report(result)
+  print(json.dumps(results))
+
+
+if __name__ == '__main__':
+  main()

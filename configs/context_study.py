@@ -1,0 +1,28 @@
+"""What the global-context block adds, on `make run`'s own budget and set.
+
+`python run.py --config configs/context_study.py --workdir runs/context_study` trains
+configs/cnn.py (the default: dmnet_cnn, the 300-room set at 64 px, 2,400 steps of 8, seed 0)
+with and without the block and writes `runs/context_study/context_study.md`: test metrics
+beside both baselines, parameters and wall time, learning curves against wall time, and
+both runs' predictions on the same test samples.
+
+  no_context  dmnet_cnn without its global-context block (`model.global_context=False`),
+              as every model before 2026-11-30 was.
+  default     configs/cnn.py as it is.
+"""
+import ml_collections
+
+from configs import cnn
+
+
+def get_config():
+  """configs/cnn.py with `study.variants`: without the global-context block, and as is."""
+  config = cnn.get_config()
+  config.study = ml_collections.ConfigDict()
+  config.study.name = 'context_study'
+  config.study.num_grid_samples = 4
+  config.study.variants = ml_collections.ConfigDict(dict(
+      no_context=dict(model=dict(global_context=False)),
+      default=dict(),
+  ), sort_keys=False)
+  return config
