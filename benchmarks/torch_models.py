@@ -2,8 +2,8 @@
 
 Each class builds the same layers as its flax model in `zoo/` (same widths, 3x3 convs
 without bias, BatchNorm with momentum 0.1 (flax's 0.9) and epsilon 1e-5, ReLU,
-dilations, bilinear upsampling with half-pixel centres, max pooling, two 1x1 heads with
-bias), in the same order, in PyTorch's NCHW layout, so parameter counts are equal.
+dilations, bilinear upsampling with half-pixel centres, max pooling, the inputs' difference,
+the input skip, the global-context block, two 1x1 heads with bias), in the same order, in PyTorch's NCHW layout, so parameter counts are equal.
 
 One difference is a matter of idiom: a stride-2 3x3 conv pads 1 pixel on every side,
 as PyTorch code is written (and the original was), where flax's 'SAME' pads 0 before
@@ -75,14 +75,52 @@ def upsample(x, like):
   return F.interpolate(x, size=like.shape[-2:], mode='bilinear', align_corners=False)
 
 
+def fuse_inputs(bg, fg_bg, difference: bool = True):
+  """`[bg, fg_bg, fg_bg - bg]` (9 channels) or `[bg, fg_bg]` (6) (`layers.fuse_inputs`)."""
+  return torch.cat([bg, fg_bg, fg_bg - bg] if difference else [bg, fg_bg], dim=1)
+
+
+def fused_channels(difference: bool) -> int:
+  """The channels `fuse_inputs` gives."""
+  return 9 if difference else 6
+
+
+class InputSkip(nn.Module):
+  """The decoder's output beside the fused inputs, one conv block (`layers.InputSkip`)."""
+
+  def __init__(self, in_features: int, inputs: int, features: int):
+    super().__init__()
+    self.block = ConvBlock(in_features + inputs, features)
+
+  def forward(self, x, fused):
+    return self.block(torch.cat([x, fused], dim=1))
+
+
+class GlobalContext(nn.Module):
+  """The image's mean features, a dense layer, beside every position (`layers.GlobalContext`)."""
+
+  def __init__(self, features: int):
+    super().__init__()
+    self.pool_dense = nn.Linear(features, features)
+    self.block = ConvBlock(2 * features, features)
+
+  def forward(self, x):
+    pooled = F.relu(self.pool_dense(x.mean(dim=(2, 3))))
+    pooled = pooled[:, :, None, None].expand(-1, -1, *x.shape[2:])
+    return self.block(torch.cat([x, pooled], dim=1))
+
+
 class DMNetCNN(nn.Module):
   """The twin of `zoo.dmnet_cnn.DMNetCNN`."""
 
   def __init__(self, widths: Sequence[int] = (16, 32, 64), blocks: int = 1,
-               dilations: Sequence[int] = (1, 2, 4, 8, 1), exact_padding: bool = False):
+               dilations: Sequence[int] = (1, 2, 4, 8, 1), difference: bool = True,
+               input_skip: bool = False, global_context: bool = True,
+               exact_padding: bool = False):
     super().__init__()
+    self.difference = difference
     self.encoder = nn.ModuleList()
-    in_features = 6
+    in_features = fused_channels(difference)
     for level, width in enumerate(widths):
       stage = [ConvBlock(in_features, width, strides=1 if level == 0 else 2,
                          exact_padding=exact_padding)]
@@ -92,21 +130,29 @@ class DMNetCNN(nn.Module):
       in_features = width
     self.dilated = nn.Sequential(
         *[ConvBlock(widths[-1], widths[-1], dilation=d) for d in dilations])
+    self.context = GlobalContext(widths[-1]) if global_context else None
     self.decoder = nn.ModuleList()
     for width in reversed(widths[:-1]):
       self.decoder.append(ConvBlock(in_features + width, width))
       in_features = width
-    self.heads = Heads(in_features)
+    self.input_skip = (InputSkip(in_features, fused_channels(difference), widths[0])
+                       if input_skip else None)
+    self.heads = Heads(widths[0] if input_skip else in_features)
 
   def forward(self, bg, fg_bg):
-    x = torch.cat([bg, fg_bg], dim=1)
+    fused = fuse_inputs(bg, fg_bg, self.difference)
+    x = fused
     skips = []
     for stage in self.encoder:
       x = stage(x)
       skips.append(x)
     x = self.dilated(x)
+    if self.context is not None:
+      x = self.context(x)
     for skip, block in zip(reversed(skips[:-1]), self.decoder):
       x = block(torch.cat([upsample(x, skip), skip], dim=1))
+    if self.input_skip is not None:
+      x = self.input_skip(x, fused)
     return self.heads(x)
 
 
@@ -146,12 +192,14 @@ class DMNetResNet(nn.Module):
   def __init__(self, stage_widths: Sequence[int] = (32, 64, 128, 256),
                stage_blocks: Sequence[int] = (1, 2, 2, 1),
                dilations: Sequence[int] = (1, 2, 4), stem_width: int = 16,
+               difference: bool = True, input_skip: bool = False,
                exact_padding: bool = False):
     super().__init__()
+    self.difference = difference
     self.stem_bg = ConvBlock(3, stem_width)
     self.stem_fg_bg = ConvBlock(3, stem_width)
     self.stages = nn.ModuleList()
-    in_features = 2 * stem_width
+    in_features = 2 * stem_width + (fused_channels(True) if difference else 0)
     for stage, (width, num_blocks) in enumerate(zip(stage_widths, stage_blocks)):
       blocks = []
       for i in range(num_blocks):
@@ -164,17 +212,22 @@ class DMNetResNet(nn.Module):
     for width in reversed(stage_widths[:-1]):
       self.decoder.append(ConvBlock(in_features + width, width))
       in_features = width
-    self.heads = Heads(in_features)
+    self.input_skip = (InputSkip(in_features, fused_channels(difference), stage_widths[0])
+                       if input_skip else None)
+    self.heads = Heads(stage_widths[0] if input_skip else in_features)
 
   def forward(self, bg, fg_bg):
     f_bg, f_fg = self.stem_bg(bg), self.stem_fg_bg(fg_bg)
-    x = torch.cat([f_fg, f_fg - f_bg], dim=1)
+    fused = fuse_inputs(bg, fg_bg, self.difference)
+    x = torch.cat([f_fg, f_fg - f_bg] + ([fused] if self.difference else []), dim=1)
     skips = []
     for stage in self.stages:
       x = stage(x)
       skips.append(x)
     for skip, block in zip(reversed(skips[:-1]), self.decoder):
       x = block(torch.cat([upsample(x, skip), skip], dim=1))
+    if self.input_skip is not None:
+      x = self.input_skip(x, fused)
     return self.heads(x)
 
 
@@ -182,11 +235,13 @@ class UNet(nn.Module):
   """The twin of `zoo.unet.UNet`."""
 
   def __init__(self, widths: Sequence[int] = (32, 64, 128, 256), convs: int = 2,
+               difference: bool = True, input_skip: bool = False,
                exact_padding: bool = False):
     del exact_padding  # Only stride-1 convs: the padding is flax's already.
     super().__init__()
+    self.difference = difference
     self.encoder = nn.ModuleList()
-    in_features = 9
+    in_features = fused_channels(difference)
     for width in widths:
       blocks = []
       for _ in range(convs):
@@ -200,10 +255,13 @@ class UNet(nn.Module):
         blocks.append(ConvBlock(in_features + width if i == 0 else width, width))
       self.decoder.append(nn.Sequential(*blocks))
       in_features = width
-    self.heads = Heads(in_features)
+    self.input_skip = (InputSkip(in_features, fused_channels(difference), widths[0])
+                       if input_skip else None)
+    self.heads = Heads(widths[0] if input_skip else in_features)
 
   def forward(self, bg, fg_bg):
-    x = torch.cat([bg, fg_bg, fg_bg - bg], dim=1)
+    fused = fuse_inputs(bg, fg_bg, self.difference)
+    x = fused
     skips = []
     for level, stage in enumerate(self.encoder):
       if level > 0:
@@ -212,6 +270,8 @@ class UNet(nn.Module):
       x = stage(x)
     for skip, stage in zip(reversed(skips), self.decoder):
       x = stage(torch.cat([upsample(x, skip), skip], dim=1))
+    if self.input_skip is not None:
+      x = self.input_skip(x, fused)
     return self.heads(x)
 
 

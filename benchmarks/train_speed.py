@@ -283,12 +283,12 @@ def peak_gflops(repeats: int = 5) -> dict:
 
 
 def _flax_layers(model, variables, bg, fg_bg):
-  """(path, kind) of every Conv and BatchNorm call of `model`, in call order."""
+  """(path, kind) of every Conv, Dense and BatchNorm call of `model`, in call order."""
   calls = []
 
   def record(next_fun, args, kwargs, context):
     if context.method_name == '__call__' and isinstance(
-        context.module, (nn.Conv, nn.BatchNorm)):
+        context.module, (nn.Conv, nn.Dense, nn.BatchNorm)):
       calls.append((context.module.path, type(context.module).__name__))
     return next_fun(*args, **kwargs)
 
@@ -299,11 +299,11 @@ def _flax_layers(model, variables, bg, fg_bg):
 
 
 def _torch_layers(model, bg, fg_bg):
-  """Every Conv2d and BatchNorm2d of `model`, in the order its forward calls them."""
+  """Every Conv2d, Linear and BatchNorm2d of `model`, in the order its forward calls them."""
   calls = []
   hooks = [module.register_forward_hook(lambda m, i, o: calls.append(m))
            for module in model.modules()
-           if isinstance(module, (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+           if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d))]
   with torch.no_grad():
     model(bg, fg_bg)
   for hook in hooks:
@@ -350,6 +350,10 @@ def check_equivalence(config, batch_size: int = 2) -> float:
         layer.weight.copy_(torch.from_numpy(kernel))
         if layer.bias is not None:
           layer.bias.copy_(torch.from_numpy(np.asarray(flat[path + ('bias',)])))
+      elif kind == 'Dense':
+        assert isinstance(layer, torch.nn.Linear), (path, layer)
+        layer.weight.copy_(torch.from_numpy(np.asarray(flat[path + ('kernel',)]).T.copy()))
+        layer.bias.copy_(torch.from_numpy(np.asarray(flat[path + ('bias',)])))
       else:
         assert isinstance(layer, torch.nn.BatchNorm2d), (path, layer)
         layer.weight.copy_(torch.from_numpy(np.asarray(flat[path + ('scale',)])))
