@@ -3,13 +3,18 @@ import ml_collections
 
 
 # The synthetic set of the studies measured on 2026-11-29 (configs/quality_study.py,
-# configs/recipe_study.py, configs/cnn_96.py), before the default grew to 100 rooms:
+# configs/recipe_study.py, and configs/cnn_96.py at commit a2cec90), before the default
+# grew to 100 rooms:
 # 40 rooms (28 train, 12 test) x 10 figures x 2 flips x 2 placements = 1,600 samples.
 FORTY_ROOMS = dict(num_backgrounds=40, num_foregrounds=10, flips=2, placements=2)
 
-# The default set of 2026-11-30 (configs/default_study.py, configs/cnn_96.py):
+# The default set of the morning of 2026-11-30 (configs/default_study.py measured on it):
 # 100 rooms (70 train, 30 test) x 10 figures x 2 flips x 1 placement = 2,000 samples.
 HUNDRED_ROOMS = dict(num_backgrounds=100, num_foregrounds=10, flips=2, placements=1)
+
+# The default set since (configs/context_study.py measured on it): 300 rooms (210 train,
+# 90 test) x 10 figures x 1 flip x 1 placement = 3,000 samples.
+THREE_HUNDRED_ROOMS = dict(num_backgrounds=300, num_foregrounds=10, flips=1, placements=1)
 
 
 # The augmentations of those studies and of the default until 2026-11-30, geometric ones
@@ -45,10 +50,10 @@ def get_config():
   # when it takes at most this many MiB (64 px: 32 KiB a sample). 0 turns it off.
   config.data.cache_mib = 2048
   config.data.synthetic = ml_collections.ConfigDict()
-  # 300 rooms (210 train, 90 test) x 10 figures x 1 flip x 1 placement = 3,000 samples.
-  # Many rooms, few samples each: depth on a room never seen is what generalizes worst,
-  # and 300 rooms instead of 100 (with 1 flip instead of 2; hflip augments anyway) drew
-  # better depth and as good masks (BENCHMARKS.md, "Masks and depth maps").
+  # THREE_HUNDRED_ROOMS. Many rooms, few samples each: depth on a room never seen is what
+  # generalizes worst, and 300 rooms instead of 100 (with 1 flip instead of 2; hflip
+  # augments anyway) drew better depth and as good masks (BENCHMARKS.md, "Masks and
+  # depth maps").
   config.data.synthetic.num_backgrounds = 300
   config.data.synthetic.num_foregrounds = 10
   config.data.synthetic.flips = 1  # 1: plain only; 2: plain and mirrored foregrounds.

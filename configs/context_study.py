@@ -8,16 +8,20 @@ both runs' predictions on the same test samples.
 
   no_context  dmnet_cnn without its global-context block (`model.global_context=False`),
               as every model before 2026-11-30 was.
-  default     configs/cnn.py as it is.
+  default     configs/cnn.py as it was measured (2026-11-30): with the block.
 """
 import ml_collections
 
+from configs import base
 from configs import cnn
 
 
 def get_config():
   """configs/cnn.py with `study.variants`: without the global-context block, and as is."""
   config = cnn.get_config()
+  # The set and model it was measured with, whatever the defaults are now.
+  config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
+  config.model.global_context = True
   config.study = ml_collections.ConfigDict()
   config.study.name = 'context_study'
   config.study.num_grid_samples = 4

@@ -7,7 +7,8 @@ writes `runs/default_study/default_study.md`: test metrics
 beside both baselines, parameters and wall time, learning curves against wall time, and
 every run's predictions on the same test samples.
 
-  default      configs/cnn.py as it was (`no_geometry` is the default since).
+  default      configs/cnn.py as it was (`no_geometry` became the default; since, the set
+               and the model have changed again, configs/context_study.py).
   silog        + the scale-invariant log loss on depth: delta1 asks for the right depth
                ratio, which L1 on nearness barely weighs where nearness is small (far away).
   anneal       the cosine schedule ends at 1e-4 instead of 1e-3.

@@ -229,6 +229,10 @@ def test_an_earlier_export_loads_with_the_layout_of_its_time(tmp_path, version, 
   assert outputs['mask'].shape == (2, 16, 16, 1)
 
 
+def test_every_earlier_export_version_has_a_layout_to_fall_back_to():
+  assert zoo.EARLIER_VERSIONS == tuple(range(zoo.export.VERSION - 1, 0, -1))
+
+
 def test_an_export_names_every_field_of_its_model(tmp_path):
   model_config = dict(name='dmnet_cnn', widths=(4, 8), dilations=(1,))
   variables = zoo.init(zoo.build(model_config), jax.random.key(0), 16)

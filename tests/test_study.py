@@ -16,6 +16,26 @@ def test_the_shipped_study_covers_the_originals_losses_and_the_new_combinations(
   assert variants['uncertainty'].loss.combine == 'uncertainty'
 
 
+# Each study keeps the set and model it was measured with when the defaults move on, so
+# its documented figures stay reproducible: (config, synthetic set, global_context).
+PINNED_STUDIES = [
+    ('quality_study', 'FORTY_ROOMS', False),
+    ('recipe_study', 'FORTY_ROOMS', False),
+    ('default_study', 'HUNDRED_ROOMS', False),
+    ('context_study', 'THREE_HUNDRED_ROOMS', True),
+]
+
+
+@pytest.mark.parametrize('name, rooms, global_context', PINNED_STUDIES)
+def test_a_study_pins_the_set_and_model_it_was_measured_with(name, rooms, global_context):
+  import importlib  # pylint: disable=g-import-not-at-top
+  from configs import base  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f'configs.{name}').get_config()
+  for field, value in getattr(base, rooms).items():
+    assert config.data.synthetic[field] == value, (name, field)
+  assert config.model.global_context is global_context
+
+
 def test_a_study_writes_a_table_a_grid_and_curves(tiny_data_dir, tmp_path):
   config = tiny_config(tiny_data_dir)
   config.study = ml_collections.ConfigDict(dict(

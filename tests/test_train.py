@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import datasets
+import zoo
 from tests.conftest import tiny_config
 from training import loop
 
@@ -22,7 +23,7 @@ def finished_run(tiny_data_dir, tmp_path_factory):
   return workdir, metrics
 
 
-def test_a_run_writes_what_design_md_promises(finished_run):
+def test_a_run_writes_its_config_checkpoints_logs_metrics_and_samples(finished_run):
   workdir, metrics = finished_run
   for name in ('checkpoints', 'tb', 'metrics.jsonl', 'eval_metrics.json', 'samples',
                'config.json'):
@@ -183,6 +184,36 @@ def test_a_workdir_of_another_model_is_refused_and_left_as_it_was(
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == before
   with open(os.path.join(workdir, 'config.json')) as f:
     assert f.read() == saved
+
+
+def test_config_json_names_every_model_field_and_matches_earlier_layouts():
+  model = dict(name='dmnet_cnn', widths=[8, 16], dilations=[1, 2])
+  complete = zoo.complete(model)
+  assert loop.same_model(complete, model)
+  # Saved before `global_context` existed: the layout without the block, not today's.
+  before = {k: v for k, v in complete.items() if k != 'global_context'}
+  assert loop.same_model(before, dict(model, global_context=False))
+  assert loop.same_model(before, model)  # Today's defaults: the checkpoint decides.
+  assert not loop.same_model(dict(complete, widths=[8, 32]), model)
+  assert not loop.same_model(None, model)
+  assert not loop.same_model(dict(name='unet'), model)
+
+
+def test_a_run_whose_config_json_predates_a_field_resumes(finished_run, tiny_data_dir):
+  workdir, _ = finished_run
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    saved = json.load(f)
+  assert set(saved['model']) == set(zoo.fields(saved['model']['name'])) | {'name'}
+  config = tiny_config(tiny_data_dir)
+  loop.write_config(config, workdir)  # The same model: accepted.
+  for field in ('difference', 'input_skip'):  # A config.json of an earlier version.
+    del saved['model'][field]
+  with open(path, 'w') as f:
+    json.dump(saved, f)
+  loop.write_config(config, workdir)
+  with open(path) as f:
+    assert json.load(f)['model'] == zoo.complete(config.model)
 
 
 def test_a_checkpoint_of_another_model_is_an_error_not_damage_to_move_aside(

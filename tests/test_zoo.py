@@ -139,6 +139,20 @@ def test_global_context_lets_every_pixel_see_the_whole_image(name):
   assert corner_reach(True) > 0.0
 
 
+def test_global_context_averages_each_image_alone():
+  """In inference, one image's output does not depend on the other images of the batch."""
+  model = zoo.build(dict(name='dmnet_cnn', widths=(4, 8), dilations=(1,)))
+  variables = zoo.init(model, jax.random.key(0), SIZE, BATCH)
+  bg, fg_bg = _images()
+
+  def first_image_depth(fg_bg):
+    return model.apply(variables, bg, fg_bg, train=False)['depth'][0].sum()
+
+  gradient = np.asarray(jax.grad(first_image_depth)(fg_bg))
+  assert np.abs(gradient[0]).max() > 0.0
+  assert np.abs(gradient[1:]).max() == 0.0
+
+
 def test_complete_names_every_field_so_a_saved_config_outlives_default_changes():
   config = zoo.complete(dict(name='dmnet_cnn', widths=[8, 16]))
   assert set(config) == set(zoo.fields('dmnet_cnn')) | {'name'}

@@ -58,17 +58,44 @@ def make_mesh() -> jax.sharding.Mesh:
 
 
 def write_config(config, workdir: str):
-  """Writes `config.json`; refuses a workdir that holds a run of another model."""
+  """Writes `config.json`; refuses a workdir that holds a run of another model.
+
+  The model section names every field of the model (`zoo.complete`), so the file
+  describes the layout the checkpoints hold whatever later versions make the defaults.
+  """
   path = os.path.join(workdir, 'config.json')
+  model = zoo.complete(config.model)
   if os.path.exists(path):
     with open(path) as f:
       previous = json.load(f)
-    if previous.get('model') != json.loads(config.to_json()).get('model'):
+    if not same_model(previous.get('model'), model):
       raise ValueError(
-          f'{workdir} holds a run of model {previous.get("model")}, not '
-          f'{config.model.to_dict()}: use another --workdir or delete that one')
+          f'{workdir} holds a run of model {previous.get("model")}, not {model}: use '
+          'another --workdir or delete that one')
+  saved = json.loads(config.to_json_best_effort())
+  saved['model'] = model
   with open(path, 'w') as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+    json.dump(saved, f, indent=2, sort_keys=True)
+
+
+def same_model(saved_model, model) -> bool:
+  """Whether a saved model config (perhaps of an earlier version) describes `model`.
+
+  A config saved before fields were added to its model lacks them; it matches when it
+  does under today's defaults or under the defaults of an earlier version.
+  """
+  if not isinstance(saved_model, dict) or 'name' not in saved_model:
+    return False
+  model = zoo.complete(model)
+  for version in (None,) + zoo.EARLIER_VERSIONS:
+    candidate = (saved_model if version is None
+                 else zoo.with_earlier_defaults(saved_model, version))
+    try:
+      if zoo.complete(candidate) == model:
+        return True
+    except (TypeError, ValueError):  # A field or model this version does not know.
+      continue
+  return False
 
 
 def format_table(metrics: dict[str, float]) -> str:

@@ -1,0 +1,30 @@
+"""The PyTorch twins that benchmarks/train_speed.py races against compute what the zoo does.
+
+With the flax weights copied in, layer by layer, each twin's train-mode logits match the
+flax model's: a speed comparison is only fair between the same networks.
+"""
+import os
+import sys
+
+import pytest
+
+pytest.importorskip('torch')
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                'benchmarks'))
+import train_speed  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# Small widths: the layout, not the size, is under test.
+SMALL = {
+    'dmnet_cnn': dict(widths=(4, 8, 16), dilations=(1, 2)),
+    'dmnet_resnet': dict(stage_widths=(4, 8), stage_blocks=(1, 1), stem_width=4),
+    'unet': dict(widths=(4, 8), convs=1),
+}
+
+
+@pytest.mark.parametrize('name', sorted(train_speed.CONFIGS))
+@pytest.mark.parametrize('variant', [dict(), dict(difference=False, input_skip=True)])
+def test_each_twin_computes_the_zoo_models_logits(name, variant):
+  config = train_speed.get_config(name)
+  config.data.image_size = 16
+  config.model.update(dict(SMALL[name], **variant))
+  assert train_speed.check_equivalence(config) < 1e-4
