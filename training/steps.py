@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import optax
 
 import losses
+import zoo
 from datasets import augment
 from datasets import pipeline
 from losses import metrics as metrics_lib
 
-DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 # XLA:CPU (jax 0.10) hands convolutions, dots and reductions to YNNPACK. Its weight-gradient
 # convolutions (a 3x3 output from a whole-image window) run 3-4x slower than Eigen's, and
@@ -69,7 +69,7 @@ def update_plateau(state: TrainState, test_loss, *, plateau) -> TrainState:
 def model_inputs(batch_uint8, stats, dtype_name: str):
   """uint8 batch -> (float targets in [0, 1], standardized inputs in the compute dtype)."""
   unit = pipeline.to_unit_range(batch_uint8)
-  return unit, pipeline.standardize(unit, stats, DTYPES[dtype_name])
+  return unit, pipeline.standardize(unit, stats, zoo.compute_dtype(dtype_name))
 
 
 def apply_model(model, params, batch_stats, inputs, *, train: bool):
@@ -89,7 +89,7 @@ def train_inputs(state: TrainState, batch, *, config, stats):
   augmented with the step's own RNG, then normalized."""
   step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   targets = augment.apply(config.data.augment, step_rng, pipeline.to_unit_range(batch))
-  return targets, pipeline.standardize(targets, stats, DTYPES[config.model.dtype])
+  return targets, pipeline.standardize(targets, stats, zoo.compute_dtype(config.model.dtype))
 
 
 def train_loss(params, state: TrainState, targets, inputs, *, model, loss_fn):

@@ -29,7 +29,6 @@ FORMAT = 'dmnet-zoo-export'
 # and a file names every field of its model. An earlier file's model config lacks the
 # later fields and loads with the layout of its time (`registry.with_earlier_defaults`).
 VERSION = 3
-_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 
 def standardize(images_uint8: jax.Array, stats: dict[str, Any], dtype) -> jax.Array:
@@ -46,7 +45,7 @@ def forward(variables, bg, fg_bg, *, model, stats, dtype_name: str) -> dict[str,
   The same arithmetic as `training.steps.predict`, so an exported model predicts what
   the checkpoint it came from predicts.
   """
-  dtype = _DTYPES[dtype_name]
+  dtype = registry.compute_dtype(dtype_name)
   outputs = model.apply(variables, standardize(bg, stats['bg'], dtype),
                         standardize(fg_bg, stats['fg_bg'], dtype), train=False)
   return {key: jax.nn.sigmoid(outputs[key].astype(jnp.float32)) for key in ('mask', 'depth')}

@@ -78,7 +78,12 @@ def _to_dict(model_config) -> dict[str, Any]:
   return dict(model_config)
 
 
-def _dtype(name) -> Any:
+def compute_dtype(name) -> Any:
+  """The JAX dtype a model config's `dtype` names ('float32' or 'bfloat16', or the dtype).
+
+  Raises:
+    ValueError: For any other dtype, naming the ones there are.
+  """
   try:
     key = jnp.dtype(name).name
   except TypeError:
@@ -110,7 +115,7 @@ def build(model_config) -> nn.Module:
         f"a model config needs a 'name'; registered: {', '.join(names())}")
   name = config.pop('name')
   factory = get(name)
-  dtype = _dtype(config.pop('dtype', None) or 'float32')
+  dtype = compute_dtype(config.pop('dtype', None) or 'float32')
   allowed = fields(name)
   for key in config:
     if key not in allowed:
