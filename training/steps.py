@@ -126,15 +126,11 @@ def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, 
   return new_state, metrics
 
 
-def _probabilities(outputs):
-  return {key: jax.nn.sigmoid(outputs[key].astype(jnp.float32)) for key in ('mask', 'depth')}
-
-
 def predict(params, batch_stats, batch, *, model, stats, dtype_name):
   """Mask and depth probabilities in [0, 1] for a uint8 batch (N x H x W x 1 each)."""
   _, inputs = model_inputs(batch, stats, dtype_name)
   outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
-  return _probabilities(outputs)
+  return zoo.probabilities(outputs)
 
 
 def per_sample_loss(loss_fn, outputs, targets, loss_params):
@@ -152,7 +148,7 @@ def eval_step(params, batch_stats, batch, baseline, *, model, stats, config, los
   """Per-sample losses and metrics of the model, and of the baselines, on a uint8 batch."""
   targets, inputs = model_inputs(batch, stats, config.model.dtype)
   outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
-  prediction = _probabilities(outputs)
+  prediction = zoo.probabilities(outputs)
   per_sample = metrics_lib.per_sample_metrics(
       prediction['mask'], prediction['depth'], targets['mask'], targets['depth'],
       mask_ssim_threshold=config.eval.mask_ssim_threshold,

@@ -15,6 +15,7 @@ from zoo import dmnet_resnet
 from zoo import unet
 from zoo.export import ExportedModel
 from zoo.export import load_exported
+from zoo.export import probabilities
 from zoo.export import save_exported
 from zoo.export import save_jax_export
 from zoo.export import save_onnx

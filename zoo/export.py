@@ -39,6 +39,11 @@ def standardize(images_uint8: jax.Array, stats: dict[str, Any], dtype) -> jax.Ar
   return ((unit - mean) / std).astype(dtype)
 
 
+def probabilities(logits: dict[str, jax.Array]) -> dict[str, jax.Array]:
+  """A model's `mask` and `depth` logits -> float32 probabilities (nearness for depth)."""
+  return {key: jax.nn.sigmoid(logits[key].astype(jnp.float32)) for key in ('mask', 'depth')}
+
+
 def forward(variables, bg, fg_bg, *, model, stats, dtype_name: str) -> dict[str, jax.Array]:
   """Mask and depth probabilities (N x H x W x 1, float32) for uint8 N x H x W x 3 batches.
 
@@ -48,7 +53,7 @@ def forward(variables, bg, fg_bg, *, model, stats, dtype_name: str) -> dict[str,
   dtype = registry.compute_dtype(dtype_name)
   outputs = model.apply(variables, standardize(bg, stats['bg'], dtype),
                         standardize(fg_bg, stats['fg_bg'], dtype), train=False)
-  return {key: jax.nn.sigmoid(outputs[key].astype(jnp.float32)) for key in ('mask', 'depth')}
+  return probabilities(outputs)
 
 
 @dataclasses.dataclass(eq=False)
