@@ -139,7 +139,7 @@ def check_image(data: bytes, role: str, where: str) -> CheckedImage:
   except BadSampleError:
     raise
   except Image.DecompressionBombError as error:
-    raise _error(f'{where}: too large ({_one_line(error)})') from None
+    raise _error(f'{where}: too large ({_error_text(error)})') from None
   # Corrupt files make PIL raise many kinds of errors (OSError, SyntaxError, struct.error,
   # IndexError, ...); each is this file's problem, not a bug.
   except Exception as error:  # pylint: disable=broad-except
@@ -147,7 +147,7 @@ def check_image(data: bytes, role: str, where: str) -> CheckedImage:
     if kind is None:
       raise _error(f'{where}: not a JPEG or PNG image') from None
     detail = ('unreadable header' if isinstance(error, Image.UnidentifiedImageError)
-              else _one_line(error))
+              else _error_text(error))
     raise _error(f'{where}: corrupt or truncated {kind} ({detail})') from None
 
 
@@ -212,17 +212,18 @@ def _is_gray_palette(image: Image.Image) -> bool:
   return bool(np.all(colours == colours[:, :1]))
 
 
-def one_line(text: str) -> str:
+def escape_control_characters(text: str) -> str:
   """`text` with control characters (newlines in file names, ...) escaped."""
   return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _error(message: str) -> BadSampleError:
   """A BadSampleError whose message stays one line whatever the file names hold."""
-  return BadSampleError(one_line(message))
+  return BadSampleError(escape_control_characters(message))
 
 
-def _one_line(error: BaseException) -> str:
+def _error_text(error: BaseException) -> str:
+  """An exception's message on one line, its whitespace runs collapsed."""
   return ' '.join(str(error).split()) or 'no details'
 
 
@@ -265,7 +266,7 @@ def _open_zip(path: str) -> zipfile.ZipFile:
   try:
     stat = os.stat(path)
   except OSError as error:
-    raise _error(f'{path}: cannot read ({_one_line(error)})') from None
+    raise _error(f'{path}: cannot read ({_error_text(error)})') from None
   stamp = (stat.st_size, stat.st_mtime_ns)
   key = (path, os.getpid())
   cached = _OPEN_ZIPS.get(key)
@@ -276,7 +277,7 @@ def _open_zip(path: str) -> zipfile.ZipFile:
   try:
     handle = zipfile.ZipFile(path)
   except (zipfile.BadZipFile, OSError, EOFError) as error:
-    raise _error(f'{path}: not a readable zip file ({_one_line(error)})') from None
+    raise _error(f'{path}: not a readable zip file ({_error_text(error)})') from None
   _OPEN_ZIPS[key] = (stamp, handle)
   return handle
 
@@ -291,7 +292,7 @@ def _read_member(zip_path: str, member: str) -> bytes:
   # NotImplementedError (compression method), EOFError, ...: all the member's fault.
   except Exception as error:  # pylint: disable=broad-except
     raise _error(f'{zip_path}:{member}: cannot read from the zip '
-                 f'({_one_line(error)})') from None
+                 f'({_error_text(error)})') from None
 
 
 def _read_file(path: str) -> bytes:
@@ -299,7 +300,7 @@ def _read_file(path: str) -> bytes:
     with open(path, 'rb') as f:
       return f.read()
   except OSError as error:
-    raise _error(f'{path}: cannot read ({_one_line(error)})') from None
+    raise _error(f'{path}: cannot read ({_error_text(error)})') from None
 
 
 def _cached_index(source, build):
@@ -647,11 +648,11 @@ def _read_manifest(path: str) -> list[_ManifestRow]:
                                  {name: cells[i] for name, i in columns.items()}))
       return rows
   except UnicodeDecodeError as error:
-    raise _error(f'{path}: not UTF-8 text ({_one_line(error)})') from None
+    raise _error(f'{path}: not UTF-8 text ({_error_text(error)})') from None
   except csv.Error as error:
-    raise _error(f'{path}: not a readable CSV ({_one_line(error)})') from None
+    raise _error(f'{path}: not a readable CSV ({_error_text(error)})') from None
   except OSError as error:
-    raise _error(f'{path}: cannot read ({_one_line(error)})') from None
+    raise _error(f'{path}: cannot read ({_error_text(error)})') from None
 
 
 def _from_folder(path: str) -> sources_lib.Source:

@@ -399,5 +399,5 @@ def test_file_names_with_newlines_stay_on_one_line(tmp_path):
   row = {'bg': 'bg/img_001.jpg', 'fg_bg': 'fg_bg/fg001_bg001_01.jpg',
          'mask': 'bad\nname.png', 'depth': 'depth/fg001_bg001_01.png'}
   manifest = write_manifest(root, {'fg001_bg001_01': row})
-  build_fails(manifest, tmp_path, user_data.one_line(os.path.join(root, 'bad\nname.png')),
+  build_fails(manifest, tmp_path, user_data.escape_control_characters(os.path.join(root, 'bad\nname.png')),
               'differs from its fg_bg')

@@ -310,10 +310,10 @@ def test_free_names_and_sizes_build_or_fail_with_bad_sample_error(samples):
       message = str(info.value)
       assert '\n' not in message
       if len(samples) < 2:  # Checked before any sample is read.
-        assert message.startswith(user_data.one_line(manifest) + ':'), message
+        assert message.startswith(user_data.escape_control_characters(manifest) + ':'), message
         assert 'too few for a train and a test split' in message
       else:
-        assert any(message.startswith(user_data.one_line(path) + ':')
+        assert any(message.startswith(user_data.escape_control_characters(path) + ':')
                    for path in mismatched), message
         assert 'differs from its fg_bg' in message
       assert not [name for _, _, names in os.walk(data_dir) for name in names]

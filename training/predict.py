@@ -311,7 +311,7 @@ def predict(exported: zoo.ExportedModel, pairs: list[Pair], out: str, *,
       for pair, item in zip(chunk, loaded):
         if isinstance(item, str):
           result.skipped.append((pair.fg_bg, item))
-          bar.write(f'skipped {user_data.one_line(item)}')
+          bar.write(f'skipped {user_data.escape_control_characters(item)}')
         else:
           good.append((pair, item))
       if good:
@@ -346,7 +346,7 @@ def run(workdir: str, bg: str | None, fg_bg: str | None, out: str | None,
     except ValueError as error:
       raise ValueError(f'--bg {bg}: {error}') from None
   for path, reason in unpaired:
-    print(f'skipped {user_data.one_line(f"{path}: {reason}")}', flush=True)
+    print(f'skipped {user_data.escape_control_characters(f"{path}: {reason}")}', flush=True)
   result = Result(skipped=list(unpaired))
   where = ''
   if pairs:
