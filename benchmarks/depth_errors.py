@@ -24,12 +24,7 @@ sys.path.insert(0, ROOT)
 
 NEARNESS_RANGES = ((0, 16), (16, 32), (32, 64), (64, 128), (128, 256))
 AREA_RANGES = ((0, 30), (30, 80), (80, 200), (200, None))
-
-
-def positive(nearness):
-  """Nearness in [0, 1] mapped to (0, 1] as the delta metric maps it."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  return (255.0 * np.clip(nearness, 0.0, 1.0) + 1.0) / 256.0
+DELTA1 = 1.25  # A pixel counts for delta1 when max(p'/g', g'/p') is below it.
 
 
 def analyse(workdir: str, max_samples: int | None = None) -> dict:
@@ -38,7 +33,12 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
   import numpy as np  # pylint: disable=g-import-not-at-top
 
   import datasets  # pylint: disable=g-import-not-at-top
+  from losses import _utils  # pylint: disable=g-import-not-at-top
+  from losses import metrics  # pylint: disable=g-import-not-at-top
   from training import predict  # pylint: disable=g-import-not-at-top
+
+  # The mappings the evaluation's metrics use (losses/metrics.py).
+  positive = lambda nearness: np.asarray(_utils.positive_nearness(nearness))
 
   config = ml_collections.ConfigDict(predict.read_run_config(workdir))
   model, step = predict.load_model(workdir)
@@ -47,13 +47,13 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
   stack = lambda key: np.stack([s[key] for s in samples])
   bg, fg_bg = stack('bg'), stack('fg_bg')
   true_depth = stack('depth')[..., 0].astype(np.float32) / 255.0
-  true_mask = stack('mask')[..., 0] > 127
   outputs = [model.predict(bg[i:i + 64], fg_bg[i:i + 64]) for i in range(0, len(bg), 64)]
   depth = np.concatenate([o['depth'] for o in outputs])[..., 0]
-  mask = np.concatenate([o['mask'] for o in outputs])[..., 0] > 0.5
+  mask_prob = np.concatenate([o['mask'] for o in outputs])
+  true_mask = stack('mask')
 
   ratio = np.maximum(positive(depth) / positive(true_depth), positive(true_depth) / positive(depth))
-  within = ratio < 1.25
+  within = ratio < DELTA1
   levels = np.rint(true_depth * 255)
   by_nearness = []
   for lo, hi in NEARNESS_RANGES:
@@ -69,10 +69,8 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
   scale = np.median(log_ratio, axis=1)
   aligned = positive(depth) / np.exp(scale)[:, None, None]
   aligned_ratio = np.maximum(aligned / positive(true_depth), positive(true_depth) / aligned)
-  intersection = (mask & true_mask).sum((1, 2))
-  union = (mask | true_mask).sum((1, 2))
-  iou = np.where(union > 0, intersection / np.maximum(union, 1), 1.0)
-  area = true_mask.sum((1, 2))
+  iou = np.asarray(metrics.binary_overlap(mask_prob, true_mask.astype(np.float32) / 255.0)[0])
+  area = (true_mask[..., 0] > 127).sum((1, 2))
   by_area = []
   for lo, hi in AREA_RANGES:
     selected = (area >= lo) & (area < (hi or area.max() + 1))
@@ -83,7 +81,7 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
   return dict(workdir=workdir, step=step, samples=len(depth), delta1=float(within.mean()),
               by_nearness=by_nearness,
               scale_log_ratio_percentiles=[float(v) for v in np.percentile(scale, [10, 50, 90])],
-              delta1_scale_aligned=float((aligned_ratio < 1.25).mean()),
+              delta1_scale_aligned=float((aligned_ratio < DELTA1).mean()),
               mask_iou=float(iou.mean()), by_area=by_area)
 
 

@@ -3,7 +3,8 @@
 Each class builds the same layers as its flax model in `zoo/` (same widths, 3x3 convs
 without bias, BatchNorm with momentum 0.1 (flax's 0.9) and epsilon 1e-5, ReLU,
 dilations, bilinear upsampling with half-pixel centres, max pooling, the inputs' difference,
-the input skip, the global-context block, two 1x1 heads with bias), in the same order, in PyTorch's NCHW layout, so parameter counts are equal.
+the input skip, the global-context block, two 1x1 heads with bias), in the same order, in
+PyTorch's NCHW layout, so parameter counts are equal.
 
 One difference is a matter of idiom: a stride-2 3x3 conv pads 1 pixel on every side,
 as PyTorch code is written (and the original was), where flax's 'SAME' pads 0 before

@@ -87,9 +87,7 @@ def same_model(saved_model, model) -> bool:
   if not isinstance(saved_model, dict) or 'name' not in saved_model:
     return False
   model = zoo.complete(model)
-  for version in (None,) + zoo.EARLIER_VERSIONS:
-    candidate = (saved_model if version is None
-                 else zoo.with_earlier_defaults(saved_model, version))
+  for candidate in zoo.saved_layouts(saved_model):
     try:
       if zoo.complete(candidate) == model:
         return True

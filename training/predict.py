@@ -87,22 +87,18 @@ def load_model(workdir: str, which: str | int = 'latest',
   image_size = config['data']['image_size']
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
-  model_config = config['model']
-  try:
-    params, batch_stats = _restore_weights(manager, step, model_config, image_size)
-  except checkpoint_lib.CheckpointMismatchError as error:
-    # A run saved before fields were added to its model: its config.json does not name
-    # them, and its checkpoint holds the layout of its time.
-    for version in zoo.EARLIER_VERSIONS:
-      earlier = zoo.with_earlier_defaults(model_config, version)
-      try:
-        params, batch_stats = _restore_weights(manager, step, earlier, image_size)
-      except checkpoint_lib.CheckpointMismatchError:
-        continue
-      model_config = earlier
-      break
-    else:
-      raise error from None
+  # Today's layout first; a run saved before fields were added to its model has a
+  # config.json that does not name them and a checkpoint of the layout of its time.
+  mismatch = None
+  for model_config in zoo.saved_layouts(config['model']):
+    try:
+      params, batch_stats = _restore_weights(manager, step, model_config, image_size)
+    except checkpoint_lib.CheckpointMismatchError as error:
+      mismatch = mismatch or error
+      continue
+    break
+  else:
+    raise mismatch
   variables = dict(params=params, **({'batch_stats': batch_stats} if batch_stats else {}))
   exported = zoo.ExportedModel(model_config=model_config, variables=variables,
                                stats=stats, image_size=image_size)

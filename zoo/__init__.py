@@ -26,6 +26,7 @@ from zoo.registry import compute_dtype
 from zoo.registry import fields
 from zoo.registry import names
 from zoo.registry import register
+from zoo.registry import saved_layouts
 from zoo.registry import stride
 from zoo.registry import with_earlier_defaults
 from zoo.summary import FAST_CPU_COMPILE_OPTIONS

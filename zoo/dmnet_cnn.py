@@ -19,9 +19,9 @@ class DMNetCNN(nn.Module):
   half the resolution of the one before (a strided conv block). The coarsest
   level runs one conv block per entry of `dilations`, which grows the
   receptive field without further downsampling; with `global_context`, one more
-  block there sees the whole image's average features beside its own. The decoder upsamples back
-  level by level, concatenates the encoder's features of that level and fuses
-  them with one conv block. With `input_skip`, one more conv block at full
+  block there sees the whole image's average features beside its own. The decoder
+  upsamples back level by level, concatenates the encoder's features of that level
+  and fuses them with one conv block. With `input_skip`, one more conv block at full
   resolution sees the decoder's output beside the fused inputs. Two 1x1 heads give
   the mask and depth logits.
 

@@ -223,7 +223,8 @@ def save_onnx(path: str, exported: ExportedModel) -> str:
                       "`pip install -e '.[onnx]'`") from None
   model_config = dict(exported.model_config, dtype='float32')
   forward_pass = functools.partial(
-      forward, _host_variables(exported), model=registry.build(model_config), stats=exported.stats, dtype_name='float32')
+      forward, _host_variables(exported), model=registry.build(model_config),
+      stats=exported.stats, dtype_name='float32')
 
   def mask_and_depth(bg, fg_bg):
     outputs = forward_pass(bg, fg_bg)

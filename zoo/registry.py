@@ -158,6 +158,17 @@ def with_earlier_defaults(model_config, version: int = 1) -> dict[str, Any]:
   return config
 
 
+def saved_layouts(model_config) -> list[dict[str, Any]]:
+  """The layouts a saved model config may describe, newest first.
+
+  The config under today's defaults, then completed with the defaults of each earlier
+  version (`with_earlier_defaults`): a reader tries them in turn against what it holds
+  (a checkpoint's shapes, another config) and takes the first that fits.
+  """
+  config = _to_dict(model_config)
+  return [config] + [with_earlier_defaults(config, version) for version in EARLIER_VERSIONS]
+
+
 def complete(model_config) -> dict[str, Any]:
   """`model_config` with every field of its model, the module's defaults filled in.
 
