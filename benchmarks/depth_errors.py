@@ -11,6 +11,9 @@ On each run's own test split (its config's data), with its latest checkpoint:
   median log ratio of predicted to true nearness (0: no scale error), and delta1 after
   dividing each sample's prediction by its own median ratio, which says how much of
   the delta1 gap is one scale per image and how much is the shape of the map;
+- delta1 at the true map's depth edges (pixels whose 3 x 3 neighbourhood spans a
+  nearness ratio of 1.25 or more: a pixel there fails delta1 when its value comes from
+  the wrong side) and away from them, with the share of all pixels failing at edges;
 - mask IoU by the person's area in pixels.
 The last line is one JSON object with every figure.
 """
@@ -69,6 +72,7 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
   scale = np.median(log_ratio, axis=1)
   aligned = positive(depth) / np.exp(scale)[:, None, None]
   aligned_ratio = np.maximum(aligned / positive(true_depth), positive(true_depth) / aligned)
+  edges = depth_edges(positive(true_depth))
   iou = np.asarray(metrics.binary_overlap(mask_prob, true_mask.astype(np.float32) / 255.0)[0])
   area = (true_mask[..., 0] > 127).sum((1, 2))
   by_area = []
@@ -82,7 +86,23 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
               by_nearness=by_nearness,
               scale_log_ratio_percentiles=[float(v) for v in np.percentile(scale, [10, 50, 90])],
               delta1_scale_aligned=float((aligned_ratio < DELTA1).mean()),
+              edge_pixel_share=float(edges.mean()), delta1_at_edges=float(within[edges].mean()),
+              delta1_off_edges=float(within[~edges].mean()),
+              failing_at_edges_share=float((edges & ~within).mean()),
               mask_iou=float(iou.mean()), by_area=by_area)
+
+
+def depth_edges(nearness):
+  """Pixels whose 3 x 3 neighbourhood (edge-padded) spans a ratio of DELTA1 or more.
+
+  Args:
+    nearness: Positive nearness, N x H x W.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  padded = np.pad(nearness, ((0, 0), (1, 1), (1, 1)), mode='edge')
+  h, w = nearness.shape[1:]
+  windows = [padded[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)]
+  return np.max(windows, axis=0) / np.min(windows, axis=0) >= DELTA1
 
 
 def print_report(result: dict):
@@ -98,6 +118,9 @@ def print_report(result: dict):
   print(f'  per-sample scale (median log ratio), 10th / 50th / 90th percentile: '
         f'{p10:+.3f} / {p50:+.3f} / {p90:+.3f}')
   print(f"  delta1 with each sample's scale divided out: {result['delta1_scale_aligned']:.3f}")
+  print(f"  depth edges: {result['edge_pixel_share']:.3f} of pixels, delta1 "
+        f"{result['delta1_at_edges']:.3f} there, {result['delta1_off_edges']:.3f} elsewhere; "
+        f"{result['failing_at_edges_share']:.3f} of all pixels fail at edges")
   for row in result['by_area']:
     print(f"  mask area {row['area']:<14} {row['samples']:5d} samples  IoU {row['mask_iou']:.3f}")
 

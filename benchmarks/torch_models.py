@@ -76,14 +76,21 @@ def upsample(x, like):
   return F.interpolate(x, size=like.shape[-2:], mode='bilinear', align_corners=False)
 
 
-def fuse_inputs(bg, fg_bg, difference: bool = True):
-  """`[bg, fg_bg, fg_bg - bg]` (9 channels) or `[bg, fg_bg]` (6) (`layers.fuse_inputs`)."""
-  return torch.cat([bg, fg_bg, fg_bg - bg] if difference else [bg, fg_bg], dim=1)
+def fuse_inputs(bg, fg_bg, difference: bool = True, coordinates: bool = False):
+  """`[bg, fg_bg, fg_bg - bg]` (9 channels) or `[bg, fg_bg]` (6), with `coordinates` each
+  pixel's row and column from -1 to 1 after them (`layers.fuse_inputs`)."""
+  parts = [bg, fg_bg, fg_bg - bg] if difference else [bg, fg_bg]
+  if coordinates:
+    n, _, h, w = bg.shape
+    rows = torch.linspace(-1.0, 1.0, h, dtype=bg.dtype)[:, None].expand(h, w)
+    cols = torch.linspace(-1.0, 1.0, w, dtype=bg.dtype)[None, :].expand(h, w)
+    parts.append(torch.stack([rows, cols])[None].expand(n, 2, h, w))
+  return torch.cat(parts, dim=1)
 
 
-def fused_channels(difference: bool) -> int:
+def fused_channels(difference: bool, coordinates: bool = False) -> int:
   """The channels `fuse_inputs` gives."""
-  return 9 if difference else 6
+  return (9 if difference else 6) + (2 if coordinates else 0)
 
 
 class InputSkip(nn.Module):
@@ -117,11 +124,12 @@ class DMNetCNN(nn.Module):
   def __init__(self, widths: Sequence[int] = (16, 32, 64), blocks: int = 1,
                dilations: Sequence[int] = (1, 2, 4, 8, 1), difference: bool = True,
                input_skip: bool = False, global_context: bool = True,
-               exact_padding: bool = False):
+               coordinates: bool = False, exact_padding: bool = False):
     super().__init__()
     self.difference = difference
+    self.coordinates = coordinates
     self.encoder = nn.ModuleList()
-    in_features = fused_channels(difference)
+    in_features = fused_channels(difference, coordinates)
     for level, width in enumerate(widths):
       stage = [ConvBlock(in_features, width, strides=1 if level == 0 else 2,
                          exact_padding=exact_padding)]
@@ -136,12 +144,12 @@ class DMNetCNN(nn.Module):
     for width in reversed(widths[:-1]):
       self.decoder.append(ConvBlock(in_features + width, width))
       in_features = width
-    self.input_skip = (InputSkip(in_features, fused_channels(difference), widths[0])
-                       if input_skip else None)
+    self.input_skip = (InputSkip(in_features, fused_channels(difference, coordinates),
+                                 widths[0]) if input_skip else None)
     self.heads = Heads(widths[0] if input_skip else in_features)
 
   def forward(self, bg, fg_bg):
-    fused = fuse_inputs(bg, fg_bg, self.difference)
+    fused = fuse_inputs(bg, fg_bg, self.difference, self.coordinates)
     x = fused
     skips = []
     for stage in self.encoder:
@@ -256,8 +264,8 @@ class UNet(nn.Module):
         blocks.append(ConvBlock(in_features + width if i == 0 else width, width))
       self.decoder.append(nn.Sequential(*blocks))
       in_features = width
-    self.input_skip = (InputSkip(in_features, fused_channels(difference), widths[0])
-                       if input_skip else None)
+    self.input_skip = (InputSkip(in_features, fused_channels(difference),
+                                 widths[0]) if input_skip else None)
     self.heads = Heads(widths[0] if input_skip else in_features)
 
   def forward(self, bg, fg_bg):

@@ -23,6 +23,7 @@ PINNED_STUDIES = [
     ('recipe_study', 'FORTY_ROOMS', False),
     ('default_study', 'HUNDRED_ROOMS', False),
     ('context_study', 'THREE_HUNDRED_ROOMS', True),
+    ('position_study', 'THREE_HUNDRED_ROOMS', True),
 ]
 
 

@@ -28,3 +28,10 @@ def test_each_twin_computes_the_zoo_models_logits(name, variant):
   config.data.image_size = 16
   config.model.update(dict(SMALL[name], **variant))
   assert train_speed.check_equivalence(config) < 1e-4
+
+
+def test_the_cnn_twin_sees_pixel_coordinates_as_the_zoo_model_does():
+  config = train_speed.get_config('dmnet_cnn')
+  config.data.image_size = 16
+  config.model.update(dict(SMALL['dmnet_cnn'], coordinates=True, input_skip=True))
+  assert train_speed.check_equivalence(config) < 1e-4

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo import layers
 
 BATCH = 2
 SIZE = 32
@@ -117,6 +118,23 @@ def test_difference_feeds_fg_bg_minus_bg_and_input_skip_adds_a_full_resolution_b
   assert [leaf.shape[2] for leaf in jax.tree.leaves(skip) if len(leaf.shape) == 4] == [
       zoo.build(dict(name=name)).__getattribute__(
           'stage_widths' if name == 'dmnet_resnet' else 'widths')[0] + 9]
+
+
+def test_pixel_coordinates_run_from_minus_one_at_the_top_left_to_one_at_the_bottom_right():
+  grid = np.asarray(layers.pixel_coordinates(jnp.zeros((2, 3, 5, 9))))
+  assert grid.shape == (2, 3, 5, 2)
+  np.testing.assert_allclose(grid[0, :, 0, 0], [-1, 0, 1])  # Rows, down the image.
+  np.testing.assert_allclose(grid[0, 0, :, 1], [-1, -0.5, 0, 0.5, 1])  # Columns, across.
+  np.testing.assert_array_equal(grid[0], grid[1])  # The same for every image.
+
+
+def test_with_coordinates_dmnet_cnns_first_conv_sees_two_more_channels():
+  shapes = lambda **fields: _abstract_variables(zoo.build(dict(name='dmnet_cnn', **fields)))
+  assert not zoo.build(dict(name='dmnet_cnn')).coordinates  # Off by default.
+  convs = lambda params: [leaf.shape for leaf in jax.tree.leaves(params) if len(leaf.shape) == 4]
+  plain, with_coordinates = convs(shapes()['params']), convs(shapes(coordinates=True)['params'])
+  assert with_coordinates[0] == plain[0][:2] + (11, 16)
+  assert with_coordinates[1:] == plain[1:]
 
 
 @pytest.mark.parametrize('name', ['dmnet_cnn', 'dmnet_cnn_v1'])

@@ -33,6 +33,7 @@ class DMNetCNN(nn.Module):
     input_skip: Whether a full-resolution block sees the inputs before the heads.
     global_context: Whether the coarsest level ends with a block that sees the
       average of its features over the whole image.
+    coordinates: Whether the first conv also sees each pixel's row and column.
     dtype: Compute dtype; parameters stay float32.
   """
 
@@ -44,6 +45,7 @@ class DMNetCNN(nn.Module):
   difference: bool = True
   input_skip: bool = False
   global_context: bool = True
+  coordinates: bool = False
   dtype: Any = jnp.float32
 
   @property
@@ -57,7 +59,7 @@ class DMNetCNN(nn.Module):
     conv, norm = layers.conv_and_norm(self.dtype, train)
     block = functools.partial(layers.ConvBlock, conv=conv, norm=norm)
 
-    fused = layers.fuse_inputs(bg, fg_bg, self.dtype, self.difference)
+    fused = layers.fuse_inputs(bg, fg_bg, self.dtype, self.difference, self.coordinates)
     x = fused
     skips = []
     for level, width in enumerate(self.widths):

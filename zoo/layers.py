@@ -64,14 +64,30 @@ class Heads(nn.Module):
     return outputs
 
 
-def fuse_inputs(bg, fg_bg, dtype, difference: bool = True):
+def fuse_inputs(bg, fg_bg, dtype, difference: bool = True, coordinates: bool = False):
   """The two images stacked as channels, `[bg, fg_bg, fg_bg - bg]` (9) or `[bg, fg_bg]` (6).
 
   The difference makes the change between the scenes, which is where the person is,
-  explicit at every pixel before the first conv.
+  explicit at every pixel before the first conv. With `coordinates`, two more channels
+  give each pixel's row and column (`pixel_coordinates`).
   """
   parts = [bg, fg_bg, fg_bg - bg] if difference else [bg, fg_bg]
+  if coordinates:
+    parts.append(pixel_coordinates(bg))
   return jnp.concatenate(parts, axis=-1).astype(dtype)
+
+
+def pixel_coordinates(like):
+  """Each pixel's row and column, from -1 (top, left) to 1 (bottom, right): N x H x W x 2.
+
+  Convolutions are blind to where they are (CoordConv, Liu et al. 2018); in a photo
+  taken from eye height, how far away a pixel is depends first of all on its row.
+  """
+  n, h, w, _ = like.shape
+  rows = jnp.broadcast_to(jnp.linspace(-1.0, 1.0, h)[:, None], (h, w))
+  cols = jnp.broadcast_to(jnp.linspace(-1.0, 1.0, w)[None, :], (h, w))
+  grid = jnp.stack([rows, cols], axis=-1).astype(like.dtype)
+  return jnp.broadcast_to(grid, (n, h, w, 2))
 
 
 class InputSkip(nn.Module):
