@@ -59,12 +59,12 @@ def _close(actual, expected, rtol=1e-5, atol=1e-6):
 
 def test_registry_has_the_built_in_losses():
   assert set(losses.names()) >= {'bce_with_logits', 'smooth_l1', 'mse', 'ssim', 'dice',
-                                 'iou', 'l1', 'gradient', 'silog'}
+                                 'iou', 'l1', 'gradient', 'silog', 'log_l1'}
 
 
 def test_on_logits_says_what_each_loss_expects():
   assert losses.get('bce_with_logits').on_logits is True
-  for name in ('smooth_l1', 'mse', 'ssim', 'dice', 'iou', 'l1', 'gradient', 'silog'):
+  for name in ('smooth_l1', 'mse', 'ssim', 'dice', 'iou', 'l1', 'gradient', 'silog', 'log_l1'):
     assert losses.get(name).on_logits is False, name
 
 
@@ -212,6 +212,22 @@ def test_gradient_loss_ignores_a_constant_offset():
 def test_silog_matches_numpy(case, lam):
   pred, target = VALUE_CASES[case]
   _close(losses.get('silog')(pred, target, lam=lam), _np_silog(pred, target, lam), atol=1e-5)
+
+
+def test_log_l1_is_the_mean_absolute_log_ratio_of_the_mapped_nearness():
+  target = jnp.full((1, 2, 2, 1), 19.0 / 255)  # Level 19: (19 + 1) / 256 after the mapping.
+  pred = jnp.full((1, 2, 2, 1), 24.0 / 255)  # Level 24: 25 / 256, 1.25 x nearer.
+  assert float(losses.get('log_l1')(pred, target)) == pytest.approx(np.log(1.25), rel=1e-5)
+
+
+def test_log_l1_weighs_a_level_missed_at_a_far_wall_more_than_near_the_camera():
+  miss = lambda level: float(losses.get('log_l1')(jnp.full((1, 1, 1, 1), (level + 1) / 255),
+                                                  jnp.full((1, 1, 1, 1), level / 255)))
+  assert miss(20) == pytest.approx(np.log(22 / 21), rel=1e-5)
+  assert miss(20) > 9 * miss(200)  # 1/21 against 1/201.
+  l1 = losses.get('l1')
+  assert float(l1(jnp.full((1, 1, 1, 1), 21 / 255), jnp.full((1, 1, 1, 1), 20 / 255))) == (
+      pytest.approx(float(l1(jnp.full((1, 1, 1, 1), 201 / 255), jnp.full((1, 1, 1, 1), 200 / 255)))))
 
 
 def test_silog_with_lam_one_ignores_a_global_scale():

@@ -24,6 +24,7 @@ PINNED_STUDIES = [
     ('default_study', 'HUNDRED_ROOMS', False),
     ('context_study', 'THREE_HUNDRED_ROOMS', True),
     ('position_study', 'THREE_HUNDRED_ROOMS', True),
+    ('budget_study', 'THREE_HUNDRED_ROOMS', True),
 ]
 
 

@@ -1,0 +1,40 @@
+"""The depth loss's scale and the batch, on `make run`'s own budget and set.
+
+`python run.py --config configs/budget_study.py --workdir runs/budget_study` trains
+configs/cnn.py (dmnet_cnn with its global-context block, the 300-room set at 64 px, 2,400
+steps of 8, seed 0) and one change per run, and writes `runs/budget_study/budget_study.md`:
+test metrics beside both baselines, parameters and wall time, learning curves against wall
+time, and every run's predictions on the same test samples.
+
+  default  configs/cnn.py as measured on 2026-11-30.
+  log_l1   the depth loss's L1 term on log nearness (`log_l1`) instead of nearness: a
+           level missed at a far wall costs as much as delta1 and AbsRel say it does.
+  batch16  1,700 steps of 16: a step of 16 costs about 1.4 x one of 8 on a 2-core CPU
+           (BENCHMARKS.md, "Train speed against PyTorch"), so about the default's train
+           time, with 1.4 x the samples seen.
+"""
+import ml_collections
+
+from configs import base
+from configs import cnn
+
+
+def get_config():
+  """configs/cnn.py with `study.variants`: a log-space depth L1, batch 16."""
+  config = cnn.get_config()
+  # The set, model and losses it was measured with, whatever the defaults are now.
+  config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
+  config.model.global_context = True
+  config.loss.depth = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')]
+  config.study = ml_collections.ConfigDict()
+  config.study.name = 'budget_study'
+  config.study.num_grid_samples = 4
+  config.study.variants = ml_collections.ConfigDict(dict(
+      default=dict(),
+      log_l1=dict(loss=dict(depth=[dict(name='log_l1'), dict(name='ssim'),
+                                   dict(name='gradient')])),
+      batch16=dict(train=dict(batch_size=16, steps=1700, checkpoint_every=850,
+                              log_every=85),
+                   eval=dict(every=850)),
+  ), sort_keys=False)
+  return config
