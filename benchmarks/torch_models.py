@@ -299,17 +299,84 @@ def count_params(model: nn.Module) -> int:
   return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def train_step(model: nn.Module, optimizer, batch, grad_clip_norm: float = 1.0):
-  """One step as the zoo trains: BCE-with-logits (mask) + SmoothL1(sigmoid(depth)).
+# The losses of `configs/base.py`, which every config train_speed.py races uses.
+DEFAULT_LOSS = dict(mask=[dict(name='bce_with_logits'), dict(name='dice')],
+                    depth=[dict(name='l1'), dict(name='ssim'), dict(name='gradient')])
+
+
+def dice_loss(prob, target, smooth: float = 1.0):
+  """`losses.dice`: 1 - (2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth), batch mean."""
+  dims = tuple(range(1, prob.ndim))
+  intersection = (prob * target).sum(dims)
+  total = prob.sum(dims) + target.sum(dims)
+  return (1.0 - (2.0 * intersection + smooth) / (total + smooth)).mean()
+
+
+def _gaussian_blur(x, size: int, sigma: float):
+  """dm-pix's separable Gaussian filter with 'valid' padding, on NCHW `x`."""
+  taps = torch.arange(size, dtype=x.dtype, device=x.device) - size // 2
+  window = torch.exp(-0.5 * (taps / sigma) ** 2)
+  window = window / window.sum()
+  channels = x.shape[1]
+  x = F.conv2d(x, window.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)
+  return F.conv2d(x, window.view(1, 1, size, 1).expand(channels, 1, size, 1), groups=channels)
+
+
+def ssim_loss(a, b, max_val: float = 1.0, size: int = 11, sigma: float = 1.5,
+              k1: float = 0.01, k2: float = 0.03):
+  """`losses.ssim`: 1 - the batch mean of each image's SSIM, computed as dm-pix does."""
+  blur = lambda z: _gaussian_blur(z, size, sigma)
+  mu0, mu1 = blur(a), blur(b)
+  mu00, mu11, mu01 = mu0 * mu0, mu1 * mu1, mu0 * mu1
+  epsilon = torch.finfo(torch.float32).eps ** 2
+  sigma00 = torch.clamp(blur(a * a) - mu00, min=epsilon)
+  sigma11 = torch.clamp(blur(b * b) - mu11, min=epsilon)
+  sigma01 = blur(a * b) - mu01
+  sigma01 = torch.sign(sigma01) * torch.minimum(torch.sqrt(sigma00 * sigma11), sigma01.abs())
+  c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+  ssim_map = ((2 * mu01 + c1) * (2 * sigma01 + c2)) / (
+      (mu00 + mu11 + c1) * (sigma00 + sigma11 + c2))
+  return 1.0 - ssim_map.mean(dim=(1, 2, 3)).mean()
+
+
+def gradient_loss(pred, target):
+  """`losses.gradient`: the L1 between the forward differences of pred and target."""
+  error = pred - target
+  dy = error[:, :, 1:, :] - error[:, :, :-1, :]
+  dx = error[:, :, :, 1:] - error[:, :, :, :-1]
+  return dy.abs().mean() + dx.abs().mean()
+
+
+def default_loss(outputs, batch):
+  """The loss of `DEFAULT_LOSS`, weighted sum 1 : 1, as our train step computes it.
+
+  Mask: BCE-with-logits + Dice on sigmoid(logits); depth on sigmoid(logits): L1 + (1 -
+  SSIM) + gradient L1. Computed in float32 whatever the autocast dtype of the model.
+  """
+  mask_logits, depth = outputs['mask'].float(), torch.sigmoid(outputs['depth'].float())
+  mask = (F.binary_cross_entropy_with_logits(mask_logits, batch['mask'])
+          + dice_loss(torch.sigmoid(mask_logits), batch['mask']))
+  depth_loss = (F.l1_loss(depth, batch['depth']) + ssim_loss(depth, batch['depth'])
+                + gradient_loss(depth, batch['depth']))
+  return mask + depth_loss
+
+
+def train_step(model: nn.Module, optimizer, batch, grad_clip_norm: float = 1.0,
+               autocast_dtype: torch.dtype | None = None):
+  """One step as the zoo trains: `default_loss`, backward, clipping, the optimizer.
 
   Gradients are clipped to a global norm of `grad_clip_norm` (0: not clipped), as
-  `training.optim.make_optimizer` does. `batch` holds NCHW float tensors: normalized
-  `bg`, `fg_bg` and `mask`, `depth` in [0, 1]. Returns the loss (a tensor).
+  `training.optim.make_optimizer` does. `batch` holds NCHW float tensors on the model's
+  device: normalized `bg`, `fg_bg` and `mask`, `depth` in [0, 1]. With `autocast_dtype`
+  (e.g. torch.bfloat16) the forward pass runs under autocast in it, as our bfloat16
+  compute dtype does, with float32 parameters. Returns the loss (a tensor).
   """
   optimizer.zero_grad(set_to_none=True)
-  outputs = model(batch['bg'], batch['fg_bg'])
-  loss = (F.binary_cross_entropy_with_logits(outputs['mask'], batch['mask']) +
-          F.smooth_l1_loss(torch.sigmoid(outputs['depth']), batch['depth'], beta=1.0))
+  device_type = batch['bg'].device.type
+  with torch.autocast(device_type, dtype=autocast_dtype or torch.float32,
+                      enabled=autocast_dtype is not None):
+    outputs = model(batch['bg'], batch['fg_bg'])
+  loss = default_loss(outputs, batch)
   loss.backward()
   if grad_clip_norm:
     nn.utils.clip_grad_norm_(model.parameters(), grad_clip_norm)

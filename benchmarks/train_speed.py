@@ -1,8 +1,10 @@
-"""Training speed: our jitted train step against a PyTorch twin of each model, on the CPU.
+"""Training speed: our jitted train step against a PyTorch twin of each model, on one device.
 
   python benchmarks/train_speed.py --quick   # dmnet_cnn, 3 repeats, one sweep point (< 2 min)
   python benchmarks/train_speed.py           # all three models, 4 repeats, full batch sweep
   python benchmarks/train_speed.py --models unet --repeats 3 --no_sweep
+  python benchmarks/train_speed.py --quick --torch_tuned --no_sweep  # + channels_last, compile
+  python benchmarks/train_speed.py --dtype bfloat16   # ours in bfloat16, torch under autocast
   python benchmarks/train_speed.py --quick --compiler_options \
       '{"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,\
 LIBRARY_FUSION_TYPE_REDUCE,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION"}'  # jax's default
@@ -18,13 +20,17 @@ For `dmnet_cnn`, `dmnet_resnet` and `unet` at their config's image size and batc
          compiles it with other XLA options than `steps.jit_steps` sets.
   torch: the same architecture in PyTorch (`benchmarks/torch_models.py`; parameter
          counts asserted equal within 1%), `model.train()`, Adam with the config's lr,
-         the same gradient clipping, BCE-with-logits on the mask + SmoothL1 on
-         sigmoid(depth); on random NCHW float batches already normalized;
-         `torch.set_num_threads` = the cores JAX uses.
+         the same gradient clipping and the same loss terms (`torch_models.default_loss`:
+         BCE-with-logits + Dice on the mask, L1 + SSIM + gradient L1 on sigmoid(depth));
+         on random NCHW float batches already normalized and on its device: a GPU when
+         PyTorch sees one (`--torch_device`), where JAX then runs ours too; with
+         `--dtype bfloat16` (or float16) its forward pass runs under autocast in that
+         dtype. `torch.set_num_threads` = the cores JAX uses. `--torch_tuned` races a
+         third side: the twin in channels_last memory format under `torch.compile`.
 The two alternate (ours, torch, ours, torch, ...) in chunks of about `--chunk_s`
 seconds, so a change in the machine's load hits both; per side the median images/s over
 the repeats is reported, and `ratio` (ours / torch) is the median of the per-repeat
-ratios. Each side runs in its own (spawned) process and waits on a pipe while the other
+ratios (`ratio_spread`: their min and max). Each side runs in its own (spawned) process and waits on a pipe while the other
 runs: in one process, our step ran 15-30% slower once torch had trained there (450 ->
 520 -> 590 ms/step for dmnet_cnn at batch 32, measured; torch's allocations and thread
 pool stay behind), which no user of either library sees. Before timing, `check_equivalence` copies the flax weights into the
@@ -159,29 +165,57 @@ class OursRunner:
     return time.perf_counter() - start
 
 
-class TorchRunner:
-  """The PyTorch twin's train step on the same config; `run(steps)` -> seconds."""
+TORCH_AUTOCAST = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
 
-  def __init__(self, config, rng, num_batches: int = 2):
+
+def torch_device(name: str = 'auto') -> str:
+  """'cuda' when `name` is 'auto' and PyTorch sees a GPU, else 'cpu'; other names as given."""
+  if name == 'auto':
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+  return name
+
+
+class TorchRunner:
+  """The PyTorch twin's train step on the same config; `run(steps)` -> seconds.
+
+  On `device` ('cpu' or 'cuda'), with the forward pass under autocast in the config's
+  compute dtype where that is bfloat16 or float16 (ours runs in it too). `tuned` adds
+  what a PyTorch user tunes a model with: channels_last memory format and
+  `torch.compile`.
+  """
+
+  def __init__(self, config, rng, num_batches: int = 2, device: str = 'cpu',
+               tuned: bool = False):
     self.batch_size = config.train.batch_size
+    self.device = torch.device(device)
     torch.manual_seed(0)
-    self.model = torch_models.build(config.model)
-    self.model.train()
-    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.lr)
+    memory_format = torch.channels_last if tuned else torch.contiguous_format
+    model = torch_models.build(config.model).to(self.device, memory_format=memory_format)
+    model.train()
+    self.optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
+    self.model = torch.compile(model) if tuned else model
     self.grad_clip_norm = config.optimizer.grad_clip_norm
-    self.batches = [torch_batch(random_batch(rng, self.batch_size, config.data.image_size))
-                    for _ in range(num_batches)]
+    self.autocast_dtype = TORCH_AUTOCAST.get(config.model.dtype)
+    self.batches = [
+        {key: value.to(self.device, memory_format=memory_format)
+         for key, value in torch_batch(random_batch(
+             rng, self.batch_size, config.data.image_size)).items()}
+        for _ in range(num_batches)]
     self.steps_done = 0
-    self.run(1)  # Warm-up: oneDNN primitives, allocator.
+    start = time.perf_counter()
+    self.run(1)  # Warm-up: oneDNN primitives or CUDA kernels, allocator; compiling if tuned.
+    self.first_step_s = time.perf_counter() - start
 
   def run(self, steps: int) -> float:
-    """Runs `steps` train steps; the seconds they took."""
+    """Runs `steps` train steps; the seconds until the device finished them."""
     start = time.perf_counter()
     for _ in range(steps):
       torch_models.train_step(self.model, self.optimizer,
                               self.batches[self.steps_done % len(self.batches)],
-                              self.grad_clip_norm)
+                              self.grad_clip_norm, self.autocast_dtype)
       self.steps_done += 1
+    if self.device.type == 'cuda':
+      torch.cuda.synchronize(self.device)
     return time.perf_counter() - start
 
 
@@ -189,16 +223,16 @@ class RemoteRunner:
   """An `OursRunner` or `TorchRunner` in a spawned process of its own; `run(steps)` ->
   seconds, as measured there. `close()` ends the process."""
 
-  def __init__(self, side: str, config, compiler_options=None):
+  def __init__(self, side: str, config, compiler_options=None, torch_options=None):
     context = multiprocessing.get_context('spawn')
     self._conn, child_conn = context.Pipe()
     self._process = context.Process(
         target=_serve_runner, args=(child_conn, side, config, compiler_options,
-                                    jax_threads()), daemon=True)
+                                    torch_options or {}, jax_threads()), daemon=True)
     self._process.start()
     facts = self._receive()
     self.batch_size = facts.pop('batch_size')
-    self.__dict__.update(facts)  # init_s, compile_s, first_step_s (ours only).
+    self.__dict__.update(facts)  # first_step_s; init_s and compile_s (ours only).
 
   def _receive(self):
     reply = self._conn.recv()
@@ -219,7 +253,7 @@ class RemoteRunner:
       self._process.join(timeout=60)
 
 
-def _serve_runner(conn, side: str, config, compiler_options, threads: int):
+def _serve_runner(conn, side: str, config, compiler_options, torch_options, threads: int):
   """The body of a `RemoteRunner`'s process: builds the runner, then runs on request."""
   try:
     torch.set_num_threads(threads)
@@ -229,7 +263,8 @@ def _serve_runner(conn, side: str, config, compiler_options, threads: int):
       facts = dict(init_s=runner.init_s, compile_s=runner.compile_s,
                    first_step_s=runner.first_step_s)
     else:
-      runner, facts = TorchRunner(config, rng), {}
+      runner = TorchRunner(config, rng, **torch_options)
+      facts = dict(first_step_s=runner.first_step_s)
     conn.send(dict(batch_size=runner.batch_size, **facts))
     while (steps := conn.recv()) is not None:
       conn.send(runner.run(steps))
@@ -263,14 +298,17 @@ def interleaved(runners: dict, repeats: int, chunk_s: float) -> dict:
   return out
 
 
-def peak_gflops(repeats: int = 5) -> dict:
-  """The best GFLOP/s of a 2048 x 2048 float32 matmul in jax and in torch, alternating."""
+def peak_gflops(repeats: int = 5, device: str = 'cpu') -> dict:
+  """The best GFLOP/s of a 2048 x 2048 float32 matmul in jax and in torch (on `device`),
+  alternating."""
   flops = 2 * PEAK_SIZE**3
   a = np.random.default_rng(0).standard_normal((PEAK_SIZE, PEAK_SIZE), np.float32)
-  a_jax, a_torch = jnp.asarray(a), torch.from_numpy(a)
+  a_jax, a_torch = jnp.asarray(a), torch.from_numpy(a).to(device)
   matmul = jax.jit(jnp.dot)
+  sync = torch.cuda.synchronize if a_torch.is_cuda else (lambda: None)
   jax.block_until_ready(matmul(a_jax, a_jax))
   torch.mm(a_torch, a_torch)
+  sync()
   best = {'jax': 0.0, 'torch': 0.0}
   for _ in range(repeats):
     start = time.perf_counter()
@@ -278,6 +316,7 @@ def peak_gflops(repeats: int = 5) -> dict:
     best['jax'] = max(best['jax'], flops / (time.perf_counter() - start) / 1e9)
     start = time.perf_counter()
     torch.mm(a_torch, a_torch)
+    sync()
     best['torch'] = max(best['torch'], flops / (time.perf_counter() - start) / 1e9)
   return best
 
@@ -387,12 +426,18 @@ def measure_model(name: str, args, peak: float) -> dict:
   ours = RemoteRunner('ours', config, args.compiler_options)
   print(f'  ours: init {ours.init_s:.1f} s, compile {ours.compile_s:.1f} s, first step '
         f'done after {ours.first_step_s:.1f} s (load {load_before} -> {load()})', flush=True)
-  theirs = RemoteRunner('torch', config)
+  runners = {'ours': ours, 'torch': RemoteRunner('torch', config,
+                                                 torch_options=dict(device=args.torch_device))}
+  if args.torch_tuned:
+    runners['torch_tuned'] = RemoteRunner(
+        'torch', config, torch_options=dict(device=args.torch_device, tuned=True))
+    print(f'  torch tuned (channels_last, torch.compile): first step done after '
+          f'{runners["torch_tuned"].first_step_s:.1f} s', flush=True)
   try:
-    result = interleaved({'ours': ours, 'torch': theirs}, args.repeats, args.chunk_s)
+    result = interleaved(runners, args.repeats, args.chunk_s)
   finally:
-    ours.close()
-    theirs.close()
+    for runner in runners.values():
+      runner.close()
   train_flops = 3 * zoo.flops_per_image(flax_model, image_size)
   images_per_s = result['ours']['images_per_s']
   torch_images_per_s = result['torch']['images_per_s']
@@ -410,6 +455,18 @@ def measure_model(name: str, args, peak: float) -> dict:
       steps_per_chunk=dict(ours=result['ours']['steps_per_chunk'],
                            torch=result['torch']['steps_per_chunk']),
       loads=result['loads'])
+  if args.torch_tuned:
+    tuned = result['torch_tuned']
+    tuned_ratios = [a / b for a, b in zip(result['ours']['rounds'], tuned['rounds'])]
+    figures.update(torch_tuned_images_per_s=tuned['images_per_s'],
+                   torch_tuned_step_ms=tuned['step_ms'],
+                   ratio_to_tuned=statistics.median(tuned_ratios),
+                   ratio_to_tuned_spread=[min(tuned_ratios), max(tuned_ratios)])
+    figures['rounds']['torch_tuned'] = tuned['rounds']
+    print(f'  torch tuned {tuned["images_per_s"]:7.1f} img/s ({tuned["step_ms"]:.0f} ms/step)'
+          f'   ratio ours / tuned {figures["ratio_to_tuned"]:.2f} '
+          f'[{", ".join(f"{r:.2f}" for r in tuned_ratios)}]', flush=True)
+  figures['ratio_spread'] = [min(result['ratios']), max(result['ratios'])]
   print(f'  ours {images_per_s:7.1f} img/s ({figures["step_ms"]:.0f} ms/step, '
         f'{figures["gflops"]:.1f} GFLOP/s, {figures["flops_share"]:.0%} of peak)   '
         f'torch {torch_images_per_s:7.1f} img/s ({figures["torch_step_ms"]:.0f} ms/step, '
@@ -425,7 +482,7 @@ def batch_sweep(batch_sizes, args) -> dict:
   for batch_size in batch_sizes:
     config = benchmark_config(SWEEP_MODEL, args, batch_size)
     ours = RemoteRunner('ours', config, args.compiler_options)
-    theirs = RemoteRunner('torch', config)
+    theirs = RemoteRunner('torch', config, torch_options=dict(device=args.torch_device))
     try:
       result = interleaved({'ours': ours, 'torch': theirs}, args.sweep_repeats,
                            args.chunk_s / 2)
@@ -466,10 +523,15 @@ def main(argv=None):
   parser.add_argument('--no_augment', action='store_true',
                       help='config.data.augment = [] on our side (torch never augments)')
   parser.add_argument('--dtype', default='', help="our compute dtype, e.g. 'bfloat16'")
+  parser.add_argument('--torch_device', default='auto',
+                      help="the twin's device: auto (cuda when PyTorch sees a GPU), cpu, cuda")
+  parser.add_argument('--torch_tuned', action='store_true',
+                      help='a third side: the twin with channels_last and torch.compile')
   parser.add_argument('--compiler_options', type=json.loads, default=None,
                       help='XLA options (JSON) to compile our step with instead of '
                       "steps.jit_steps' own")
   args = parser.parse_args(argv)
+  args.torch_device = torch_device(args.torch_device)
   args.repeats = args.repeats or (3 if args.quick else 4)
   args.sweep_repeats = 2 if args.quick else 3
   args.chunk_s = args.chunk_s or (2.0 if args.quick else 3.0)
@@ -483,9 +545,10 @@ def main(argv=None):
   torch.set_num_threads(threads)
   start = time.perf_counter()
   print(f'jax {jax.__version__} on {jax.devices()[0].device_kind} ({threads} cores), '
-        f'torch {torch.__version__} with {torch.get_num_threads()} threads; '
+        f'torch {torch.__version__} on {args.torch_device} with {torch.get_num_threads()} '
+        f'threads; '
         f'XLA_FLAGS={os.environ.get("XLA_FLAGS", "")!r}; load {load()}', flush=True)
-  peak = peak_gflops()
+  peak = peak_gflops(device=args.torch_device)
   print(f'peak (2048^2 float32 matmul): jax {peak["jax"]:.1f} GFLOP/s, '
         f'torch {peak["torch"]:.1f} GFLOP/s (load {load()})', flush=True)
   results = {name: measure_model(name, args, max(peak.values())) for name in names}
@@ -497,7 +560,8 @@ def main(argv=None):
                  quick=args.quick, repeats=args.repeats, threads=threads,
                  xla_flags=os.environ.get('XLA_FLAGS', ''),
                  compiler_options=args.compiler_options, augment=not args.no_augment,
-                 dtype=args.dtype or 'float32',
+                 dtype=args.dtype or 'float32', torch_device=args.torch_device,
+                 torch_tuned=args.torch_tuned, jax_device=jax.devices()[0].device_kind,
                  load_avg=[round(x, 2) for x in os.getloadavg()],
                  wall_s=round(time.perf_counter() - start, 1))
   print(json.dumps(results))

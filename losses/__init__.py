@@ -12,15 +12,17 @@ from losses.registry import get
 from losses.registry import names
 from losses.registry import register
 from losses import builtin  # pylint: disable=unused-import  (registers the built-in losses)
+from losses.combine import Combiner
 from losses.combine import Loss
 from losses.combine import build
 from losses.combine import combiner_names
 from losses.combine import init_loss_params
+from losses.combine import register_combiner
 from losses.combine import total_loss
 from losses.combine import validate_loss_config
 from losses import metrics
 
 __all__ = [
-    'Loss', 'build', 'combiner_names', 'get', 'init_loss_params', 'metrics', 'names', 'register',
-    'total_loss', 'validate_loss_config',
+    'Combiner', 'Loss', 'build', 'combiner_names', 'get', 'init_loss_params', 'metrics', 'names',
+    'register', 'register_combiner', 'total_loss', 'validate_loss_config',
 ]

@@ -426,6 +426,23 @@ def test_total_loss_is_jit_safe():
   _close(jitted[0], eager[0])
 
 
+def test_a_registered_combiner_is_chosen_by_name_and_a_second_registration_is_refused():
+  from losses import combine  # pylint: disable=g-import-not-at-top
+  larger = losses.Combiner(lambda: {}, lambda weights, mask, depth, params: (
+      jnp.maximum(mask, depth), {}))
+  losses.register_combiner('larger_head', larger)
+  try:
+    assert 'larger_head' in losses.combiner_names()
+    outputs, batch = _outputs_and_batch()
+    config = dict(mask='bce_with_logits', depth='smooth_l1', combine='larger_head')
+    total, _ = losses.total_loss(config, outputs, batch, {})
+    _close(total, max(_head_losses(outputs, batch)))
+    with pytest.raises(ValueError, match="combiner 'larger_head' is already registered"):
+      losses.register_combiner('larger_head', larger)
+  finally:
+    del combine._COMBINERS['larger_head']  # pylint: disable=protected-access
+
+
 def test_unknown_combine_lists_the_known_ones():
   outputs, batch = _outputs_and_batch()
   config = dict(mask='mse', depth='mse', combine='product')

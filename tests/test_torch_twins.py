@@ -35,3 +35,27 @@ def test_the_cnn_twin_sees_pixel_coordinates_as_the_zoo_model_does():
   config.data.image_size = 16
   config.model.update(dict(SMALL['dmnet_cnn'], coordinates=True, input_skip=True))
   assert train_speed.check_equivalence(config) < 1e-4
+
+
+def test_the_twins_loss_is_our_default_loss():
+  """Both sides of the race do the same work per step: the same five loss terms."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+
+  import losses  # pylint: disable=g-import-not-at-top
+  import torch_models  # pylint: disable=g-import-not-at-top
+  from configs import base  # pylint: disable=g-import-not-at-top
+
+  config = base.get_config().loss
+  assert {'mask': list(config.mask), 'depth': list(config.depth)} == torch_models.DEFAULT_LOSS
+  rng = np.random.default_rng(0)
+  shape = (3, 24, 20, 1)
+  outputs = {head: (rng.standard_normal(shape) * 3).astype(np.float32)
+             for head in ('mask', 'depth')}
+  batch = dict(mask=(rng.uniform(size=shape) < 0.2).astype(np.float32),
+               depth=rng.uniform(size=shape).astype(np.float32))
+  ours, _ = losses.build(config)(outputs, batch, {})
+  nchw = lambda a: torch.from_numpy(a.transpose(0, 3, 1, 2).copy())
+  theirs = torch_models.default_loss({k: nchw(v) for k, v in outputs.items()},
+                                     {k: nchw(v) for k, v in batch.items()})
+  assert float(theirs) == pytest.approx(float(ours), rel=1e-5)
