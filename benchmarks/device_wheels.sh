@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PACKAGES=(array_record dm-tree dm_pix grain immutabledict ml_collections simple-parsing
           docstring-parser tensorboardX tensorflow-datasets tensorflow-metadata termcolor toml
-          googleapis-common-protos)
+          googleapis-common-protos portpicker)
 PLATFORMS=(manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_24_x86_64
            manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64)
 

@@ -82,8 +82,8 @@ def fuse_inputs(bg, fg_bg, difference: bool = True, coordinates: bool = False):
   parts = [bg, fg_bg, fg_bg - bg] if difference else [bg, fg_bg]
   if coordinates:
     n, _, h, w = bg.shape
-    rows = torch.linspace(-1.0, 1.0, h, dtype=bg.dtype)[:, None].expand(h, w)
-    cols = torch.linspace(-1.0, 1.0, w, dtype=bg.dtype)[None, :].expand(h, w)
+    rows = torch.linspace(-1.0, 1.0, h, dtype=bg.dtype, device=bg.device)[:, None].expand(h, w)
+    cols = torch.linspace(-1.0, 1.0, w, dtype=bg.dtype, device=bg.device)[None, :].expand(h, w)
     parts.append(torch.stack([rows, cols])[None].expand(n, 2, h, w))
   return torch.cat(parts, dim=1)
 

@@ -65,6 +65,10 @@ for path in (ROOT, HERE):
   if path not in sys.path:
     sys.path.insert(0, path)
 
+# On a GPU, our side's process, the torch side's and this one share the device: none may
+# take 75% of its memory up front, as JAX does by default.
+os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
+
 import flax  # pylint: disable=g-import-not-at-top
 from flax import linen as nn  # pylint: disable=g-import-not-at-top
 import jax  # pylint: disable=g-import-not-at-top
@@ -179,15 +183,28 @@ class TorchRunner:
   """The PyTorch twin's train step on the same config; `run(steps)` -> seconds.
 
   On `device` ('cpu' or 'cuda'), with the forward pass under autocast in the config's
-  compute dtype where that is bfloat16 or float16 (ours runs in it too). `tuned` adds
-  what a PyTorch user tunes a model with: channels_last memory format and
-  `torch.compile`.
+  compute dtype where that is bfloat16 or float16 (ours runs in it too; float16 without
+  loss scaling: a race of speed, not of training). On CUDA, float32 matmuls and convs may
+  use TF32, as JAX's default precision does on the GPU. `tuned` adds what a PyTorch
+  user tunes a model with: channels_last memory format, `torch.compile` and, on CUDA,
+  cuDNN's autotuner (`cudnn.benchmark`). The loss is `torch_models.default_loss`, so
+  the config's must be the default (`torch_models.DEFAULT_LOSS`).
   """
 
   def __init__(self, config, rng, num_batches: int = 2, device: str = 'cpu',
                tuned: bool = False):
+    terms = lambda spec: [dict(name=spec)] if isinstance(spec, str) else [
+        dict(name=term) if isinstance(term, str) else dict(term) for term in spec]
+    loss = {head: terms(config.loss[head]) for head in ('mask', 'depth')}
+    if loss != torch_models.DEFAULT_LOSS:
+      raise ValueError(f'the PyTorch twin computes {torch_models.DEFAULT_LOSS} only; '
+                       f'this config asks for {loss}')
     self.batch_size = config.train.batch_size
     self.device = torch.device(device)
+    if self.device.type == 'cuda':
+      torch.backends.cuda.matmul.allow_tf32 = True
+      torch.backends.cudnn.allow_tf32 = True
+      torch.backends.cudnn.benchmark = tuned
     torch.manual_seed(0)
     memory_format = torch.channels_last if tuned else torch.contiguous_format
     model = torch_models.build(config.model).to(self.device, memory_format=memory_format)
@@ -463,6 +480,7 @@ def measure_model(name: str, args, peak: float) -> dict:
                    ratio_to_tuned=statistics.median(tuned_ratios),
                    ratio_to_tuned_spread=[min(tuned_ratios), max(tuned_ratios)])
     figures['rounds']['torch_tuned'] = tuned['rounds']
+    figures['steps_per_chunk']['torch_tuned'] = tuned['steps_per_chunk']
     print(f'  torch tuned {tuned["images_per_s"]:7.1f} img/s ({tuned["step_ms"]:.0f} ms/step)'
           f'   ratio ours / tuned {figures["ratio_to_tuned"]:.2f} '
           f'[{", ".join(f"{r:.2f}" for r in tuned_ratios)}]', flush=True)

@@ -9,9 +9,10 @@ time, and every run's predictions on the same test samples.
   default  configs/cnn.py as measured on 2026-11-30.
   log_l1   the depth loss's L1 term on log nearness (`log_l1`) instead of nearness: a
            level missed at a far wall costs as much as delta1 and AbsRel say it does.
-  batch16  1,700 steps of 16: a step of 16 costs about 1.4 x one of 8 on a 2-core CPU
-           (BENCHMARKS.md, "Train speed against PyTorch"), so about the default's train
-           time, with 1.4 x the samples seen.
+  batch16  1,700 steps of 16: 1.4 x the samples seen. It was meant to take the default's
+           train time; on a 2-core CPU a step of 16 costs 1.98 x one of 8
+           (`python benchmarks/step_by_size.py --sizes 64 --batch_sizes 8,16`), so it
+           took 1.4 x as long.
 """
 import ml_collections
 

@@ -59,3 +59,26 @@ def test_the_twins_loss_is_our_default_loss():
   theirs = torch_models.default_loss({k: nchw(v) for k, v in outputs.items()},
                                      {k: nchw(v) for k, v in batch.items()})
   assert float(theirs) == pytest.approx(float(ours), rel=1e-5)
+
+
+def test_the_twin_refuses_a_loss_it_does_not_compute():
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  config = train_speed.get_config('dmnet_cnn')
+  config.loss.depth = 'l1'
+  with pytest.raises(ValueError, match='PyTorch twin computes .* this config asks for'):
+    train_speed.TorchRunner(config, np.random.default_rng(0))
+
+
+def test_the_twin_trains_on_the_cpu_under_bfloat16_autocast():
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+  config = train_speed.get_config('dmnet_cnn')
+  config.data.image_size, config.train.batch_size = 16, 2
+  config.model.update(dict(SMALL['dmnet_cnn'], dtype='bfloat16'))
+  runner = train_speed.TorchRunner(config, np.random.default_rng(0), device='cpu')
+  assert runner.autocast_dtype == torch.bfloat16
+  before = [p.detach().clone() for p in runner.model.parameters()]
+  assert runner.run(2) > 0
+  after = list(runner.model.parameters())
+  assert all(p.dtype == torch.float32 for p in after)  # Parameters stay float32.
+  assert any(not torch.equal(a, b) for a, b in zip(before, after))  # It trained.

@@ -1,0 +1,27 @@
+"""benchmarks/depth_errors.py's depth edges: where a pixel's value may come from either side."""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                'benchmarks'))
+import depth_errors  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def test_a_step_in_nearness_marks_the_pixels_on_both_sides_of_it():
+  nearness = np.full((1, 4, 6), 0.2)
+  nearness[:, :, 3:] = 0.5  # A desk's edge: 2.5 x nearer from column 3 on.
+  edges = depth_errors.depth_edges(nearness)
+  np.testing.assert_array_equal(edges[0].any(axis=0), [False, False, True, True, False, False])
+  assert edges[0, :, 2:4].all()
+
+
+def test_a_gentle_slope_has_no_edges_and_a_steep_one_has():
+  columns = np.arange(8)
+  gentle = np.broadcast_to(0.2 * 1.1 ** columns, (1, 3, 8))  # 1.21 across three pixels.
+  steep = np.broadcast_to(0.2 * 1.2 ** columns, (1, 3, 8))  # 1.44 across three pixels.
+  assert not depth_errors.depth_edges(gentle).any()
+  edges = depth_errors.depth_edges(steep)
+  assert edges[:, :, 1:-1].all()
+  assert not edges[:, :, [0, -1]].any()  # The image's border repeats itself: two pixels only.
