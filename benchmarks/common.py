@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: stand-in data statistics and random batches."""
+"""What the benchmark scripts share: stand-in data statistics, random batches, timing in turns."""
 import numpy as np
 
 # Random inputs are uniform in [0, 1]; these stand in for a dataset's statistics.
@@ -13,3 +13,16 @@ def random_batch(rng: np.random.Generator, batch_size: int, image_size: int):
               fg_bg=rng.integers(0, 256, shape + (3,), np.uint8),
               mask=(rng.random(shape + (1,)) > 0.5).astype(np.uint8) * 255,
               depth=rng.integers(0, 256, shape + (1,), np.uint8))
+
+
+def time_in_turns(runners: dict, rounds: int, steps: int) -> dict:
+  """Each runner's ms per step in every round; in a round the runners run in turn.
+
+  A runner has `run(steps) -> seconds`. Interleaving puts a change in the machine's load
+  on every runner alike, so their medians compare.
+  """
+  times = {name: [] for name in runners}
+  for _ in range(rounds):
+    for name, runner in runners.items():
+      times[name].append(runner.run(steps) / steps * 1e3)
+  return times

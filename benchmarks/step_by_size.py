@@ -21,6 +21,7 @@ for path in (os.path.dirname(HERE), HERE):
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 
+import common  # pylint: disable=g-import-not-at-top
 import train_speed  # pylint: disable=g-import-not-at-top
 from configs import cnn  # pylint: disable=g-import-not-at-top
 from training import steps  # pylint: disable=g-import-not-at-top
@@ -45,10 +46,7 @@ def main(argv=None):
         config, rng, compiler_options=dict(steps.CPU_TRAIN_COMPILER_OPTIONS))
     print(f'{size} px, batch {batch}: compiled in {runners[size, batch].compile_s:.1f} s',
           flush=True)
-  times = {shape: [] for shape in shapes}
-  for _ in range(args.rounds):
-    for shape, runner in runners.items():
-      times[shape].append(runner.run(args.steps) / args.steps * 1e3)
+  times = common.time_in_turns(runners, args.rounds, args.steps)
   medians = {shape: statistics.median(values) for shape, values in times.items()}
   first = medians[shapes[0]]
   for (size, batch), ms in medians.items():

@@ -31,6 +31,7 @@ for path in (os.path.dirname(HERE), HERE):
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
+import common  # pylint: disable=g-import-not-at-top
 import train_speed  # pylint: disable=g-import-not-at-top
 from training import steps  # pylint: disable=g-import-not-at-top
 from zoo import layers  # pylint: disable=g-import-not-at-top
@@ -94,10 +95,7 @@ def main(argv=None):
       runners[f'{model}/{variant}'] = build(model, variant, rng)
       print(f'{model}/{variant}: compiled in {runners[f"{model}/{variant}"].compile_s:.1f} s',
             flush=True)
-  times = {name: [] for name in runners}
-  for _ in range(args.rounds):
-    for name, runner in runners.items():
-      times[name].append(runner.run(args.steps) / args.steps * 1e3)
+  times = common.time_in_turns(runners, args.rounds, args.steps)
   result = {name: round(statistics.median(values), 1) for name, values in times.items()}
   for name, ms in result.items():
     print(f'{name:40s} {ms:8.1f} ms/step  rounds {[round(t) for t in times[name]]}')
