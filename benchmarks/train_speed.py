@@ -30,10 +30,10 @@ For `dmnet_cnn`, `dmnet_resnet` and `unet` at their config's image size and batc
 The two alternate (ours, torch, ours, torch, ...) in chunks of about `--chunk_s`
 seconds, so a change in the machine's load hits both; per side the median images/s over
 the repeats is reported, and `ratio` (ours / torch) is the median of the per-repeat
-ratios (`ratio_spread`: their min and max). Each side runs in its own (spawned) process and waits on a pipe while the other
-runs: in one process, our step ran 15-30% slower once torch had trained there (450 ->
-520 -> 590 ms/step for dmnet_cnn at batch 32, measured; torch's allocations and thread
-pool stay behind), which no user of either library sees. Before timing, `check_equivalence` copies the flax weights into the
+ratios (`ratio_spread`: their min and max). Each side runs in its own (spawned) process
+and waits on a pipe while the other runs: in one process, our step ran slower once torch
+had trained there (torch's allocations and thread pool stay behind), which no user of
+either library sees. Before timing, `check_equivalence` copies the flax weights into the
 torch twin (with flax's padding) and compares the train-mode outputs on one batch.
 
 Achieved FLOP/s = 3 x forward FLOPs per image (`zoo.flops_per_image`) x images/s, as a

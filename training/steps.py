@@ -17,8 +17,8 @@ from losses import metrics as metrics_lib
 # XLA:CPU (jax 0.10) hands convolutions, dots and reductions to YNNPACK. Its weight-gradient
 # convolutions (a 3x3 output from a whole-image window) run 3-4x slower than Eigen's, and
 # they are most of a conv net's backward pass, so the train step keeps YNNPACK for dots
-# and reductions only. benchmarks/train_speed.py measured 2.0 -> 3.5 images/s for
-# dmnet_resnet, 8.2 -> 11.2 for unet, 29.6 -> 31.6 for dmnet_cnn (BENCHMARKS.md).
+# and reductions only (`benchmarks/step_variants.py` compares the three; BENCHMARKS.md,
+# "Making it fast").
 CPU_TRAIN_COMPILER_OPTIONS = {
     'xla_cpu_experimental_ynn_fusion_type':
         'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE',
