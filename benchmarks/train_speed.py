@@ -76,6 +76,7 @@ import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 import torch  # pylint: disable=g-import-not-at-top
 
+import losses  # pylint: disable=g-import-not-at-top
 import torch_models  # pylint: disable=g-import-not-at-top
 import zoo  # pylint: disable=g-import-not-at-top
 from common import MEAN, STATS, STD, random_batch  # pylint: disable=g-import-not-at-top
@@ -193,12 +194,9 @@ class TorchRunner:
 
   def __init__(self, config, rng, num_batches: int = 2, device: str = 'cpu',
                tuned: bool = False):
-    terms = lambda spec: [dict(name=spec)] if isinstance(spec, str) else [
-        dict(name=term) if isinstance(term, str) else dict(term) for term in spec]
-    loss = {head: terms(config.loss[head]) for head in ('mask', 'depth')}
-    if loss != torch_models.DEFAULT_LOSS:
+    if losses.build(config.loss) != losses.build(torch_models.DEFAULT_LOSS):
       raise ValueError(f'the PyTorch twin computes {torch_models.DEFAULT_LOSS} only; '
-                       f'this config asks for {loss}')
+                       f'this config asks for {config.loss.to_dict()}')
     self.batch_size = config.train.batch_size
     self.device = torch.device(device)
     if self.device.type == 'cuda':
@@ -293,7 +291,8 @@ def interleaved(runners: dict, repeats: int, chunk_s: float) -> dict:
   """Times the runners in turn, `repeats` rounds of ~`chunk_s` s each; per-side stats.
 
   Returns, per runner name, the images/s of every round, their median and the median
-  step time, plus 'ratios' (first runner / second, per round) and 'loads'.
+  step time, plus 'ratios' (per other runner's name: the first runner's images/s over
+  its, per round) and 'loads'.
   """
   steps = {}
   for name, runner in runners.items():  # A step's time, to size the chunks.
@@ -305,12 +304,12 @@ def interleaved(runners: dict, repeats: int, chunk_s: float) -> dict:
       seconds = runner.run(steps[name])
       rates[name].append(steps[name] * runner.batch_size / seconds)
     loads.append(load())
-  first, second = list(runners)[:2]
+  first, *others = list(runners)
   out = {name: dict(images_per_s=statistics.median(values), rounds=values,
                     step_ms=runners[name].batch_size / statistics.median(values) * 1e3,
                     steps_per_chunk=steps[name])
          for name, values in rates.items()}
-  out['ratios'] = [a / b for a, b in zip(rates[first], rates[second])]
+  out['ratios'] = {name: [a / b for a, b in zip(rates[first], rates[name])] for name in others}
   out['loads'] = loads
   return out
 
@@ -460,7 +459,7 @@ def measure_model(name: str, args, peak: float) -> dict:
   torch_images_per_s = result['torch']['images_per_s']
   figures.update(
       images_per_s=images_per_s, torch_images_per_s=torch_images_per_s,
-      ratio=statistics.median(result['ratios']),
+      ratio=statistics.median(result['ratios']['torch']),
       step_ms=result['ours']['step_ms'], torch_step_ms=result['torch']['step_ms'],
       compile_s=ours.compile_s, first_step_s=ours.first_step_s, init_s=ours.init_s,
       train_gflops_per_image=train_flops / 1e9,
@@ -473,8 +472,7 @@ def measure_model(name: str, args, peak: float) -> dict:
                            torch=result['torch']['steps_per_chunk']),
       loads=result['loads'])
   if args.torch_tuned:
-    tuned = result['torch_tuned']
-    tuned_ratios = [a / b for a, b in zip(result['ours']['rounds'], tuned['rounds'])]
+    tuned, tuned_ratios = result['torch_tuned'], result['ratios']['torch_tuned']
     figures.update(torch_tuned_images_per_s=tuned['images_per_s'],
                    torch_tuned_step_ms=tuned['step_ms'],
                    ratio_to_tuned=statistics.median(tuned_ratios),
@@ -484,12 +482,12 @@ def measure_model(name: str, args, peak: float) -> dict:
     print(f'  torch tuned {tuned["images_per_s"]:7.1f} img/s ({tuned["step_ms"]:.0f} ms/step)'
           f'   ratio ours / tuned {figures["ratio_to_tuned"]:.2f} '
           f'[{", ".join(f"{r:.2f}" for r in tuned_ratios)}]', flush=True)
-  figures['ratio_spread'] = [min(result['ratios']), max(result['ratios'])]
+  figures['ratio_spread'] = [min(result['ratios']['torch']), max(result['ratios']['torch'])]
   print(f'  ours {images_per_s:7.1f} img/s ({figures["step_ms"]:.0f} ms/step, '
         f'{figures["gflops"]:.1f} GFLOP/s, {figures["flops_share"]:.0%} of peak)   '
         f'torch {torch_images_per_s:7.1f} img/s ({figures["torch_step_ms"]:.0f} ms/step, '
         f'{figures["torch_gflops"]:.1f} GFLOP/s)   ratio {figures["ratio"]:.2f} '
-        f'[{", ".join(f"{r:.2f}" for r in result["ratios"])}]   '
+        f'[{", ".join(f"{r:.2f}" for r in result["ratios"]["torch"])}]   '
         f'load {result["loads"]}', flush=True)
   return figures
 
@@ -511,7 +509,7 @@ def batch_sweep(batch_sizes, args) -> dict:
         step_ms=result['ours']['step_ms'], images_per_s=result['ours']['images_per_s'],
         torch_step_ms=result['torch']['step_ms'],
         torch_images_per_s=result['torch']['images_per_s'],
-        ratio=statistics.median(result['ratios']), compile_s=ours.compile_s,
+        ratio=statistics.median(result['ratios']['torch']), compile_s=ours.compile_s,
         loads=result['loads'])
     row = out[str(batch_size)]
     print(f'  batch {batch_size:4d}: ours {row["step_ms"]:7.1f} ms/step '

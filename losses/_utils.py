@@ -19,6 +19,11 @@ def positive_nearness(v: jnp.ndarray) -> jnp.ndarray:
   return (255.0 * jnp.clip(v, 0.0, 1.0) + 1.0) / 256.0
 
 
+def log_nearness_ratio(pred: jnp.ndarray, target: jnp.ndarray) -> jnp.ndarray:
+  """log p' - log g' per pixel, with p', g' the `positive_nearness` of pred and target."""
+  return jnp.log(positive_nearness(pred)) - jnp.log(positive_nearness(target))
+
+
 def per_sample_sum(x: jnp.ndarray) -> jnp.ndarray:
   """Sums every axis but the first (the batch axis)."""
   return jnp.sum(x, axis=tuple(range(1, x.ndim)))

@@ -75,8 +75,7 @@ def log_l1(pred, target):
   uint8 level costs about 1/20 at level 20 (a far wall) and 1/200 at level 200: where
   `l1` weighs every level alike, this weighs the misses that delta1 and AbsRel count.
   """
-  return jnp.mean(jnp.abs(jnp.log(_utils.positive_nearness(pred))
-                          - jnp.log(_utils.positive_nearness(target))))
+  return jnp.mean(jnp.abs(_utils.log_nearness_ratio(pred, target)))
 
 
 @register('ssim', on_logits=False)
@@ -187,7 +186,7 @@ def silog(pred, target, lam=0.5):
   Returns:
     The mean over the batch.
   """
-  d = jnp.log(_utils.positive_nearness(pred)) - jnp.log(_utils.positive_nearness(target))
+  d = _utils.log_nearness_ratio(pred, target)
   axes = tuple(range(1, d.ndim))
   mean = jnp.mean(d, axis=axes, keepdims=True)
   # mean(d^2) - lam mean(d)^2, written as var(d) + (1 - lam) mean(d)^2 so that a
