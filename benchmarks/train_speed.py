@@ -79,6 +79,7 @@ import torch  # pylint: disable=g-import-not-at-top
 import losses  # pylint: disable=g-import-not-at-top
 import torch_models  # pylint: disable=g-import-not-at-top
 import zoo  # pylint: disable=g-import-not-at-top
+from configs import base  # pylint: disable=g-import-not-at-top
 from common import MEAN, STATS, STD, random_batch  # pylint: disable=g-import-not-at-top
 from training import loop  # pylint: disable=g-import-not-at-top
 
@@ -102,6 +103,9 @@ def get_config(name: str, batch_size: int | None = None, augment: bool = True):
   """`configs/<short name>.py` for zoo model `name`, optionally at another batch size."""
   config = importlib.import_module(f'configs.{CONFIGS[name]}').get_config()
   assert config.model.name == name, (name, config.model.name)
+  # The PyTorch twin steps with Adam, so ours does too (the configs' default is Muon):
+  # both sides do the same work. benchmarks/step_by_size.py prices Muon against Adam.
+  config.optimizer.update(base.ADAM)
   if batch_size:
     config.train.batch_size = batch_size
   if not augment:

@@ -32,13 +32,16 @@ from configs import base  # pylint: disable=g-import-not-at-top
 def tiny_config(data_dir: str):
   """The base config shrunk to 32 px, 32 samples, a few steps and a small model.
 
-  Two levels, no global-context block and one loss term per head: the tiny runs test
+  Two levels, no global-context block, one loss term per head and Adam: the tiny runs test
   what a run does, not the model or the losses (tests/test_zoo.py, tests/test_export.py
   and tests/test_losses.py do), and a smaller graph compiles faster. tests/test_report.py trains one run with the default losses.
   """
   config = base.get_config()
   config.model.update(widths=(8, 16), dilations=(1, 2), global_context=False)
   config.loss.update(mask='bce_with_logits', depth='l1')
+  # Adam: Muon's update compiles to a larger program, and these runs test what a run does;
+  # tests/test_optim.py checks Muon's rule and tests/test_train.py resumes a Muon run.
+  config.optimizer.update(base.ADAM)
   config.data.data_dir = data_dir
   config.data.image_size = 32
   config.data.build_workers = 1

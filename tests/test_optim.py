@@ -135,3 +135,42 @@ def test_reduce_on_plateau_stops_at_min_scale_and_is_off_by_default():
 def test_a_small_relative_improvement_counts_as_a_plateau():
   assert plateau_scales([1.0, 0.99, 0.98], factor=0.5, patience=1, rtol=0.05) == [
       1.0, 0.5, 0.25]
+
+
+def test_muon_orthogonalizes_conv_kernels_at_adams_size_and_leaves_the_rest_to_adam():
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  config = config_with('constant', lr=0.1, warmup_steps=0)
+  config.optimizer.update(name='muon', grad_clip_norm=0.0)
+  optimizer = optim.make_optimizer(config)
+  rng = np.random.default_rng(0)
+  params = dict(conv=jnp.ones((3, 3, 4, 8)), dense=jnp.ones((16, 8)),
+                head=jnp.ones((1, 1, 16, 1)), bias=jnp.ones(8))
+  grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)
+  updates, _ = optimizer.update(grads, optimizer.init(params), params)
+  for name, rows in (('conv', 3 * 3 * 4), ('dense', 16)):
+    matrix = np.asarray(updates[name]).reshape(rows, 8)
+    singular_values = np.linalg.svd(matrix, compute_uv=False)
+    # Newton-Schulz leaves every direction at about the same size (not exactly 1).
+    assert singular_values.max() / singular_values.min() < 2.0, (name, singular_values)
+    # Scaled to 0.2 x lr root mean square, the size of a typical Adam update.
+    rms = np.sqrt(np.mean(matrix ** 2))
+    assert 0.6 * 0.02 < rms < 1.4 * 0.02, (name, rms)
+  # One-channel heads and biases get Adam with Nesterov momentum (b1 = 0.9): its first
+  # step is -lr x (b1 (1 - b1) / (1 - b1^2) + 1) x sign(gradient).
+  nesterov_first_step = 0.9 * 0.1 / (1 - 0.9 ** 2) + 1
+  for name in ('head', 'bias'):
+    np.testing.assert_allclose(updates[name], -0.1 * nesterov_first_step * np.sign(grads[name]),
+                               rtol=1e-4)
+
+
+def test_muon_weight_decay_is_decoupled_on_kernels_and_on_the_rest():
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  config = config_with('constant', lr=0.1, warmup_steps=0)
+  config.optimizer.update(name='muon', grad_clip_norm=0.0, weight_decay=0.1)
+  optimizer = optim.make_optimizer(config)
+  params = dict(kernel=jnp.ones((4, 4)), bias=jnp.ones(4))
+  zeros = dict(kernel=jnp.zeros((4, 4)), bias=jnp.zeros(4))
+  updates, _ = optimizer.update(zeros, optimizer.init(params), params)
+  for name in ('kernel', 'bias'):  # lr x weight_decay x w with no gradient.
+    np.testing.assert_allclose(updates[name], -0.01, rtol=1e-4, atol=1e-6)

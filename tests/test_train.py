@@ -54,9 +54,11 @@ def _params_after(config, workdir, stop_at=None):
   return checkpoint_lib.restore_raw(manager, manager.latest_step())['params']
 
 
+@pytest.mark.parametrize('optimizer', ['adam', 'muon'])
 def test_a_run_stopped_halfway_and_resumed_ends_with_identical_parameters(
-    tiny_data_dir, tmp_path):
+    tiny_data_dir, tmp_path, optimizer):
   config = tiny_config(tiny_data_dir)
+  config.optimizer.name = optimizer
   straight = _params_after(config, str(tmp_path / 'straight'))
   assert loop.train_and_evaluate(config, str(tmp_path / 'resumed'), stop_at=3) is None
   resumed = _params_after(config, str(tmp_path / 'resumed'))
@@ -230,6 +232,26 @@ def test_a_checkpoint_of_another_model_is_an_error_not_damage_to_move_aside(
   assert not os.path.exists(os.path.join(workdir, 'checkpoints_damaged'))
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == sorted(
       os.listdir(os.path.join(finished_run[0], 'checkpoints')))
+
+
+def test_resuming_with_another_optimizer_says_so_and_leaves_the_run_as_it_was(
+    finished_run, tiny_data_dir, tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'copy')
+  shutil.copytree(finished_run[0], workdir)
+  with open(os.path.join(workdir, 'config.json')) as f:
+    saved_config = f.read()
+  config = tiny_config(tiny_data_dir)
+  assert json.loads(saved_config)['optimizer']['name'] == config.optimizer.name == 'adam'
+  config.optimizer.name = 'muon'
+  with pytest.raises(checkpoint_lib.CheckpointMismatchError,
+                     match=r"checkpoints/6 does not fit this config's optimizer: .*"
+                     r'--config\.optimizer\.name'):
+    loop.train_and_evaluate(config, workdir)
+  with open(os.path.join(workdir, 'config.json')) as f:
+    assert f.read() == saved_config  # Still says how the checkpoints were trained.
+  assert not os.path.exists(os.path.join(workdir, 'checkpoints_damaged'))
 
 
 def test_the_best_checkpoint_is_the_highest_test_mask_iou_and_survives_a_resume(tmp_path):

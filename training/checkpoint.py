@@ -155,8 +155,14 @@ def _check_same_shapes(saved, abstract_state, where: str):
                       f'{wanted_shapes[key]} in this model')
   if problems:
     more = f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''
+    if all(problem.startswith('opt_state/') for problem in problems):
+      what = ("optimizer: it was written with another optimizer.name or optimizer "
+              "settings (the run's config.json says which; pass them to resume, e.g. "
+              "--config.optimizer.name=adam)")
+    else:
+      what = 'model'
     raise CheckpointMismatchError(
-        f'checkpoint {where} does not fit this config\'s model: '
+        f'checkpoint {where} does not fit this config\'s {what}: '
         f'{"; ".join(problems[:3])}{more}')
 
 

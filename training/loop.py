@@ -57,24 +57,30 @@ def make_mesh() -> jax.sharding.Mesh:
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
+def refuse_other_model(config, workdir: str):
+  """Raises ValueError when `workdir` holds a run of another model (its config.json)."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    previous = json.load(f)
+  model = zoo.complete(config.model)
+  if not same_model(previous.get('model'), model):
+    raise ValueError(
+        f'{workdir} holds a run of model {previous.get("model")}, not {model}: use '
+        'another --workdir or delete that one')
+
+
 def write_config(config, workdir: str):
   """Writes `config.json`; refuses a workdir that holds a run of another model.
 
   The model section names every field of the model (`zoo.complete`), so the file
   describes the layout the checkpoints hold whatever later versions make the defaults.
   """
-  path = os.path.join(workdir, 'config.json')
-  model = zoo.complete(config.model)
-  if os.path.exists(path):
-    with open(path) as f:
-      previous = json.load(f)
-    if not same_model(previous.get('model'), model):
-      raise ValueError(
-          f'{workdir} holds a run of model {previous.get("model")}, not {model}: use '
-          'another --workdir or delete that one')
+  refuse_other_model(config, workdir)
   saved = json.loads(config.to_json_best_effort())
-  saved['model'] = model
-  with open(path, 'w') as f:
+  saved['model'] = zoo.complete(config.model)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
     json.dump(saved, f, indent=2, sort_keys=True)
 
 
@@ -224,7 +230,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   checkpointed and the same call resumes it.
   """
   os.makedirs(workdir, exist_ok=True)
-  write_config(config, workdir)
+  refuse_other_model(config, workdir)
   data = datasets.load(config.data)
   print(f'dataset {data.name}: {len(data.train)} train, '
         f'{len(data.test)} test ({"reused" if data.reused else "built"}, '
@@ -248,6 +254,8 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
     print(f'resuming from step {int(state.step)} ({manager.directory})', flush=True)
   elif config.train.init_from:
     state = init_from(state, config.train.init_from)
+  # Only now: a config whose checkpoint did not fit leaves the run's config.json as it was.
+  write_config(config, workdir)
 
   baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
   writer = writers.RunWriter(workdir)

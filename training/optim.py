@@ -1,6 +1,7 @@
 """Learning-rate schedules and optimizers, looked up by their config names."""
 from typing import Callable
 
+import jax
 import optax
 import optax.contrib
 
@@ -92,6 +93,32 @@ def sgd(schedule, optimizer_config):
   if optimizer_config.weight_decay:
     return optax.chain(optax.add_decayed_weights(optimizer_config.weight_decay), base)
   return base
+
+
+def _muon_dimensions(params):
+  """Which axes Muon orthogonalizes over: a conv kernel (H, W, in, out) as a (H*W*in, out)
+  matrix, a dense kernel as it is; biases, norms' scales and the one-channel heads' kernels
+  (None) go to Adam, as Muon's authors keep gains and output layers on Adam."""
+  def dimensions(x):
+    if x.ndim < 2 or x.shape[-1] < 2:
+      return None
+    return optax.contrib.MuonDimensionNumbers(reduction_axis=tuple(range(x.ndim - 1)),
+                                              output_axis=x.ndim - 1)
+  return jax.tree.map(dimensions, params)
+
+
+@_register(OPTIMIZERS)
+def muon(schedule, optimizer_config):
+  """Muon (momentum orthogonalized by Newton-Schulz) on conv and dense kernels, Adam on the rest.
+
+  Both follow the same learning rate: Muon's updates are scaled to the root mean square of
+  a typical Adam update (`consistent_rms=0.2`, Moonshot's rule), so an lr tuned for Adam
+  is a starting point for Muon too. `weight_decay` is decoupled, on both.
+  """
+  return optax.contrib.muon(
+      schedule, beta=optimizer_config.momentum, weight_decay=optimizer_config.weight_decay,
+      adam_weight_decay=optimizer_config.weight_decay, consistent_rms=0.2,
+      muon_weight_dimension_numbers=_muon_dimensions)
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
