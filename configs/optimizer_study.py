@@ -8,8 +8,8 @@ parameters and wall time, learning curves against wall time, and every run's pre
 on the same test samples.
 
   default  configs/cnn.py as measured on 2026-11-30.
-  muon     Muon on the conv and dense kernels (momentum 0.95, updates scaled to Adam's
-           size), Adam on biases, norms and the heads; the same lr and schedule.
+  muon     Muon on the conv and dense kernels (muon_momentum 0.95, updates scaled to about
+           Adam's size), Adam on biases, norms and the heads; the same lr and schedule.
   lr6e-3   Adam at twice the peak learning rate (6e-3, cosine to 2e-3).
 """
 import ml_collections
@@ -32,7 +32,7 @@ def get_config():
   config.study.num_grid_samples = 4
   config.study.variants = ml_collections.ConfigDict({
       'default': dict(),
-      'muon': dict(optimizer=dict(name='muon', momentum=0.95)),
+      'muon': dict(optimizer=dict(name='muon', muon_momentum=0.95)),
       'lr6e-3': dict(optimizer=dict(lr=6e-3), schedule=dict(min_lr=2e-3)),
   }, sort_keys=False)
   return config

@@ -144,12 +144,13 @@ def test_muon_orthogonalizes_conv_kernels_at_adams_size_and_leaves_the_rest_to_a
   config.optimizer.update(name='muon', grad_clip_norm=0.0)
   optimizer = optim.make_optimizer(config)
   rng = np.random.default_rng(0)
-  params = dict(conv=jnp.ones((3, 3, 4, 8)), dense=jnp.ones((16, 8)),
+  # Tall matrices: without the scaling their updates would be several times smaller.
+  params = dict(conv=jnp.ones((3, 3, 64, 64)), dense=jnp.ones((256, 8)),
                 head=jnp.ones((1, 1, 16, 1)), bias=jnp.ones(8))
   grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)
   updates, _ = optimizer.update(grads, optimizer.init(params), params)
-  for name, rows in (('conv', 3 * 3 * 4), ('dense', 16)):
-    matrix = np.asarray(updates[name]).reshape(rows, 8)
+  for name, rows, columns in (('conv', 3 * 3 * 64, 64), ('dense', 256, 8)):
+    matrix = np.asarray(updates[name]).reshape(rows, columns)
     singular_values = np.linalg.svd(matrix, compute_uv=False)
     # Newton-Schulz leaves every direction at about the same size (not exactly 1).
     assert singular_values.max() / singular_values.min() < 2.0, (name, singular_values)
@@ -174,3 +175,9 @@ def test_muon_weight_decay_is_decoupled_on_kernels_and_on_the_rest():
   updates, _ = optimizer.update(zeros, optimizer.init(params), params)
   for name in ('kernel', 'bias'):  # lr x weight_decay x w with no gradient.
     np.testing.assert_allclose(updates[name], -0.01, rtol=1e-4, atol=1e-6)
+
+
+def test_muon_at_momentum_0_95_is_the_default_and_sgd_keeps_0_9():
+  config = base.get_config()
+  assert (config.optimizer.name, config.optimizer.muon_momentum) == ('muon', 0.95)
+  assert config.optimizer.momentum == 0.9

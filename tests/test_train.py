@@ -234,24 +234,50 @@ def test_a_checkpoint_of_another_model_is_an_error_not_damage_to_move_aside(
       os.listdir(os.path.join(finished_run[0], 'checkpoints')))
 
 
-def test_resuming_with_another_optimizer_says_so_and_leaves_the_run_as_it_was(
+def test_a_run_started_with_adam_resumes_with_adam_under_a_muon_config(
+    tiny_data_dir, tmp_path, capsys):
+  config = tiny_config(tiny_data_dir)
+  assert config.optimizer.name == 'adam'
+  straight = _params_after(config, str(tmp_path / 'straight'))
+  workdir = str(tmp_path / 'switched')
+  assert loop.train_and_evaluate(config, workdir, stop_at=3) is None
+  with_muon = tiny_config(tiny_data_dir)
+  with_muon.optimizer.name = 'muon'  # Today's default in configs/base.py.
+  jax.tree.map(np.testing.assert_array_equal, straight, _params_after(with_muon, workdir))
+  assert "trained with optimizer.name='adam' (its config.json): it continues" in (
+      capsys.readouterr().out)
+  with open(os.path.join(workdir, 'config.json')) as f:
+    assert json.load(f)['optimizer']['name'] == 'adam'
+
+
+def test_other_optimizer_settings_are_one_error_and_leave_the_run_as_it_was(
     finished_run, tiny_data_dir, tmp_path):
   import shutil  # pylint: disable=g-import-not-at-top
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
   workdir = str(tmp_path / 'copy')
   shutil.copytree(finished_run[0], workdir)
-  with open(os.path.join(workdir, 'config.json')) as f:
-    saved_config = f.read()
+  saved = {name: open(os.path.join(workdir, name)).read()
+           for name in ('config.json', 'data_stats.json')}
   config = tiny_config(tiny_data_dir)
-  assert json.loads(saved_config)['optimizer']['name'] == config.optimizer.name == 'adam'
-  config.optimizer.name = 'muon'
+  config.optimizer.grad_clip_norm = 0.0  # No clipping: one state fewer in the chain.
   with pytest.raises(checkpoint_lib.CheckpointMismatchError,
-                     match=r"checkpoints/6 does not fit this config's optimizer: .*"
-                     r'--config\.optimizer\.name'):
+                     match=r"checkpoints/6 does not fit this config's optimizer settings: "
+                     r".*grad_clip_norm.*config\.json"):
     loop.train_and_evaluate(config, workdir)
-  with open(os.path.join(workdir, 'config.json')) as f:
-    assert f.read() == saved_config  # Still says how the checkpoints were trained.
+  for name, text in saved.items():
+    with open(os.path.join(workdir, name)) as f:
+      assert f.read() == text, name  # Still say how the checkpoints were trained.
   assert not os.path.exists(os.path.join(workdir, 'checkpoints_damaged'))
+
+
+def test_a_checkpoint_of_any_optimizer_evaluates(finished_run, tiny_data_dir):
+  workdir, metrics = finished_run
+  config = tiny_config(tiny_data_dir)
+  config.optimizer.name = 'muon'  # Its optimizer state would not fit; evaluating needs none.
+  again = loop.evaluate_checkpoint(config, workdir)
+  assert again['step'] == 6
+  assert again['mask_iou'] == pytest.approx(metrics['mask_iou'])
+  assert again['loss'] == pytest.approx(metrics['loss'])
 
 
 def test_the_best_checkpoint_is_the_highest_test_mask_iou_and_survives_a_resume(tmp_path):

@@ -8,6 +8,7 @@ from typing import Any
 
 import grain
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 
@@ -156,9 +157,9 @@ def _check_same_shapes(saved, abstract_state, where: str):
   if problems:
     more = f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''
     if all(problem.startswith('opt_state/') for problem in problems):
-      what = ("optimizer: it was written with another optimizer.name or optimizer "
-              "settings (the run's config.json says which; pass them to resume, e.g. "
-              "--config.optimizer.name=adam)")
+      what = ("optimizer settings: its optimizer state has another layout (say "
+              "optimizer.grad_clip_norm turned on or off, or sgd's momentum to or from 0); "
+              "resume with the settings in the run's config.json")
     else:
       what = 'model'
     raise CheckpointMismatchError(
@@ -199,6 +200,22 @@ def restore_model_weights(manager, step: int, params, batch_stats):
   place = lambda new, like: jax.device_put(new, like.sharding)
   return (jax.tree.map(place, found['params'], params),
           jax.tree.map(place, found['batch_stats'], batch_stats))
+
+
+def restore_for_evaluation(manager, step: int, state):
+  """`state` with the checkpoint's parameters (the model's and the loss's), batch
+  statistics and step: what evaluating needs. The optimizer state stays `state`'s, so a
+  checkpoint written with any optimizer evaluates."""
+  saved = restore_raw(manager, step)
+  wanted = dict(params=state.params, batch_stats=state.batch_stats)
+  found = dict(params=saved['params'], batch_stats=saved.get('batch_stats', {}))
+  _check_same_shapes(found, wanted, f'{manager.directory}/{step}')
+  place = lambda new, like: jax.device_put(new, like.sharding)
+  return state.replace(params=jax.tree.map(place, found['params'], state.params),
+                       batch_stats=jax.tree.map(place, found['batch_stats'],
+                                                state.batch_stats),
+                       step=jax.device_put(np.asarray(step, state.step.dtype),
+                                           state.step.sharding))
 
 
 def restore_latest_intact(manager, abstract_state, data_iterator):

@@ -1,4 +1,5 @@
 """train_and_evaluate: the whole run, from dataset to `eval_metrics.json`, resumable."""
+import copy
 import dataclasses
 import functools
 import json
@@ -69,6 +70,28 @@ def refuse_other_model(config, workdir: str):
     raise ValueError(
         f'{workdir} holds a run of model {previous.get("model")}, not {model}: use '
         'another --workdir or delete that one')
+
+
+def with_the_runs_optimizer(config, workdir: str):
+  """`config`, or a copy with the `optimizer.name` that `workdir`'s run was trained with.
+
+  A run's checkpoints hold its optimizer's state, which only that optimizer continues:
+  resuming a run started with Adam under a config whose default is now Muon goes on with
+  Adam, and says so. Every other field, the learning rate included, is the config's.
+  """
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return config
+  with open(path) as f:
+    saved = json.load(f).get('optimizer', {}).get('name')
+  if saved is None or saved == config.optimizer.name:
+    return config
+  config = copy.deepcopy(config)
+  with config.unlocked():
+    config.optimizer.name = saved
+  print(f'{workdir} was trained with optimizer.name={saved!r} (its config.json): it '
+        f'continues with it', flush=True)
+  return config
 
 
 def write_config(config, workdir: str):
@@ -209,7 +232,7 @@ def evaluate_checkpoint(config, workdir: str, which: str = 'latest') -> dict[str
   exp = prepare(config, data, read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
-  state = checkpoint_lib.restore(manager, step, exp.abstract_state())
+  state = checkpoint_lib.restore_for_evaluation(manager, step, exp.init_state())
   baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
   writer = writers.RunWriter(workdir)
   try:
@@ -231,14 +254,13 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   """
   os.makedirs(workdir, exist_ok=True)
   refuse_other_model(config, workdir)
+  config = with_the_runs_optimizer(config, workdir)
   data = datasets.load(config.data)
   print(f'dataset {data.name}: {len(data.train)} train, '
         f'{len(data.test)} test ({"reused" if data.reused else "built"}, '
         f'{data.builder.data_path})', flush=True)
 
   exp = prepare(config, data)
-  with open(os.path.join(workdir, 'data_stats.json'), 'w') as f:
-    json.dump(dict(dataset=data.name, **exp.stats), f, indent=2)
   state = exp.init_state()
   iterator = pipeline.ResizingIterator(
       lambda image_size: iter(pipeline.train_dataset(
@@ -254,8 +276,10 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
     print(f'resuming from step {int(state.step)} ({manager.directory})', flush=True)
   elif config.train.init_from:
     state = init_from(state, config.train.init_from)
-  # Only now: a config whose checkpoint did not fit leaves the run's config.json as it was.
+  # Only now: a config whose checkpoint did not fit leaves the run's files as they were.
   write_config(config, workdir)
+  with open(os.path.join(workdir, 'data_stats.json'), 'w') as f:
+    json.dump(dict(dataset=data.name, **exp.stats), f, indent=2)
 
   baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
   writer = writers.RunWriter(workdir)

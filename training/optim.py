@@ -111,12 +111,16 @@ def _muon_dimensions(params):
 def muon(schedule, optimizer_config):
   """Muon (momentum orthogonalized by Newton-Schulz) on conv and dense kernels, Adam on the rest.
 
-  Both follow the same learning rate: Muon's updates are scaled to the root mean square of
-  a typical Adam update (`consistent_rms=0.2`, Moonshot's rule), so an lr tuned for Adam
-  is a starting point for Muon too. `weight_decay` is decoupled, on both.
+  Both follow the same learning rate: Muon's updates are multiplied by 0.2 x
+  sqrt(max(rows, columns)) (`consistent_rms=0.2`, Moonshot's rule), which brings them to
+  about the root mean square of a typical Adam update, so an lr tuned for Adam is a
+  starting point for Muon too. The first conv is on Muon as well (Muon's authors keep an
+  input layer on Adam; here it is a conv like the others). `muon_momentum` is Muon's;
+  the Adam part is optax's (Nesterov, b1 0.9). `weight_decay` is decoupled, on both.
   """
   return optax.contrib.muon(
-      schedule, beta=optimizer_config.momentum, weight_decay=optimizer_config.weight_decay,
+      schedule, beta=optimizer_config.muon_momentum,
+      weight_decay=optimizer_config.weight_decay,
       adam_weight_decay=optimizer_config.weight_decay, consistent_rms=0.2,
       muon_weight_dimension_numbers=_muon_dimensions)
 

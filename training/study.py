@@ -118,7 +118,8 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
   for name, variant in variants.items():
     exp = loop.prepare(variant, data)
     manager = checkpoint_lib.make_manager(os.path.join(workdir, name), read_only=True)
-    state = checkpoint_lib.restore(manager, manager.latest_step(), exp.abstract_state())
+    state = checkpoint_lib.restore_for_evaluation(manager, manager.latest_step(),
+                                                  exp.init_state())
     predictions[name] = jax.device_get(steps_lib.predict(
         state.params, state.batch_stats, batch, model=exp.model, stats=exp.stats,
         dtype_name=variant.model.dtype))

@@ -53,6 +53,9 @@ def _check_numbers(config):
                      'decoded-sample cache off)')
   if config.optimizer.weight_decay < 0:
     raise ValueError(f'optimizer.weight_decay: {config.optimizer.weight_decay!r} must be >= 0')
+  for field in ('momentum', 'muon_momentum'):
+    if not 0 <= config.optimizer[field] < 1:
+      raise ValueError(f'optimizer.{field}: {config.optimizer[field]!r} must be within [0, 1)')
   plateau = config.schedule.plateau
   if not 0 < plateau.factor <= 1:
     raise ValueError(f'schedule.plateau.factor: {plateau.factor!r} must be within (0, 1] '
