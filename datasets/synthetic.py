@@ -46,7 +46,7 @@ from PIL import ImageDraw
 NEAR_M = 1.0
 FAR_M = 15.0
 
-_SS = 3  # Background supersampling per axis; odd, so one subsample is the pixel centre.
+_SUPERSAMPLE = 3  # Background supersampling per axis; odd, so one subsample is the pixel centre.
 _MARGIN = 3  # Extra subsamples around the background, room for shifts of up to 1 px.
 _MIN_MASK_FRACTION = 0.005  # Placements whose visible figure is smaller are retried.
 _PLACEMENT_TRIES = 24
@@ -794,7 +794,7 @@ class _Scene:
 
 def _grid(size):
   """Subsample centres (pixel units) of the supersampled background grid."""
-  return (np.arange(size * _SS + 2 * _MARGIN) - _MARGIN + 0.5) / _SS
+  return (np.arange(size * _SUPERSAMPLE + 2 * _MARGIN) - _MARGIN + 0.5) / _SUPERSAMPLE
 
 
 def _exposure_gain(params, light):
@@ -823,7 +823,7 @@ def _scene(seed, size, bg_id):
     rgb_hi[r:r + chunk] = np.clip(np.rint(rgb * 255.0), 0, 255)
     depth_hi[r:r + chunk], face_hi[r:r + chunk] = t, face
   # The middle subsample of each pixel is its centre ray: exact labels.
-  centre = slice(_MARGIN + _SS // 2, _MARGIN + _SS * size, _SS)
+  centre = slice(_MARGIN + _SUPERSAMPLE // 2, _MARGIN + _SUPERSAMPLE * size, _SUPERSAMPLE)
   depth = depth_hi[centre, centre]
   dirs = camera.rays(np.arange(size) + 0.5, np.arange(size) + 0.5)
   floor_idx = np.flatnonzero(face_hi[centre, centre].reshape(-1) == _FLOOR)
@@ -840,11 +840,12 @@ def _scene(seed, size, bg_id):
 def _downsample(rgb_hi, size, dy, dx):
   """Box-filters the supersampled render, its window moved by (dy, dx) subsamples."""
   r0, c0 = _MARGIN + dy, _MARGIN + dx
-  window = rgb_hi[r0:r0 + size * _SS, c0:c0 + size * _SS].astype(np.uint16)
+  window = rgb_hi[r0:r0 + size * _SUPERSAMPLE, c0:c0 + size * _SUPERSAMPLE].astype(np.uint16)
   # Strided sums: much faster than a reduction over the interleaved axes.
-  rows = sum(window[k::_SS] for k in range(_SS))
-  total = sum(rows[:, k::_SS] for k in range(_SS))
-  return ((total * 2 + _SS * _SS) // (2 * _SS * _SS)).astype(np.uint8)
+  rows = sum(window[k::_SUPERSAMPLE] for k in range(_SUPERSAMPLE))
+  total = sum(rows[:, k::_SUPERSAMPLE] for k in range(_SUPERSAMPLE))
+  count = _SUPERSAMPLE * _SUPERSAMPLE
+  return ((total * 2 + count) // (2 * count)).astype(np.uint8)  # Rounded mean.
 
 
 @functools.lru_cache(maxsize=16)
@@ -1388,7 +1389,7 @@ def render_sample(spec, index):
     # The camera moved between the two shots: bg is rendered a sub-pixel
     # away, so fg_bg, mask and depth keep sharing one exact camera.
     angle, fraction = shift_draws
-    amount = 0.7 * spec.shift * fraction * _SS
+    amount = 0.7 * spec.shift * fraction * _SUPERSAMPLE
     dy, dx = (min(_MARGIN, max(-_MARGIN, round(amount * f(angle))))
               for f in (math.sin, math.cos))
     bg = _downsample(scene.rgb_hi, size, dy, dx)

@@ -1,4 +1,4 @@
-"""DMNet-CNN: a light CNN with a dilated bottleneck, for fast experiments."""
+"""DMNet-CNN (depth-and-mask network): a light CNN with a dilated bottleneck, for fast runs."""
 import functools
 from typing import Any, Sequence
 
