@@ -2,8 +2,8 @@
 
   python run.py --config configs/cnn_96.py --workdir runs/cnn_96
 
-The default recipe (configs/cnn.py: dmnet_cnn with its global-context block, batch 8, no
-geometric augmentation, 300 rooms split by room) on the set rendered at 96 px with two
+The default recipe (configs/cnn.py: dmnet_cnn with its global-context block, batch 8, Muon,
+no geometric augmentation, 300 rooms split by room) on the set rendered at 96 px with two
 placements of every figure (6,000 samples: 4,200 train from 210 rooms, 1,800 test from 90),
 for 9,600 steps. Progressive resizing: the first
 half of the steps run at 64 x 64 (2.25 times fewer pixels a step), the second half at 96 x 96
