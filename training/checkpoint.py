@@ -190,16 +190,22 @@ def restore_raw(manager, step: int) -> dict[str, Any]:
       state=ocp.args.StandardRestore()))['state']
 
 
-def restore_model_weights(manager, step: int, params, batch_stats):
-  """The model parameters and batch statistics of a checkpoint, shaped like the given
-  ones (for fine-tuning: the rest of that run's state is ignored)."""
-  saved = restore_raw(manager, step)
+def _placed_weights(manager, step: int, found, params, batch_stats):
+  """`found` (params, batch_stats of a raw restore), checked against the given ones'
+  names and shapes and placed with their shardings."""
   wanted = dict(params=params, batch_stats=batch_stats)
-  found = dict(params=saved['params']['model'], batch_stats=saved.get('batch_stats', {}))
   _check_same_shapes(found, wanted, f'{manager.directory}/{step}')
   place = lambda new, like: jax.device_put(new, like.sharding)
   return (jax.tree.map(place, found['params'], params),
           jax.tree.map(place, found['batch_stats'], batch_stats))
+
+
+def restore_model_weights(manager, step: int, params, batch_stats):
+  """The model parameters and batch statistics of a checkpoint, shaped like the given
+  ones (for fine-tuning: the rest of that run's state is ignored)."""
+  saved = restore_raw(manager, step)
+  found = dict(params=saved['params']['model'], batch_stats=saved.get('batch_stats', {}))
+  return _placed_weights(manager, step, found, params, batch_stats)
 
 
 def restore_for_evaluation(manager, step: int, state):
@@ -207,13 +213,9 @@ def restore_for_evaluation(manager, step: int, state):
   statistics and step: what evaluating needs. The optimizer state stays `state`'s, so a
   checkpoint written with any optimizer evaluates."""
   saved = restore_raw(manager, step)
-  wanted = dict(params=state.params, batch_stats=state.batch_stats)
   found = dict(params=saved['params'], batch_stats=saved.get('batch_stats', {}))
-  _check_same_shapes(found, wanted, f'{manager.directory}/{step}')
-  place = lambda new, like: jax.device_put(new, like.sharding)
-  return state.replace(params=jax.tree.map(place, found['params'], state.params),
-                       batch_stats=jax.tree.map(place, found['batch_stats'],
-                                                state.batch_stats),
+  params, batch_stats = _placed_weights(manager, step, found, state.params, state.batch_stats)
+  return state.replace(params=params, batch_stats=batch_stats,
                        step=jax.device_put(np.asarray(step, state.step.dtype),
                                            state.step.sharding))
 

@@ -58,13 +58,20 @@ def make_mesh() -> jax.sharding.Mesh:
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def refuse_other_model(config, workdir: str):
-  """Raises ValueError when `workdir` holds a run of another model (its config.json)."""
+def _saved_config(workdir: str) -> dict | None:
+  """The run's `config.json` in `workdir`, or None before its first write."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
-    return
+    return None
   with open(path) as f:
-    previous = json.load(f)
+    return json.load(f)
+
+
+def refuse_other_model(config, workdir: str):
+  """Raises ValueError when `workdir` holds a run of another model (its config.json)."""
+  previous = _saved_config(workdir)
+  if previous is None:
+    return
   model = zoo.complete(config.model)
   if not same_model(previous.get('model'), model):
     raise ValueError(
@@ -79,11 +86,7 @@ def with_the_runs_optimizer(config, workdir: str):
   resuming a run started with Adam under a config whose default is now Muon goes on with
   Adam, and says so. Every other field, the learning rate included, is the config's.
   """
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    return config
-  with open(path) as f:
-    saved = json.load(f).get('optimizer', {}).get('name')
+  saved = (_saved_config(workdir) or {}).get('optimizer', {}).get('name')
   if saved is None or saved == config.optimizer.name:
     return config
   config = copy.deepcopy(config)
