@@ -1,5 +1,7 @@
 """Shared fixtures: a tiny synthetic config that builds in seconds."""
+import atexit
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -11,7 +13,11 @@ import pytest
 # environment) compile the same steps, and a cached executable loads in milliseconds.
 # Only compilations of at least a second are written, so small jitted helpers do not
 # fill it with files.
-os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax_cache_'))
+# The process that makes the folder removes it when it exits (xdist workers and training
+# subprocesses inherit the variable and leave it alone), so runs leave nothing in /tmp.
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='jax_cache_')
+  atexit.register(shutil.rmtree, os.environ['JAX_COMPILATION_CACHE_DIR'], ignore_errors=True)
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '1')
 # The tests' shapes are tiny, so compiling takes most of their time; XLA's backend
 # optimizations, which buy speed on real shapes, roughly double the compile time of a

@@ -106,21 +106,25 @@ print(json.dumps(dict(platforms=list(exported.platforms), loaded=loaded)))
         np.testing.assert_allclose(saved[key], np.asarray(expected[key]), atol=1e-6)
 
 
-def test_the_onnx_model_runs_with_onnxruntime_alone_at_any_batch(run, tmp_path):
-  config, workdir, path = run
+def test_the_onnx_model_runs_with_onnxruntime_alone_at_any_batch_and_allowed_size(
+    run, tmp_path):
+  config, _, path = run
   model_file = os.path.splitext(path)[0] + '.onnx'
   size = config.data.image_size
+  # The trained size, and a larger, non-square one (both multiples of the stride).
+  shapes = [(1, size, size, 3), (3, 3 * size // 2, 2 * size, 3)]
   script = f"""
 import json, sys
 import numpy as np, onnxruntime
 session = onnxruntime.InferenceSession({model_file!r})
 rng = np.random.default_rng(0)
-for batch_size in (1, 3):
-  bg, fg_bg = (rng.integers(0, 256, (batch_size, {size}, {size}, 3), np.uint8) for _ in range(2))
+for shape in {shapes!r}:
+  bg, fg_bg = (rng.integers(0, 256, shape, np.uint8) for _ in range(2))
   mask, depth = session.run(None, dict(bg=bg, fg_bg=fg_bg))
-  np.savez({str(tmp_path)!r} + f'/{{batch_size}}.npz', bg=bg, fg_bg=fg_bg, mask=mask, depth=depth)
+  np.savez({str(tmp_path)!r} + f'/{{shape[0]}}.npz', bg=bg, fg_bg=fg_bg, mask=mask, depth=depth)
 names = dict(inputs=[i.name for i in session.get_inputs()],
-             outputs=[o.name for o in session.get_outputs()])
+             outputs=[o.name for o in session.get_outputs()],
+             metadata=session.get_modelmeta().custom_metadata_map)
 loaded = sorted(name for name in sys.modules if name.split('.')[0] in ('jax', 'flax', 'zoo'))
 print(json.dumps(dict(names, loaded=loaded)))
 """
@@ -128,105 +132,19 @@ print(json.dumps(dict(names, loaded=loaded)))
                           text=True, timeout=120)  # No PYTHONPATH: no repository code.
   assert result.returncode == 0, result.stderr[-3000:]
   report = json.loads(result.stdout.strip().splitlines()[-1])
-  assert report == dict(inputs=['bg', 'fg_bg'], outputs=['mask', 'depth'], loaded=[])
-  for batch_size in (1, 3):
-    with np.load(tmp_path / f'{batch_size}.npz') as saved:
-      expected = checkpoint_prediction(config, workdir, dict(bg=saved['bg'],
-                                                             fg_bg=saved['fg_bg']))
+  exported = zoo.load_exported(path)
+  metadata = dict(model=config.model.name, image_size=str(size),
+                  stride=str(exported.model.stride))
+  assert report == dict(inputs=['bg', 'fg_bg'], outputs=['mask', 'depth'], metadata=metadata,
+                        loaded=[])
+  for shape in shapes:
+    with np.load(tmp_path / f'{shape[0]}.npz') as saved:
+      # The JAX forward pass at that size, without resizing (the export's own test
+      # above ties it to the checkpoint).
+      expected = exported.predict_batch(saved['bg'], saved['fg_bg'])
       for key in ('mask', 'depth'):
-        assert saved[key].shape == (batch_size, size, size, 1)
+        assert saved[key].shape == shape[:3] + (1,)
         np.testing.assert_allclose(saved[key], np.asarray(expected[key]), atol=1e-5)
-
-
-def test_export_without_jax2onnx_writes_the_other_two_and_says_so(run, tmp_path, monkeypatch,
-                                                                   capsys):
-  config, workdir, _ = run
-  monkeypatch.setitem(sys.modules, 'jax2onnx', None)  # As if it were not installed.
-  out = tmp_path / 'model.msgpack'
-  modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest',
-                                                    out=str(out)))
-  printed = capsys.readouterr().out
-  assert "ONNX skipped: ONNX export needs jax2onnx and onnx" in printed
-  assert "pip install -e '.[onnx]'" in printed
-  assert sorted(os.listdir(tmp_path)) == ['model.jax_export', 'model.msgpack']
-
-
-def test_an_installed_zoo_loads_and_predicts_outside_the_checkout(run, tmp_path):
-  # What `pip install .` (or from git) puts in site-packages, built from a copy of the
-  # project's metadata and packages, so that nothing is written into the checkout.
-  _, _, path = run
-  source, target = tmp_path / 'source', tmp_path / 'site-packages'
-  source.mkdir()
-  for name in ('pyproject.toml', 'README.md', 'zoo', 'datasets', 'losses', 'training'):
-    copy = shutil.copytree if os.path.isdir(os.path.join(ROOT, name)) else shutil.copy
-    copy(os.path.join(ROOT, name), source / name)
-  install = subprocess.run(
-      [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation',
-       '--target', str(target), str(source)], capture_output=True, text=True, timeout=300)
-  assert install.returncode == 0, install.stderr
-  installed = sorted(os.listdir(target))
-  assert 'zoo' in installed
-  # Hugging Face's `datasets` (preinstalled on Colab) must not be shadowed.
-  assert 'datasets' not in installed
-  script = f"""
-import json, sys
-import numpy as np
-import zoo
-model = zoo.load_exported({path!r})
-out = model.predict(np.zeros((40, 48, 3), np.uint8), np.full((40, 48, 3), 99, np.uint8))
-loaded = sorted(name for name in sys.modules
-                if name.split('.')[0] in ('training', 'datasets', 'losses'))
-print(json.dumps(dict(mask=out['mask'].shape, depth=out['depth'].shape, loaded=loaded,
-                      zoo=zoo.__file__)))
-"""
-  # -P: the interpreter does not put the current folder first on sys.path.
-  result = subprocess.run([sys.executable, '-P', '-c', script], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(target)))
-  assert result.returncode == 0, result.stderr
-  report = json.loads(result.stdout.strip().splitlines()[-1])
-  assert report.pop('zoo').startswith(str(target))
-  assert report == dict(mask=[40, 48, 1], depth=[40, 48, 1], loaded=[])
-
-
-def test_export_to_a_chosen_path_and_refuse_other_files(run, tmp_path):
-  config, workdir, path = run
-  out = str(tmp_path / 'models' / 'mine.msgpack')
-  modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest', out=out))
-  with open(out, 'rb') as f, open(path, 'rb') as g:
-    assert f.read() == g.read()
-  assert os.path.getsize(tmp_path / 'models' / 'mine.jax_export') > 0
-  (tmp_path / 'other.msgpack').write_bytes(b'\x81\xa1a\x01')
-  with pytest.raises(ValueError, match='not an exported model'):
-    zoo.load_exported(str(tmp_path / 'other.msgpack'))
-  (tmp_path / 'noise.msgpack').write_bytes(b'\xc1 not msgpack')
-  with pytest.raises(ValueError, match='not an exported model'):
-    zoo.load_exported(str(tmp_path / 'noise.msgpack'))
-
-
-# What each earlier export version's model config left out, and the layout it meant.
-EARLIER_LAYOUTS = [
-    (1, 'dmnet_cnn', dict(difference=False, input_skip=False, global_context=False)),
-    (1, 'unet', dict(difference=True, input_skip=False)),
-    (2, 'dmnet_cnn', dict(global_context=False)),
-]
-
-
-@pytest.mark.parametrize('version, name, left_out', EARLIER_LAYOUTS)
-def test_an_earlier_export_loads_with_the_layout_of_its_time(tmp_path, version, name, left_out):
-  old_model = zoo.build(dict(name=name, **left_out))
-  variables = zoo.init(old_model, jax.random.key(0), 16)
-  stats = {key: dict(mean=[0.5] * 3, std=[0.25] * 3) for key in ('bg', 'fg_bg')}
-  payload = dict(format=zoo.export.FORMAT, version=version, model_config=dict(name=name),
-                 image_size=16, stats=stats,
-                 variables=jax.tree.map(np.asarray, dict(variables)))
-  path = tmp_path / 'old.msgpack'
-  path.write_bytes(serialization.msgpack_serialize(payload))
-  loaded = zoo.load_exported(str(path))
-  assert loaded.model_config == dict(name=name, **left_out)
-  images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), np.uint8)
-  outputs = loaded.predict(images, images)
-  assert outputs['mask'].shape == (2, 16, 16, 1)
 
 
 def test_every_earlier_export_version_has_a_layout_to_fall_back_to():
@@ -286,9 +204,15 @@ def test_every_model_trains_checkpoints_and_exports(variant, tiny_data_dir, tmp_
     artifact = jax.export.deserialize(bytearray(f.read())).call(batch['bg'], batch['fg_bg'])
   # In bfloat16 the graphs round differently (8 bits of mantissa): about 1e-3 apart.
   atol = 1e-2 if config.model.dtype == 'bfloat16' else 1e-6
-  onnx_mask, onnx_depth = onnxruntime.InferenceSession(
-      os.path.splitext(out)[0] + '.onnx').run(None, dict(bg=batch['bg'], fg_bg=batch['fg_bg']))
-  onnx_outputs = dict(mask=onnx_mask, depth=onnx_depth)
+  session = onnxruntime.InferenceSession(os.path.splitext(out)[0] + '.onnx')
+  onnx_outputs = dict(zip(('mask', 'depth'),
+                          session.run(None, dict(bg=batch['bg'], fg_bg=batch['fg_bg']))))
+  # Every model's graph also at another height and width the stride allows.
+  stride = exported.model.stride
+  crop = (slice(None), slice(0, 2 * stride), slice(0, 3 * stride))
+  cropped = dict(bg=batch['bg'][crop], fg_bg=batch['fg_bg'][crop])
+  onnx_cropped = dict(zip(('mask', 'depth'), session.run(None, cropped)))
+  expected_cropped = exported.predict_batch(cropped['bg'], cropped['fg_bg'])
   for key in ('mask', 'depth'):
     np.testing.assert_allclose(got[key], np.asarray(expected[key]), atol=atol, err_msg=key)
     np.testing.assert_allclose(np.asarray(artifact[key]), np.asarray(expected[key]),
@@ -296,3 +220,6 @@ def test_every_model_trains_checkpoints_and_exports(variant, tiny_data_dir, tmp_
     # The ONNX graph computes in float32 also for a bfloat16 model.
     np.testing.assert_allclose(onnx_outputs[key], np.asarray(expected[key]), atol=atol,
                                err_msg=key)
+    assert onnx_cropped[key].shape == (len(batch['bg']), 2 * stride, 3 * stride, 1)
+    np.testing.assert_allclose(onnx_cropped[key], np.asarray(expected_cropped[key]),
+                               atol=atol, err_msg=key)

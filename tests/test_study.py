@@ -40,6 +40,18 @@ def test_a_study_pins_the_set_and_model_it_was_measured_with(name, rooms, global
   assert config.optimizer.name == 'adam'
 
 
+def test_the_muon_study_pins_muon_at_the_rate_it_was_measured_with():
+  from configs import base, muon_study  # pylint: disable=g-import-not-at-top
+  config = muon_study.get_config()
+  for field, value in base.THREE_HUNDRED_ROOMS.items():
+    assert config.data.synthetic[field] == value, field
+  assert config.model.global_context is True
+  assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
+      'muon', 3e-3, 1e-3)
+  variants = study.variant_configs(config)
+  assert [variants[name].optimizer.lr for name in variants] == [3e-3, 6e-3, 1.2e-2]
+
+
 @pytest.mark.parametrize('name', ['loss_study', 'model_study'])
 def test_the_earlier_studies_pin_adam_too(name):
   import importlib  # pylint: disable=g-import-not-at-top

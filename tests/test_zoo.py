@@ -305,3 +305,21 @@ def test_other_upsample_sizes_go_through_jax_image_resize():
   np.testing.assert_allclose(
       layers.upsample(x, like),
       jax.image.resize(x, (1, 9, 13, 2), 'bilinear'), atol=1e-6)
+
+
+# The zoo writes these two out for the ONNX converter (tests/test_export.py runs every model's
+# graph at other sizes); the values must stay those of the usual spelling.
+@pytest.mark.parametrize('dilation', [1, 2, 4])
+def test_explicit_padding_equals_same_for_a_3x3_conv_of_any_dilation(dilation):
+  x = jax.random.normal(jax.random.key(0), (2, 12, 8, 3))
+  explicit = nn.Conv(4, (3, 3), kernel_dilation=dilation,
+                     padding=layers.same_padding(dilation))
+  same = nn.Conv(4, (3, 3), kernel_dilation=dilation, padding='SAME')
+  variables = explicit.init(jax.random.key(1), x)
+  np.testing.assert_array_equal(explicit.apply(variables, x), same.apply(variables, x))
+
+
+def test_max_pool_2x2_equals_flax_max_pool():
+  x = jax.random.normal(jax.random.key(0), (2, 12, 8, 3))
+  np.testing.assert_array_equal(
+      layers.max_pool_2x2(x), nn.max_pool(x, window_shape=(2, 2), strides=(2, 2)))

@@ -37,7 +37,8 @@ class MultiDilationBlock(nn.Module):
         self.features, self.conv, self.norm, strides=self.strides)(x)
     widths = split_features(self.features, len(self.dilations))
     y = jnp.concatenate(
-        [self.conv(width, (3, 3), kernel_dilation=dilation)(y)
+        [self.conv(width, (3, 3), kernel_dilation=dilation,
+                   padding=layers.same_padding(dilation))(y)
          for width, dilation in zip(widths, self.dilations)],
         axis=-1)
     # Zero-initialized scale: each block starts as the identity, as in the

@@ -203,17 +203,18 @@ def save_jax_export(path: str, exported: ExportedModel) -> str:
 def save_onnx(path: str, exported: ExportedModel) -> str:
   """Writes `exported`'s forward pass as an ONNX model at `path`; needs `jax2onnx`.
 
-  Inputs `bg` and `fg_bg`: uint8 N x S x S x 3 with S = `exported.image_size` and any
-  batch size N; outputs `mask` and `depth`: float32 N x S x S x 1, probabilities in
-  [0, 1]. The input normalization, the weights and the sigmoid are inside the graph, so
-  onnxruntime runs it without JAX:
+  Inputs `bg` and `fg_bg`: uint8 N x H x W x 3, any batch size N and any height and
+  width that are multiples of the model's stride (the model was trained at
+  `exported.image_size`, and predicts best near that size); outputs `mask` and `depth`:
+  float32 N x H x W x 1, probabilities in [0, 1]. The input normalization, the weights
+  and the sigmoid are inside the graph, so onnxruntime runs it without JAX:
 
     session = onnxruntime.InferenceSession(path)
     mask, depth = session.run(None, dict(bg=bg_uint8, fg_bg=fg_bg_uint8))
 
-  The image size is fixed (resize to it, as `ExportedModel.predict` does): the converter
-  gets symbolic heights and widths wrong in the decoder's upsampling. The graph computes
-  in float32 whatever the model's dtype: onnxruntime's CPU kernels have no bfloat16 convs.
+  The model's metadata names the model, the image size it was trained at and its stride
+  (`session.get_modelmeta().custom_metadata_map`). The graph computes in float32 whatever
+  the model's dtype: onnxruntime's CPU kernels have no bfloat16 convs.
   """
   try:
     import jax2onnx  # pylint: disable=g-import-not-at-top
@@ -230,9 +231,9 @@ def save_onnx(path: str, exported: ExportedModel) -> str:
     outputs = forward_pass(bg, fg_bg)
     return outputs['mask'], outputs['depth']
 
-  size = int(exported.image_size)
-  images = jax.ShapeDtypeStruct(
-      (jax.export.symbolic_shape('n')[0], size, size, 3), jnp.uint8)
+  stride = exported.model.stride
+  batch, height, width = jax.export.symbolic_shape(f'n, {stride}*h, {stride}*w')
+  images = jax.ShapeDtypeStruct((batch, height, width, 3), jnp.uint8)
   # jax2onnx prints its progress and logs harmless shape warnings: keep them off the console.
   quiet = [logging.getLogger(name) for name in ('jax2onnx', 'onnx_ir')]
   levels = [logger.level for logger in quiet]
@@ -249,5 +250,9 @@ def save_onnx(path: str, exported: ExportedModel) -> str:
   # The converter's intermediate shape annotations are partly symbolic and not needed:
   # without them the full check (with shape inference) passes.
   del proto.graph.value_info[:]
+  # What a user resizes to, readable without this repository:
+  # `session.get_modelmeta().custom_metadata_map['image_size']`.
+  onnx.helper.set_model_props(proto, dict(
+      model=model_config['name'], image_size=str(exported.image_size), stride=str(stride)))
   onnx.checker.check_model(proto, full_check=True)
   return _write_whole(path, proto.SerializeToString())

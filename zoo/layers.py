@@ -29,6 +29,15 @@ def conv_and_norm(dtype, train: bool) -> tuple[ModuleDef, ModuleDef]:
   return conv, norm
 
 
+def same_padding(dilation: int) -> int:
+  """The explicit padding that equals 'SAME' for a 3x3 conv of stride 1 and `dilation`.
+
+  Written out because the ONNX converter drops 'SAME' padding from dilated convs when
+  the height and width are symbolic; the values are those of 'SAME'.
+  """
+  return dilation
+
+
 class ConvBlock(nn.Module):
   """Conv 3x3 (optionally strided or dilated), BatchNorm, activation."""
 
@@ -46,6 +55,7 @@ class ConvBlock(nn.Module):
         (3, 3),
         strides=self.strides,
         kernel_dilation=self.dilation,
+        padding=same_padding(self.dilation) if self.strides == 1 else 'SAME',
     )(x)
     return self.act(self.norm()(x))
 
@@ -141,13 +151,27 @@ def _double_bilinear(x, axis: int):
   size = x.shape[axis]
   first = lax.slice_in_dim(x, 0, 1, axis=axis)
   last = lax.slice_in_dim(x, size - 1, size, axis=axis)
-  before = jnp.concatenate(
-      [first, lax.slice_in_dim(x, 0, size - 1, axis=axis)], axis)
-  after = jnp.concatenate(
-      [lax.slice_in_dim(x, 1, size, axis=axis), last], axis)
+  # lax.concatenate, not jnp.concatenate: the ONNX converter sizes the latter's output
+  # wrongly when the height and width are symbolic.
+  before = lax.concatenate([first, lax.slice_in_dim(x, 0, size - 1, axis=axis)], axis)
+  after = lax.concatenate([lax.slice_in_dim(x, 1, size, axis=axis), last], axis)
   out = jnp.stack([0.75 * x + 0.25 * before, 0.75 * x + 0.25 * after],
                   axis=axis + 1)
   return out.reshape(x.shape[:axis] + (2 * size,) + x.shape[axis + 1:])
+
+
+def max_pool_2x2(x):
+  """2x2 max pooling with stride 2 of NHWC `x` whose height and width are even.
+
+  The values of `nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))`, written as the
+  maximum of four strided slices so that symbolic heights and widths keep their exact
+  halves (the ONNX converter's max_pool does not).
+  """
+  def even_and_odd(y, axis):
+    return (lax.slice_in_dim(y, 0, y.shape[axis], stride=2, axis=axis),
+            lax.slice_in_dim(y, 1, y.shape[axis], stride=2, axis=axis))
+  rows = jnp.maximum(*even_and_odd(x, 1))
+  return jnp.maximum(*even_and_odd(rows, 2))
 
 
 def upsample(x, like):

@@ -52,7 +52,7 @@ class UNet(nn.Module):
     for level, width in enumerate(self.widths):
       if level > 0:
         skips.append(x)
-        x = nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
+        x = layers.max_pool_2x2(x)
       for _ in range(self.convs):
         x = block(width)(x)
 
