@@ -105,7 +105,7 @@ def get_config(name: str, batch_size: int | None = None, augment: bool = True):
   assert config.model.name == name, (name, config.model.name)
   # The PyTorch twin steps with Adam, so ours does too (the configs' default is Muon):
   # both sides do the same work. benchmarks/step_by_size.py prices Muon against Adam.
-  config.optimizer.update(base.ADAM)
+  config.update(base.ADAM)
   if batch_size:
     config.train.batch_size = batch_size
   if not augment:

@@ -31,7 +31,7 @@ _DEFAULT_DEPTH_LOSS = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')
 def get_config():
   """configs/cnn.py with `study.variants`, each one change to it."""
   config = cnn.get_config()
-  config.optimizer.update(base.ADAM)  # As measured, whatever the default is now.
+  config.update(base.ADAM)  # As measured, whatever the default is now.
   # The default it was measured against, whatever the defaults are now.
   config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)
   config.data.synthetic.update(base.HUNDRED_ROOMS)

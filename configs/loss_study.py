@@ -13,7 +13,7 @@ from configs import cnn
 def get_config():
   """dmnet_cnn on the default synthetic set, one run per loss (or sum of losses)."""
   config = cnn.get_config()
-  config.optimizer.update(base.ADAM)  # As measured, whatever the default is now.
+  config.update(base.ADAM)  # As measured, whatever the default is now.
   config.study = ml_collections.ConfigDict()
   config.study.name = 'loss_study'
   # name -> the `loss` fields that variant changes; everything else is shared.

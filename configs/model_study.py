@@ -18,7 +18,7 @@ from configs import unet
 def get_config():
   """The four zoo models at 64 px on the default synthetic set, 400 steps of 16."""
   config = base.get_config()
-  config.optimizer.update(base.ADAM)  # As measured, whatever the default is now.
+  config.update(base.ADAM)  # As measured, whatever the default is now.
   config.train.steps = 400
   config.train.batch_size = 16
   config.train.log_every = 20

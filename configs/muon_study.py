@@ -24,8 +24,8 @@ def get_config():
   config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
   config.model.global_context = True
   config.loss.depth = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')]
-  config.optimizer.update(name='muon', lr=3e-3, muon_momentum=0.95)
-  config.schedule.update(name='cosine', min_lr=1e-3)
+  config.update(base.MUON_3E3)
+  config.schedule.name = 'cosine'
   config.study = ml_collections.ConfigDict()
   config.study.name = 'muon_study'
   config.study.num_grid_samples = 4

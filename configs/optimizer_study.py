@@ -25,8 +25,8 @@ def get_config():
   config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
   config.model.global_context = True
   config.loss.depth = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')]
-  config.optimizer.update(base.ADAM, lr=3e-3)
-  config.schedule.update(name='cosine', min_lr=1e-3)
+  config.update(base.ADAM)
+  config.schedule.name = 'cosine'
   config.study = ml_collections.ConfigDict()
   config.study.name = 'optimizer_study'
   config.study.num_grid_samples = 4

@@ -22,7 +22,7 @@ _PROGRESSIVE = dict(train=dict(steps=4000, stages=[dict(image_size=32, fraction=
 def get_config():
   """configs/cnn.py with `study.variants`: pixel coordinates, progressive resizing."""
   config = cnn.get_config()
-  config.optimizer.update(base.ADAM)  # As measured, whatever the default is now.
+  config.update(base.ADAM)  # As measured, whatever the default is now.
   # The set and model it was measured with, whatever the defaults are now.
   config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
   config.model.global_context = True

@@ -19,6 +19,7 @@ def get_config():
   config.model.dilations = (1, 2, 4)  # Receptive fields mixed inside every block.
   config.model.stem_width = 16  # Features of each input's stem.
   config.optimizer.lr = 2e-3
+  config.schedule.min_lr = 1e-3
   config.train.steps = 20000
   config.train.batch_size = 64
   config.train.checkpoint_every = 1000

@@ -47,7 +47,7 @@ def tiny_config(data_dir: str):
   config.loss.update(mask='bce_with_logits', depth='l1')
   # Adam: Muon's update compiles to a larger program, and these runs test what a run does;
   # tests/test_optim.py checks Muon's rule and tests/test_train.py resumes a Muon run.
-  config.optimizer.update(base.ADAM)
+  config.update(base.ADAM)
   config.data.data_dir = data_dir
   config.data.image_size = 32
   config.data.build_workers = 1

@@ -177,7 +177,15 @@ def test_muon_weight_decay_is_decoupled_on_kernels_and_on_the_rest():
     np.testing.assert_allclose(updates[name], -0.01, rtol=1e-4, atol=1e-6)
 
 
-def test_muon_at_momentum_0_95_is_the_default_and_sgd_keeps_0_9():
+def test_muon_at_momentum_0_95_and_lr_6e_3_is_the_default_and_sgd_keeps_0_9():
   config = base.get_config()
   assert (config.optimizer.name, config.optimizer.muon_momentum) == ('muon', 0.95)
+  assert (config.optimizer.lr, config.schedule.min_lr) == (6e-3, 2e-3)
   assert config.optimizer.momentum == 0.9
+
+
+def test_the_96_px_recipe_keeps_the_rate_it_was_measured_with():
+  from configs import cnn_96  # pylint: disable=g-import-not-at-top
+  config = cnn_96.get_config()
+  assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
+      'muon', 3e-3, 1e-3)

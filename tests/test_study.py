@@ -37,7 +37,8 @@ def test_a_study_pins_the_set_and_model_it_was_measured_with(name, rooms, global
   for field, value in getattr(base, rooms).items():
     assert config.data.synthetic[field] == value, (name, field)
   assert config.model.global_context is global_context
-  assert config.optimizer.name == 'adam'
+  assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
+      'adam', 3e-3, 1e-3)
 
 
 def test_the_muon_study_pins_muon_at_the_rate_it_was_measured_with():
@@ -56,7 +57,8 @@ def test_the_muon_study_pins_muon_at_the_rate_it_was_measured_with():
 def test_the_earlier_studies_pin_adam_too(name):
   import importlib  # pylint: disable=g-import-not-at-top
   config = importlib.import_module(f'configs.{name}').get_config()
-  assert config.optimizer.name == 'adam'
+  assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
+      'adam', 3e-3, 1e-3)
 
 
 def test_a_study_writes_a_table_a_grid_and_curves(tiny_data_dir, tmp_path):
