@@ -242,10 +242,12 @@ def test_a_run_started_with_adam_resumes_with_adam_under_a_muon_config(
   workdir = str(tmp_path / 'switched')
   assert loop.train_and_evaluate(config, workdir, stop_at=3) is None
   with_muon = tiny_config(tiny_data_dir)
-  with_muon.optimizer.name = 'muon'  # Today's default in configs/base.py.
+  # Today's defaults in configs/base.py; Adam's own rate and schedule stay the run's.
+  with_muon.optimizer.update(name='muon', lr=6e-3)
+  with_muon.schedule.min_lr = 2e-3
   jax.tree.map(np.testing.assert_array_equal, straight, _params_after(with_muon, workdir))
-  assert "trained with optimizer.name='adam' (its config.json): it continues" in (
-      capsys.readouterr().out)
+  assert ("trained with optimizer.name='adam' (its config.json): it continues with it, at "
+          "the learning rate and schedule config.json names") in capsys.readouterr().out
   with open(os.path.join(workdir, 'config.json')) as f:
     assert json.load(f)['optimizer']['name'] == 'adam'
 

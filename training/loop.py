@@ -80,20 +80,24 @@ def refuse_other_model(config, workdir: str):
 
 
 def with_the_runs_optimizer(config, workdir: str):
-  """`config`, or a copy with the `optimizer.name` that `workdir`'s run was trained with.
+  """`config`, or a copy with the optimizer and schedule `workdir`'s run was trained with.
 
   A run's checkpoints hold its optimizer's state, which only that optimizer continues:
   resuming a run started with Adam under a config whose default is now Muon goes on with
-  Adam, and says so. Every other field, the learning rate included, is the config's.
+  Adam, at the learning rate and schedule its `config.json` names (the defaults of
+  another optimizer need not suit it), and says so. A config that names the run's own
+  optimizer keeps every field it sets, the learning rate included.
   """
-  saved = (_saved_config(workdir) or {}).get('optimizer', {}).get('name')
-  if saved is None or saved == config.optimizer.name:
+  saved = _saved_config(workdir) or {}
+  name = saved.get('optimizer', {}).get('name')
+  if name is None or name == config.optimizer.name:
     return config
   config = copy.deepcopy(config)
   with config.unlocked():
-    config.optimizer.name = saved
-  print(f'{workdir} was trained with optimizer.name={saved!r} (its config.json): it '
-        f'continues with it', flush=True)
+    for section in ('optimizer', 'schedule'):
+      config[section].update(saved.get(section, {}))
+  print(f'{workdir} was trained with optimizer.name={name!r} (its config.json): it '
+        f'continues with it, at the learning rate and schedule config.json names', flush=True)
   return config
 
 
