@@ -82,8 +82,9 @@ def export(config, flags):
 
   To --out (or workdir/export/model.msgpack) and beside it, with the suffixes
   `.jax_export` (the forward pass with its weights, which runs with JAX alone) and
-  `.onnx` (the same for onnxruntime, at the run's image size; skipped with a note when
-  jax2onnx is not installed).
+  `.onnx` (the same for onnxruntime; skipped with a note when jax2onnx is not
+  installed). All three average with the mirror image when the run's evaluation did
+  (`eval.hflip_average`).
   """
   del config
   workdir = _require_workdir(flags, 'export')

@@ -50,13 +50,15 @@ def checkpoint_prediction(config, workdir, batch):
   zeros = np.zeros(batch['bg'].shape[:3] + (1,), np.uint8)
   return steps_lib.predict(state.params, state.batch_stats,
                            dict(batch, mask=zeros, depth=zeros), model=exp.model,
-                           stats=exp.stats, dtype_name=config.model.dtype)
+                           stats=exp.stats, dtype_name=config.model.dtype,
+                           hflip_average=config.eval.hflip_average)
 
 
 def test_the_export_predicts_what_the_checkpoint_predicts(run):
   config, workdir, path = run
   exported = zoo.load_exported(path)
   assert exported.image_size == config.data.image_size
+  assert exported.hflip_average is config.eval.hflip_average is True  # The default.
   # Every field of the model, tuples as lists.
   assert exported.model_config == zoo.complete(json.loads(config.model.to_json()))
   with open(os.path.join(workdir, 'data_stats.json')) as f:
@@ -145,6 +147,29 @@ print(json.dumps(dict(names, loaded=loaded)))
       for key in ('mask', 'depth'):
         assert saved[key].shape == shape[:3] + (1,)
         np.testing.assert_allclose(saved[key], np.asarray(expected[key]), atol=1e-5)
+
+
+def test_an_export_without_the_mirror_average_predicts_the_plain_pass(run, tmp_path):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  config, workdir, path = run
+  plain = dataclasses.replace(zoo.load_exported(path), hflip_average=False)
+  saved = zoo.load_exported(zoo.save_exported(str(tmp_path / 'plain.msgpack'), plain))
+  assert saved.hflip_average is False
+  # A file written before the option has no such field: it predicts the plain pass.
+  with open(path, 'rb') as f:
+    payload = serialization.msgpack_restore(f.read())
+  del payload['hflip_average']
+  (tmp_path / 'older.msgpack').write_bytes(serialization.msgpack_serialize(payload))
+  assert zoo.load_exported(str(tmp_path / 'older.msgpack')).hflip_average is False
+  batch = inputs(config)
+  with_mirror = checkpoint_prediction(config, workdir, batch)
+  plain_config = config.copy_and_resolve_references()
+  plain_config.eval.hflip_average = False
+  expected = checkpoint_prediction(plain_config, workdir, batch)
+  got = saved.predict(batch['bg'], batch['fg_bg'])
+  for key in ('mask', 'depth'):
+    np.testing.assert_allclose(got[key], np.asarray(expected[key]), atol=1e-6)
+    assert np.abs(np.asarray(with_mirror[key]) - np.asarray(expected[key])).max() > 1e-4
 
 
 def test_every_earlier_export_version_has_a_layout_to_fall_back_to():

@@ -311,3 +311,20 @@ def test_step_picks_a_checkpoint_by_number_best_or_latest(workdir):
   assert best_step == 6  # The only evaluated checkpoint.
   with pytest.raises(ValueError, match='no checkpoint at step 4; saved steps: 3, 6'):
     predict_lib.load_model(workdir, 4)
+
+
+def test_a_run_predicts_as_it_was_evaluated_with_or_without_the_mirror_average(
+    workdir, tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  assert predict_lib.load_model(workdir)[0].hflip_average is True  # Today's default.
+  older = str(tmp_path / 'older')
+  shutil.copytree(workdir, older)
+  path = os.path.join(older, 'config.json')
+  with open(path) as f:
+    saved = json.load(f)
+  del saved['eval']['hflip_average']  # A run from before the option.
+  with open(path, 'w') as f:
+    json.dump(saved, f)
+  assert predict_lib.load_model(older)[0].hflip_average is False
+  assert predict_lib.load_model(older, hflip_average=True)[0].hflip_average is True

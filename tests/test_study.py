@@ -39,6 +39,7 @@ def test_a_study_pins_the_set_and_model_it_was_measured_with(name, rooms, global
   assert config.model.global_context is global_context
   assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
       'adam', 3e-3, 1e-3)
+  assert config.eval.hflip_average is False  # Measured with the plain forward pass.
 
 
 def test_the_muon_study_pins_muon_at_the_rate_it_was_measured_with():
@@ -49,6 +50,7 @@ def test_the_muon_study_pins_muon_at_the_rate_it_was_measured_with():
   assert config.model.global_context is True
   assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
       'muon', 3e-3, 1e-3)
+  assert config.eval.hflip_average is False
   variants = study.variant_configs(config)
   assert [variants[name].optimizer.lr for name in variants] == [3e-3, 6e-3, 1.2e-2]
 
@@ -59,6 +61,7 @@ def test_the_earlier_studies_pin_adam_too(name):
   config = importlib.import_module(f'configs.{name}').get_config()
   assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
       'adam', 3e-3, 1e-3)
+  assert config.eval.hflip_average is False  # Measured with the plain forward pass.
 
 
 def test_a_study_writes_a_table_a_grid_and_curves(tiny_data_dir, tmp_path):

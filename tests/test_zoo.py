@@ -323,3 +323,22 @@ def test_max_pool_2x2_equals_flax_max_pool():
   x = jax.random.normal(jax.random.key(0), (2, 12, 8, 3))
   np.testing.assert_array_equal(
       layers.max_pool_2x2(x), nn.max_pool(x, window_shape=(2, 2), strides=(2, 2)))
+
+
+def test_the_mirror_average_is_the_mean_of_the_two_passes_and_mirrors_with_its_input():
+  model = zoo.build(dict(name='dmnet_cnn', widths=(4, 8), dilations=(1,)))
+  variables = zoo.init(model, jax.random.key(0), 16)
+  stats = {key: dict(mean=[0.5] * 3, std=[0.25] * 3) for key in ('bg', 'fg_bg')}
+  forward = functools.partial(zoo.export.forward, variables, model=model, stats=stats,
+                              dtype_name='float32')
+  rng = np.random.default_rng(0)
+  bg, fg_bg = (rng.integers(0, 256, (2, 16, 24, 3), np.uint8) for _ in range(2))
+  mirror = lambda x: np.asarray(x)[:, :, ::-1]
+  plain, mirrored = forward(bg, fg_bg), forward(mirror(bg), mirror(fg_bg))
+  averaged = forward(bg, fg_bg, hflip_average=True)
+  averaged_of_mirror = forward(mirror(bg), mirror(fg_bg), hflip_average=True)
+  for key in ('mask', 'depth'):
+    np.testing.assert_allclose(averaged[key], (plain[key] + mirror(mirrored[key])) / 2,
+                               atol=1e-6)
+    np.testing.assert_allclose(averaged_of_mirror[key], mirror(averaged[key]), atol=1e-6)
+    assert np.abs(np.asarray(plain[key]) - mirror(mirrored[key])).max() > 1e-4  # Not trivial.

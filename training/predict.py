@@ -71,13 +71,18 @@ def read_run_config(workdir: str) -> dict[str, Any]:
 
 
 def load_model(workdir: str, which: str | int = 'latest',
-               config: dict[str, Any] | None = None) -> tuple[zoo.ExportedModel, int]:
+               config: dict[str, Any] | None = None,
+               hflip_average: bool | None = None) -> tuple[zoo.ExportedModel, int]:
   """The model of a run's checkpoint ('latest', 'best' or a step) and that step.
 
   Only the model weights are read; the model, image size and input normalization come
-  from the workdir's `config.json` and `data_stats.json`.
+  from the workdir's `config.json` and `data_stats.json`, and so does whether it
+  averages its predictions with the mirror image's (`eval.hflip_average`, as its own
+  evaluation did; not for runs older than the option) unless `hflip_average` says.
   """
   config = config or read_run_config(workdir)
+  if hflip_average is None:
+    hflip_average = config.get('eval', {}).get('hflip_average', False)
   stats = loop.read_data_stats(workdir)
   if stats is None:
     raise FileNotFoundError(
@@ -101,7 +106,8 @@ def load_model(workdir: str, which: str | int = 'latest',
     raise mismatch
   variables = dict(params=params, **({'batch_stats': batch_stats} if batch_stats else {}))
   exported = zoo.ExportedModel(model_config=model_config, variables=variables,
-                               stats=stats, image_size=image_size)
+                               stats=stats, image_size=image_size,
+                               hflip_average=bool(hflip_average))
   return exported, step
 
 

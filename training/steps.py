@@ -126,11 +126,32 @@ def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, 
   return new_state, metrics
 
 
-def predict(params, batch_stats, batch, *, model, stats, dtype_name):
+def logits_and_probabilities(model, params, batch_stats, inputs, *, hflip_average: bool):
+  """The model's logits of standardized `inputs` and the probabilities it predicts.
+
+  With `hflip_average` the inputs and their mirror images run as one batch and the
+  probabilities are the mean of the two (`zoo.mirror_averaged`); the logits are the
+  inputs' own either way (the test loss is the training loss of the plain pass).
+  """
+  images = {key: inputs[key] for key in ('bg', 'fg_bg')}
+  if not hflip_average:
+    outputs, _ = apply_model(model, params, batch_stats, images, train=False)
+    return outputs, zoo.probabilities(outputs)
+  both, _ = apply_model(model, params, batch_stats,
+                        {key: zoo.with_mirror(value) for key, value in images.items()},
+                        train=False)
+  n = images['bg'].shape[0]
+  return ({key: value[:n] for key, value in both.items()},
+          zoo.mirror_mean(zoo.probabilities(both)))
+
+
+def predict(params, batch_stats, batch, *, model, stats, dtype_name,
+            hflip_average: bool = False):
   """Mask and depth probabilities in [0, 1] for a uint8 batch (N x H x W x 1 each)."""
   _, inputs = model_inputs(batch, stats, dtype_name)
-  outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
-  return zoo.probabilities(outputs)
+  _, prediction = logits_and_probabilities(model, params, batch_stats, inputs,
+                                            hflip_average=hflip_average)
+  return prediction
 
 
 def per_sample_loss(loss_fn, outputs, targets, loss_params):
@@ -145,10 +166,14 @@ def per_sample_loss(loss_fn, outputs, targets, loss_params):
 
 
 def eval_step(params, batch_stats, batch, baseline, *, model, stats, config, loss_fn):
-  """Per-sample losses and metrics of the model, and of the baselines, on a uint8 batch."""
+  """Per-sample losses and metrics of the model, and of the baselines, on a uint8 batch.
+
+  The metrics are those of what the model predicts (with `eval.hflip_average`, averaged
+  with the mirror image); the losses those of the plain forward pass.
+  """
   targets, inputs = model_inputs(batch, stats, config.model.dtype)
-  outputs, _ = apply_model(model, params, batch_stats, inputs, train=False)
-  prediction = zoo.probabilities(outputs)
+  outputs, prediction = logits_and_probabilities(
+      model, params, batch_stats, inputs, hflip_average=config.eval.hflip_average)
   per_sample = metrics_lib.per_sample_metrics(
       prediction['mask'], prediction['depth'], targets['mask'], targets['depth'],
       mask_ssim_threshold=config.eval.mask_ssim_threshold,

@@ -122,7 +122,7 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
                                                   exp.init_state())
     predictions[name] = jax.device_get(steps_lib.predict(
         state.params, state.batch_stats, batch, model=exp.model, stats=exp.stats,
-        dtype_name=variant.model.dtype))
+        dtype_name=variant.model.dtype, hflip_average=variant.eval.hflip_average))
   tiles = []
   for i in range(len(batch['bg'])):
     tiles.append([batch['fg_bg'][i], visualize.gray(batch['mask'][i] / 255.0)] +

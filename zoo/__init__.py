@@ -15,10 +15,13 @@ from zoo import dmnet_resnet
 from zoo import unet
 from zoo.export import ExportedModel
 from zoo.export import load_exported
+from zoo.export import mirror_averaged
+from zoo.export import mirror_mean
 from zoo.export import probabilities
 from zoo.export import save_exported
 from zoo.export import save_jax_export
 from zoo.export import save_onnx
+from zoo.export import with_mirror
 from zoo.registry import EARLIER_VERSIONS
 from zoo.registry import build
 from zoo.registry import complete

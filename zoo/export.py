@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from flax import serialization
 import jax
+from jax import lax
 import jax.numpy as jnp
 import numpy as np
 
@@ -44,16 +45,49 @@ def probabilities(logits: dict[str, jax.Array]) -> dict[str, jax.Array]:
   return {key: jax.nn.sigmoid(logits[key].astype(jnp.float32)) for key in ('mask', 'depth')}
 
 
-def forward(variables, bg, fg_bg, *, model, stats, dtype_name: str) -> dict[str, jax.Array]:
+def with_mirror(images: jax.Array) -> jax.Array:
+  """N x H x W x C `images` followed by their left-right mirror images: 2N x H x W x C."""
+  return lax.concatenate([images, lax.rev(images, (2,))], 0)
+
+
+def mirror_mean(both: dict[str, jax.Array]) -> dict[str, jax.Array]:
+  """Predictions of a `with_mirror` batch -> the mean of each pair's two, mirrored back."""
+  def mean(value):
+    n = value.shape[0] // 2
+    # lax slices, not indexing: the ONNX converter turns indexing by a symbolic batch
+    # size into a gather it cannot size.
+    first, second = lax.slice_in_dim(value, 0, n), lax.slice_in_dim(value, n, 2 * n)
+    return (first + lax.rev(second, (2,))) / 2
+  return {key: mean(value) for key, value in both.items()}
+
+
+def mirror_averaged(probabilities_of: Callable, bg, fg_bg) -> dict[str, jax.Array]:
+  """The mean of `probabilities_of(bg, fg_bg)` and of the mirrored pair's, mirrored back.
+
+  `probabilities_of` maps N x H x W x C batches to {'mask', 'depth'} N x H x W x 1; the
+  pair and its left-right mirror image go through it as one batch of 2N. A person is a
+  person in a mirror and a room's depth mirrors with it, so the two predictions are two
+  views of one answer: their mean drew better masks and depth on the test rooms
+  (BENCHMARKS.md, "Averaging with the mirror image"), for twice the inference work.
+  """
+  return mirror_mean(probabilities_of(with_mirror(bg), with_mirror(fg_bg)))
+
+
+def forward(variables, bg, fg_bg, *, model, stats, dtype_name: str,
+            hflip_average: bool = False) -> dict[str, jax.Array]:
   """Mask and depth probabilities (N x H x W x 1, float32) for uint8 N x H x W x 3 batches.
 
   The same arithmetic as `training.steps.predict`, so an exported model predicts what
-  the checkpoint it came from predicts.
+  the checkpoint it came from predicts; with `hflip_average`, `mirror_averaged`.
   """
   dtype = registry.compute_dtype(dtype_name)
-  outputs = model.apply(variables, standardize(bg, stats['bg'], dtype),
-                        standardize(fg_bg, stats['fg_bg'], dtype), train=False)
-  return probabilities(outputs)
+
+  def probabilities_of(bg, fg_bg):
+    return probabilities(model.apply(variables, standardize(bg, stats['bg'], dtype),
+                                     standardize(fg_bg, stats['fg_bg'], dtype), train=False))
+  if hflip_average:
+    return mirror_averaged(probabilities_of, bg, fg_bg)
+  return probabilities_of(bg, fg_bg)
 
 
 @dataclasses.dataclass(eq=False)
@@ -66,12 +100,15 @@ class ExportedModel:
     stats: {'bg': {'mean': [3], 'std': [3]}, 'fg_bg': {...}}: the training data's
       per-channel statistics of images in [0, 1].
     image_size: The side of the square images the model was trained on.
+    hflip_average: Predict the mean of the pair's and its mirror image's predictions
+      (`mirror_averaged`); files written before this option load with False.
     model: The Flax module, built from `model_config`.
   """
   model_config: dict[str, Any]
   variables: dict[str, Any] = dataclasses.field(repr=False)
   stats: dict[str, Any]
   image_size: int
+  hflip_average: bool = False
   model: Any = dataclasses.field(init=False, repr=False)
   _forward: Callable = dataclasses.field(init=False, repr=False)
 
@@ -79,7 +116,8 @@ class ExportedModel:
     self.model = registry.build(self.model_config)
     self._forward = jax.jit(functools.partial(
         forward, model=self.model, stats=self.stats,
-        dtype_name=self.model_config.get('dtype', 'float32')))
+        dtype_name=self.model_config.get('dtype', 'float32'),
+        hflip_average=bool(self.hflip_average)))
 
   def predict_batch(self, bg, fg_bg) -> dict[str, jax.Array]:
     """Jitted forward pass on uint8 N x S x S x 3 batches, S = `image_size`.
@@ -137,7 +175,7 @@ def save_exported(path: str, exported: ExportedModel) -> str:
   """Writes `exported` to one msgpack file at `path` (folders made); returns `path`."""
   payload = dict(
       format=FORMAT, version=VERSION, model_config=registry.complete(exported.model_config),
-      image_size=int(exported.image_size),
+      image_size=int(exported.image_size), hflip_average=bool(exported.hflip_average),
       stats={key: {name: [float(v) for v in exported.stats[key][name]]
                    for name in ('mean', 'std')} for key in ('bg', 'fg_bg')},
       variables=_host_variables(exported))
@@ -172,7 +210,8 @@ def load_exported(path: str) -> ExportedModel:
     model_config = registry.with_earlier_defaults(model_config, payload.get('version', 1))
   return ExportedModel(model_config=model_config,
                        variables=payload['variables'], stats=payload['stats'],
-                       image_size=int(payload['image_size']))
+                       image_size=int(payload['image_size']),
+                       hflip_average=bool(payload.get('hflip_average', False)))
 
 
 # Platforms a `jax.export` artifact is lowered for: it runs on any of them.
@@ -225,7 +264,7 @@ def save_onnx(path: str, exported: ExportedModel) -> str:
   model_config = dict(exported.model_config, dtype='float32')
   forward_pass = functools.partial(
       forward, _host_variables(exported), model=registry.build(model_config),
-      stats=exported.stats, dtype_name='float32')
+      stats=exported.stats, dtype_name='float32', hflip_average=bool(exported.hflip_average))
 
   def mask_and_depth(bg, fg_bg):
     outputs = forward_pass(bg, fg_bg)
