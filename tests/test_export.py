@@ -149,6 +149,97 @@ print(json.dumps(dict(names, loaded=loaded)))
         np.testing.assert_allclose(saved[key], np.asarray(expected[key]), atol=1e-5)
 
 
+def test_export_without_jax2onnx_writes_the_other_two_and_says_so(run, tmp_path, monkeypatch,
+                                                                   capsys):
+  config, workdir, _ = run
+  monkeypatch.setitem(sys.modules, 'jax2onnx', None)  # As if it were not installed.
+  out = tmp_path / 'model.msgpack'
+  modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest',
+                                                    out=str(out)))
+  printed = capsys.readouterr().out
+  assert "ONNX skipped: ONNX export needs jax2onnx and onnx" in printed
+  assert "pip install -e '.[onnx]'" in printed
+  assert sorted(os.listdir(tmp_path)) == ['model.jax_export', 'model.msgpack']
+
+
+def test_an_installed_zoo_loads_and_predicts_outside_the_checkout(run, tmp_path):
+  # What `pip install .` (or from git) puts in site-packages, built from a copy of the
+  # project's metadata and packages, so that nothing is written into the checkout.
+  _, _, path = run
+  source, target = tmp_path / 'source', tmp_path / 'site-packages'
+  source.mkdir()
+  for name in ('pyproject.toml', 'README.md', 'zoo', 'datasets', 'losses', 'training'):
+    copy = shutil.copytree if os.path.isdir(os.path.join(ROOT, name)) else shutil.copy
+    copy(os.path.join(ROOT, name), source / name)
+  install = subprocess.run(
+      [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation',
+       '--target', str(target), str(source)], capture_output=True, text=True, timeout=300)
+  assert install.returncode == 0, install.stderr
+  installed = sorted(os.listdir(target))
+  assert 'zoo' in installed
+  # Hugging Face's `datasets` (preinstalled on Colab) must not be shadowed.
+  assert 'datasets' not in installed
+  script = f"""
+import json, sys
+import numpy as np
+import zoo
+model = zoo.load_exported({path!r})
+out = model.predict(np.zeros((40, 48, 3), np.uint8), np.full((40, 48, 3), 99, np.uint8))
+loaded = sorted(name for name in sys.modules
+                if name.split('.')[0] in ('training', 'datasets', 'losses'))
+print(json.dumps(dict(mask=out['mask'].shape, depth=out['depth'].shape, loaded=loaded,
+                      zoo=zoo.__file__)))
+"""
+  # -P: the interpreter does not put the current folder first on sys.path.
+  result = subprocess.run([sys.executable, '-P', '-c', script], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(target)))
+  assert result.returncode == 0, result.stderr
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report.pop('zoo').startswith(str(target))
+  assert report == dict(mask=[40, 48, 1], depth=[40, 48, 1], loaded=[])
+
+
+def test_export_to_a_chosen_path_and_refuse_other_files(run, tmp_path):
+  config, workdir, path = run
+  out = str(tmp_path / 'models' / 'mine.msgpack')
+  modes.run('export', config, types.SimpleNamespace(workdir=workdir, step='latest', out=out))
+  with open(out, 'rb') as f, open(path, 'rb') as g:
+    assert f.read() == g.read()
+  assert os.path.getsize(tmp_path / 'models' / 'mine.jax_export') > 0
+  (tmp_path / 'other.msgpack').write_bytes(b'\x81\xa1a\x01')
+  with pytest.raises(ValueError, match='not an exported model'):
+    zoo.load_exported(str(tmp_path / 'other.msgpack'))
+  (tmp_path / 'noise.msgpack').write_bytes(b'\xc1 not msgpack')
+  with pytest.raises(ValueError, match='not an exported model'):
+    zoo.load_exported(str(tmp_path / 'noise.msgpack'))
+
+
+# What each earlier export version's model config left out, and the layout it meant.
+EARLIER_LAYOUTS = [
+    (1, 'dmnet_cnn', dict(difference=False, input_skip=False, global_context=False)),
+    (1, 'unet', dict(difference=True, input_skip=False)),
+    (2, 'dmnet_cnn', dict(global_context=False)),
+]
+
+
+@pytest.mark.parametrize('version, name, left_out', EARLIER_LAYOUTS)
+def test_an_earlier_export_loads_with_the_layout_of_its_time(tmp_path, version, name, left_out):
+  old_model = zoo.build(dict(name=name, **left_out))
+  variables = zoo.init(old_model, jax.random.key(0), 16)
+  stats = {key: dict(mean=[0.5] * 3, std=[0.25] * 3) for key in ('bg', 'fg_bg')}
+  payload = dict(format=zoo.export.FORMAT, version=version, model_config=dict(name=name),
+                 image_size=16, stats=stats,
+                 variables=jax.tree.map(np.asarray, dict(variables)))
+  path = tmp_path / 'old.msgpack'
+  path.write_bytes(serialization.msgpack_serialize(payload))
+  loaded = zoo.load_exported(str(path))
+  assert loaded.model_config == dict(name=name, **left_out)
+  images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), np.uint8)
+  outputs = loaded.predict(images, images)
+  assert outputs['mask'].shape == (2, 16, 16, 1)
+
+
 def test_an_export_without_the_mirror_average_predicts_the_plain_pass(run, tmp_path):
   import dataclasses  # pylint: disable=g-import-not-at-top
   config, workdir, path = run
@@ -197,6 +288,9 @@ EVERY_MODEL = {
     'dmnet_cnn_bfloat16': dict(name='dmnet_cnn', widths=(8, 16), dilations=(1, 2),
                                dtype='bfloat16'),
     'dmnet_cnn_v1': dict(name='dmnet_cnn_v1', dilations=(1,)),
+    # Pixel coordinates and the full-resolution input skip: the options that add layers.
+    'dmnet_cnn_with_options': dict(name='dmnet_cnn', widths=(8, 16), dilations=(1, 2),
+                                   coordinates=True, input_skip=True),
     'dmnet_resnet': dict(name='dmnet_resnet', stage_widths=(8, 16), stage_blocks=(1, 1),
                          stem_width=8),
     'unet': dict(name='unet', widths=(8, 16), convs=1),

@@ -252,6 +252,29 @@ def test_a_run_started_with_adam_resumes_with_adam_under_a_muon_config(
     assert json.load(f)['optimizer']['name'] == 'adam'
 
 
+def test_a_run_resumed_at_another_learning_rate_says_which_fields_changed(
+    finished_run, tiny_data_dir, tmp_path, capsys):
+  import shutil  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'copy')
+  shutil.copytree(finished_run[0], workdir)
+  config = tiny_config(tiny_data_dir)
+  config.optimizer.lr = 6e-3  # Same optimizer, another rate: the config's is used.
+  config.schedule.plateau.factor = 0.5
+  assert loop.with_the_runs_optimizer(config, workdir) is config
+  printed = capsys.readouterr().out
+  assert 'optimizer.lr: 0.003 -> 0.006' in printed
+  assert 'schedule.plateau.factor: 1.0 -> 0.5' in printed
+  assert 'continues with the new values' in printed
+  config.optimizer.name = 'muon'  # Another optimizer: the run's own rate and schedule.
+  kept = loop.with_the_runs_optimizer(config, workdir)
+  assert (kept.optimizer.name, kept.optimizer.lr, kept.schedule.plateau.factor) == (
+      'adam', 3e-3, 1.0)
+  printed = capsys.readouterr().out
+  assert 'not used from this config: ' in printed
+  for change in ("optimizer.name: 'adam' -> 'muon'", 'optimizer.lr: 0.003 -> 0.006'):
+    assert change in printed.split('not used from this config: ')[1]
+
+
 def test_other_optimizer_settings_are_one_error_and_leave_the_run_as_it_was(
     finished_run, tiny_data_dir, tmp_path):
   import shutil  # pylint: disable=g-import-not-at-top

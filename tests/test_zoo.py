@@ -125,6 +125,8 @@ def test_pixel_coordinates_run_from_minus_one_at_the_top_left_to_one_at_the_bott
   np.testing.assert_allclose(grid[0, :, 0, 0], [-1, 0, 1])  # Rows, down the image.
   np.testing.assert_allclose(grid[0, 0, :, 1], [-1, -0.5, 0, 0.5, 1])  # Columns, across.
   np.testing.assert_array_equal(grid[0], grid[1])  # The same for every image.
+  np.testing.assert_allclose(grid[0, :, 0, 0], np.linspace(-1, 1, 3), atol=1e-7)
+  np.testing.assert_allclose(grid[0, 0, :, 1], np.linspace(-1, 1, 5), atol=1e-7)
 
 
 def test_with_coordinates_dmnet_cnns_first_conv_sees_two_more_channels():

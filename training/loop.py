@@ -79,25 +79,50 @@ def refuse_other_model(config, workdir: str):
         'another --workdir or delete that one')
 
 
+def _changed_fields(saved: dict, config, sections=('optimizer', 'schedule')) -> list[str]:
+  """'section.field: saved -> config' for each field of `sections` the two set apart."""
+  changed = []
+  def compare(saved_part, config_part, prefix):
+    for key, value in saved_part.items():
+      if key not in config_part:
+        continue
+      current = config_part[key]
+      if isinstance(value, dict) and hasattr(current, 'items'):
+        compare(value, current, f'{prefix}{key}.')
+      elif value != (current.to_dict() if hasattr(current, 'to_dict') else current):
+        changed.append(f'{prefix}{key}: {value!r} -> {current!r}')
+  for section in sections:
+    compare(saved.get(section) or {}, config[section], f'{section}.')
+  return changed
+
+
 def with_the_runs_optimizer(config, workdir: str):
   """`config`, or a copy with the optimizer and schedule `workdir`'s run was trained with.
 
   A run's checkpoints hold its optimizer's state, which only that optimizer continues:
   resuming a run started with Adam under a config whose default is now Muon goes on with
   Adam, at the learning rate and schedule its `config.json` names (the defaults of
-  another optimizer need not suit it), and says so. A config that names the run's own
-  optimizer keeps every field it sets, the learning rate included.
+  another optimizer need not suit it). A config that names the run's own optimizer keeps
+  every field it sets, the learning rate included. Either way the run says which
+  optimizer and schedule fields differ from its `config.json`, and which values it uses.
   """
   saved = _saved_config(workdir) or {}
   name = saved.get('optimizer', {}).get('name')
-  if name is None or name == config.optimizer.name:
+  if name is None:
+    return config
+  changed = _changed_fields(saved, config)
+  if name == config.optimizer.name:
+    if changed:
+      print(f'{workdir}: this config changes {"; ".join(changed)} (from its config.json): '
+            'the run continues with the new values', flush=True)
     return config
   config = copy.deepcopy(config)
   with config.unlocked():
     for section in ('optimizer', 'schedule'):
-      config[section].update(saved.get(section, {}))
+      config[section].update(saved.get(section) or {})
   print(f'{workdir} was trained with optimizer.name={name!r} (its config.json): it '
-        f'continues with it, at the learning rate and schedule config.json names', flush=True)
+        f'continues with it, at the learning rate and schedule config.json names; not '
+        f'used from this config: {"; ".join(changed)}', flush=True)
   return config
 
 

@@ -120,7 +120,9 @@ class ExportedModel:
         hflip_average=bool(self.hflip_average)))
 
   def predict_batch(self, bg, fg_bg) -> dict[str, jax.Array]:
-    """Jitted forward pass on uint8 N x S x S x 3 batches, S = `image_size`.
+    """Jitted forward pass on uint8 N x H x W x 3 batches, H and W multiples of the stride.
+
+    No resizing: `predict` resizes to `image_size`, the size the model was trained at.
 
     Compiles once per batch size: pad the last batch to keep it to one compile.
     """

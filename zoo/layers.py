@@ -94,9 +94,13 @@ def pixel_coordinates(like):
   taken from eye height, how far away a pixel is depends first of all on its row.
   """
   n, h, w, _ = like.shape
-  rows = jnp.broadcast_to(jnp.linspace(-1.0, 1.0, h)[:, None], (h, w))
-  cols = jnp.broadcast_to(jnp.linspace(-1.0, 1.0, w)[None, :], (h, w))
-  grid = jnp.stack([rows, cols], axis=-1).astype(like.dtype)
+
+  def ramp(size, axis):
+    # An iota scaled by the size as a value, not jnp.linspace (whose length must be a
+    # constant): the ONNX export keeps the height and width symbolic.
+    last = jnp.maximum(jnp.asarray(size, jnp.float32) - 1.0, 1.0)
+    return lax.broadcasted_iota(jnp.float32, (h, w), axis) * (2.0 / last) - 1.0
+  grid = jnp.stack([ramp(h, 0), ramp(w, 1)], axis=-1).astype(like.dtype)
   return jnp.broadcast_to(grid, (n, h, w, 2))
 
 
