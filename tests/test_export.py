@@ -136,7 +136,7 @@ print(json.dumps(dict(names, loaded=loaded)))
   report = json.loads(result.stdout.strip().splitlines()[-1])
   exported = zoo.load_exported(path)
   metadata = dict(model=config.model.name, image_size=str(size),
-                  stride=str(exported.model.stride))
+                  stride=str(exported.model.stride), hflip_average='True')
   assert report == dict(inputs=['bg', 'fg_bg'], outputs=['mask', 'depth'], metadata=metadata,
                         loaded=[])
   for shape in shapes:

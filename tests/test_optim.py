@@ -189,3 +189,4 @@ def test_the_96_px_recipe_keeps_the_rate_it_was_measured_with():
   config = cnn_96.get_config()
   assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
       'muon', 3e-3, 1e-3)
+  assert config.eval.hflip_average is False

@@ -264,7 +264,7 @@ def test_a_run_resumed_at_another_learning_rate_says_which_fields_changed(
   printed = capsys.readouterr().out
   assert 'optimizer.lr: 0.003 -> 0.006' in printed
   assert 'schedule.plateau.factor: 1.0 -> 0.5' in printed
-  assert 'continues with the new values' in printed
+  assert 'the run uses the new values from here on' in printed
   config.optimizer.name = 'muon'  # Another optimizer: the run's own rate and schedule.
   kept = loop.with_the_runs_optimizer(config, workdir)
   assert (kept.optimizer.name, kept.optimizer.lr, kept.schedule.plateau.factor) == (
@@ -273,6 +273,32 @@ def test_a_run_resumed_at_another_learning_rate_says_which_fields_changed(
   assert 'not used from this config: ' in printed
   for change in ("optimizer.name: 'adam' -> 'muon'", 'optimizer.lr: 0.003 -> 0.006'):
     assert change in printed.split('not used from this config: ')[1]
+
+
+def test_a_run_from_before_the_mirror_average_is_evaluated_again_as_it_was(
+    finished_run, tiny_data_dir, tmp_path, capsys):
+  import shutil  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'older')
+  shutil.copytree(finished_run[0], workdir)
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    saved = json.load(f)
+  assert saved['eval']['hflip_average'] is True  # Today's default.
+  del saved['eval']['hflip_average']  # As a config.json from before the option.
+  with open(path, 'w') as f:
+    json.dump(saved, f)
+  config = tiny_config(tiny_data_dir)
+  metrics = loop.train_and_evaluate(config, workdir)  # Finished: evaluated again.
+  assert 'evaluated with eval.hflip_average=False (its config.json)' in capsys.readouterr().out
+  with open(path) as f:
+    assert json.load(f)['eval']['hflip_average'] is False
+  plain = config.copy_and_resolve_references()
+  plain.eval.hflip_average = False
+  fresh = str(tmp_path / 'plain')
+  shutil.copytree(finished_run[0], fresh)
+  os.remove(os.path.join(fresh, 'config.json'))  # No record: the config decides.
+  assert metrics == loop.train_and_evaluate(plain, fresh)
+  assert metrics['mask_iou'] != finished_run[1]['mask_iou']  # The average changed it.
 
 
 def test_other_optimizer_settings_are_one_error_and_leave_the_run_as_it_was(

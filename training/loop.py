@@ -3,6 +3,7 @@ import copy
 import dataclasses
 import functools
 import json
+import math
 import os
 import signal
 import time
@@ -79,17 +80,32 @@ def refuse_other_model(config, workdir: str):
         'another --workdir or delete that one')
 
 
+def _same_value(saved, current) -> bool:
+  """Equal as a config value: floats within rounding, a JSON list equal to a tuple."""
+  if isinstance(saved, (list, tuple)) and isinstance(current, (list, tuple)):
+    return len(saved) == len(current) and all(map(_same_value, saved, current))
+  if isinstance(saved, (int, float)) and isinstance(current, (int, float)):
+    return math.isclose(saved, current, rel_tol=1e-9, abs_tol=1e-12)
+  return saved == current
+
+
+def _without_nulls(section: dict) -> dict:
+  """`section` without the fields a hand-edited config.json set to null (at any depth)."""
+  return {key: _without_nulls(value) if isinstance(value, dict) else value
+          for key, value in section.items() if value is not None}
+
+
 def _changed_fields(saved: dict, config, sections=('optimizer', 'schedule')) -> list[str]:
   """'section.field: saved -> config' for each field of `sections` the two set apart."""
   changed = []
   def compare(saved_part, config_part, prefix):
-    for key, value in saved_part.items():
+    for key, value in _without_nulls(saved_part).items():
       if key not in config_part:
         continue
       current = config_part[key]
       if isinstance(value, dict) and hasattr(current, 'items'):
         compare(value, current, f'{prefix}{key}.')
-      elif value != (current.to_dict() if hasattr(current, 'to_dict') else current):
+      elif not _same_value(value, current):
         changed.append(f'{prefix}{key}: {value!r} -> {current!r}')
   for section in sections:
     compare(saved.get(section) or {}, config[section], f'{section}.')
@@ -114,15 +130,36 @@ def with_the_runs_optimizer(config, workdir: str):
   if name == config.optimizer.name:
     if changed:
       print(f'{workdir}: this config changes {"; ".join(changed)} (from its config.json): '
-            'the run continues with the new values', flush=True)
+            'the run uses the new values from here on', flush=True)
     return config
   config = copy.deepcopy(config)
   with config.unlocked():
     for section in ('optimizer', 'schedule'):
-      config[section].update(saved.get(section) or {})
+      config[section].update(_without_nulls(saved.get(section) or {}))
   print(f'{workdir} was trained with optimizer.name={name!r} (its config.json): it '
         f'continues with it, at the learning rate and schedule config.json names; not '
         f'used from this config: {"; ".join(changed)}', flush=True)
+  return config
+
+
+def with_the_runs_evaluation(config, workdir: str):
+  """`config`, or a copy that evaluates as `workdir`'s run did (its config.json).
+
+  Whether predictions are averaged with the mirror image (`eval.hflip_average`) is
+  kept with the run, so its metrics, its best checkpoint and its predictions all
+  mean one thing: a run from before the option (no such field) stays with the plain
+  pass when it is resumed or evaluated again. A new run takes the config's value.
+  """
+  saved = _saved_config(workdir)
+  if saved is None:
+    return config
+  kept = bool((saved.get('eval') or {}).get('hflip_average', False))
+  if kept == config.eval.hflip_average:
+    return config
+  config = copy.deepcopy(config)
+  config.eval.hflip_average = kept
+  print(f'{workdir} was evaluated with eval.hflip_average={kept} (its config.json): it '
+        f'keeps that', flush=True)
   return config
 
 
@@ -258,8 +295,10 @@ def evaluate_checkpoint(config, workdir: str, which: str = 'latest') -> dict[str
   """Evaluates a saved checkpoint ('latest', 'best' or a step) on the config's dataset.
 
   The dataset may be another than the run trained on: the model keeps the normalization
-  it was trained with (the workdir's `data_stats.json`).
+  it was trained with (the workdir's `data_stats.json`) and evaluates as the run does
+  (`with_the_runs_evaluation`).
   """
+  config = with_the_runs_evaluation(config, workdir)
   data = datasets.load(config.data)
   exp = prepare(config, data, read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
@@ -286,7 +325,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   """
   os.makedirs(workdir, exist_ok=True)
   refuse_other_model(config, workdir)
-  config = with_the_runs_optimizer(config, workdir)
+  config = with_the_runs_evaluation(with_the_runs_optimizer(config, workdir), workdir)
   data = datasets.load(config.data)
   print(f'dataset {data.name}: {len(data.train)} train, '
         f'{len(data.test)} test ({"reused" if data.reused else "built"}, '

@@ -253,8 +253,9 @@ def save_onnx(path: str, exported: ExportedModel) -> str:
     session = onnxruntime.InferenceSession(path)
     mask, depth = session.run(None, dict(bg=bg_uint8, fg_bg=fg_bg_uint8))
 
-  The model's metadata names the model, the image size it was trained at and its stride
-  (`session.get_modelmeta().custom_metadata_map`). The graph computes in float32 whatever
+  The model's metadata names the model, the image size it was trained at, its stride and
+  whether the graph averages with the mirror image (`hflip_average`: 'True' or 'False';
+  `session.get_modelmeta().custom_metadata_map`). The graph computes in float32 whatever
   the model's dtype: onnxruntime's CPU kernels have no bfloat16 convs.
   """
   try:
@@ -294,6 +295,7 @@ def save_onnx(path: str, exported: ExportedModel) -> str:
   # What a user resizes to, readable without this repository:
   # `session.get_modelmeta().custom_metadata_map['image_size']`.
   onnx.helper.set_model_props(proto, dict(
-      model=model_config['name'], image_size=str(exported.image_size), stride=str(stride)))
+      model=model_config['name'], image_size=str(exported.image_size), stride=str(stride),
+      hflip_average=str(bool(exported.hflip_average))))
   onnx.checker.check_model(proto, full_check=True)
   return _write_whole(path, proto.SerializeToString())
