@@ -38,6 +38,10 @@ def measure(workdir: str, rounds: int) -> dict:
 
   saved = predict.read_run_config(workdir)
   data = datasets.load(ml_collections.ConfigDict(saved).data)
+  # Fit once: the baselines do not depend on the variant.
+  with tempfile.TemporaryDirectory() as scratch:
+    baselines = evaluate_lib.fit_baselines(data.train, ml_collections.ConfigDict(saved),
+                                           scratch, data.name)
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = manager.latest_step()
   evaluations, results = {}, {}
@@ -46,8 +50,7 @@ def measure(workdir: str, rounds: int) -> dict:
     config.eval.hflip_average = hflip_average  # Absent in runs older than the option.
     exp = loop.prepare(config, data, loop.read_data_stats(workdir))
     state = checkpoint_lib.restore_for_evaluation(manager, step, exp.init_state())
-    baselines = evaluate_lib.fit_baselines(data.train, config, tempfile.mkdtemp(), data.name)
-    evaluations[name] = lambda exp=exp, state=state, config=config, baselines=baselines: (
+    evaluations[name] = lambda exp=exp, state=state, config=config: (
         evaluate_lib.evaluate(exp.eval_step, state, data.test, baselines, config,
                               exp.place)[0])
     results[name] = dict(metrics=evaluations[name](), seconds=[])  # This pass compiles.

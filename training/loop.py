@@ -99,7 +99,7 @@ def _changed_fields(saved: dict, config, sections=('optimizer', 'schedule')) -> 
   """'section.field: saved -> config' for each field of `sections` the two set apart."""
   changed = []
   def compare(saved_part, config_part, prefix):
-    for key, value in _without_nulls(saved_part).items():
+    for key, value in saved_part.items():
       if key not in config_part:
         continue
       current = config_part[key]
@@ -108,7 +108,7 @@ def _changed_fields(saved: dict, config, sections=('optimizer', 'schedule')) -> 
       elif not _same_value(value, current):
         changed.append(f'{prefix}{key}: {value!r} -> {current!r}')
   for section in sections:
-    compare(saved.get(section) or {}, config[section], f'{section}.')
+    compare(_without_nulls(saved.get(section) or {}), config[section], f'{section}.')
   return changed
 
 
@@ -142,6 +142,14 @@ def with_the_runs_optimizer(config, workdir: str):
   return config
 
 
+def runs_hflip_average(saved: dict) -> bool:
+  """Whether the run whose config.json is `saved` averages with the mirror image.
+
+  False for a run from before the option (no such field): it was evaluated plain.
+  """
+  return bool((saved.get('eval') or {}).get('hflip_average', False))
+
+
 def with_the_runs_evaluation(config, workdir: str):
   """`config`, or a copy that evaluates as `workdir`'s run did (its config.json).
 
@@ -153,7 +161,7 @@ def with_the_runs_evaluation(config, workdir: str):
   saved = _saved_config(workdir)
   if saved is None:
     return config
-  kept = bool((saved.get('eval') or {}).get('hflip_average', False))
+  kept = runs_hflip_average(saved)
   if kept == config.eval.hflip_average:
     return config
   config = copy.deepcopy(config)

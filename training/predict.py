@@ -82,7 +82,7 @@ def load_model(workdir: str, which: str | int = 'latest',
   """
   config = config or read_run_config(workdir)
   if hflip_average is None:
-    hflip_average = config.get('eval', {}).get('hflip_average', False)
+    hflip_average = loop.runs_hflip_average(config)
   stats = loop.read_data_stats(workdir)
   if stats is None:
     raise FileNotFoundError(
