@@ -1,0 +1,97 @@
+"""benchmarks/real_photos.py: real people pasted into real photos, true masks, simulated captures."""
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                'benchmarks'))
+import real_photos  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _photo(seed: int, size: int = 40) -> np.ndarray:
+  return np.random.default_rng(seed).integers(0, 256, (size, size, 3), np.uint8)
+
+
+def _person(height: int = 30, width: int = 12) -> np.ndarray:
+  """A red figure on a transparent tile, with a faint halo (alpha 3) around it."""
+  person = np.zeros((40, 40, 4), np.uint8)
+  person[2:2 + height + 2, 8:8 + width + 2, 3] = 3
+  person[3:3 + height, 9:9 + width] = (200, 30, 30, 255)
+  return person
+
+
+def test_pasting_changes_the_photo_only_where_the_alpha_is_and_scales_the_person():
+  bg = _photo(0)
+  fg_bg, alpha = real_photos.paste(bg, _person(), np.random.default_rng(1))
+  assert fg_bg.shape == bg.shape and alpha.shape == bg.shape[:2]
+  np.testing.assert_array_equal(fg_bg[alpha == 0], bg[alpha == 0])
+  rows = np.nonzero((alpha >= 0.5).any(axis=1))[0]
+  height = rows.max() - rows.min() + 1
+  assert (real_photos.PERSON_HEIGHT[0] * 40 - 2 <= height
+          <= real_photos.PERSON_HEIGHT[1] * 40 + 2)
+  assert rows.max() + 1 >= real_photos.FEET[0] * 40 - 1  # Feet in the lower fifth.
+  solid = alpha > 0.99
+  np.testing.assert_allclose(fg_bg[solid], np.broadcast_to([200, 30, 30], fg_bg[solid].shape),
+                             atol=2)
+
+
+def test_pairs_are_one_per_background_person_and_placement_and_repeat_for_a_seed():
+  backgrounds, people = [_photo(0), _photo(1)], [_person(), _person(20, 8)]
+  pairs = real_photos.make_pairs(backgrounds, people, placements=2)
+  again = real_photos.make_pairs(backgrounds, people, placements=2)
+  assert [len(pairs[name]) for name in real_photos.CAPTURES] == [8, 8]
+  for name in real_photos.CAPTURES:
+    for one, other in zip(pairs[name], again[name]):
+      for key in ('bg', 'fg_bg', 'alpha'):
+        np.testing.assert_array_equal(one[key], other[key])
+  # Placements differ, and both captures share each pair's person and place.
+  assert not np.array_equal(pairs['pasted'][0]['alpha'], pairs['pasted'][1]['alpha'])
+  for pasted, captured in zip(pairs['pasted'], pairs['captured']):
+    np.testing.assert_array_equal(pasted['alpha'], captured['alpha'])
+
+
+def test_a_pasted_pair_differs_only_at_the_person_and_a_captured_one_everywhere():
+  pairs = real_photos.make_pairs([_photo(0)], [_person()], placements=1)
+  pasted, captured = pairs['pasted'][0], pairs['captured'][0]
+  outside = pasted['alpha'] == 0
+  np.testing.assert_array_equal(pasted['fg_bg'][outside], pasted['bg'][outside])
+  np.testing.assert_array_equal(pasted['bg'], _photo(0))
+  difference = np.abs(captured['fg_bg'].astype(int) - captured['bg'].astype(int))[outside]
+  assert (difference > 0).mean() > 0.5  # Noise, gain and JPEG differ between the shots.
+  assert difference.mean() < 40  # But it is the same scene.
+
+
+def test_masks_at_the_model_size_come_from_alpha_at_one_half():
+  pairs = real_photos.make_pairs([_photo(0, 64)], [_person()], placements=1)['pasted']
+  batch = real_photos.at_size(pairs, 32)
+  assert batch['bg'].shape == (1, 32, 32, 3) and batch['bg'].dtype == np.uint8
+  assert batch['mask'].shape == (1, 32, 32, 1)
+  assert set(np.unique(batch['mask'])) == {0.0, 1.0}
+  area_at_64 = (pairs[0]['alpha'] >= 0.5).mean()
+  assert abs(batch['mask'].mean() - area_at_64) < 0.05
+
+
+def test_cut_finds_the_tiles_of_a_sheet_or_takes_them_at_a_stride(tmp_path):
+  sheet = np.zeros((12, 50, 4), np.uint8)  # Transparent gaps between three 10 px tiles.
+  for i, left in enumerate((2, 19, 37)):
+    sheet[1:11, left:left + 10] = (40 * i, 100, 100, 255)
+  path = str(tmp_path / 'sheet.png')
+  Image.fromarray(sheet).save(path)
+  found = real_photos.cut_montage(path, str(tmp_path / 'found'), tile=10, top=1)
+  assert [np.asarray(Image.open(p))[5, 5, 0] for p in found] == [0, 40, 80]
+  strided = real_photos.cut_montage(path, str(tmp_path / 'strided'), tile=10, stride=17,
+                                    left=2, top=1)
+  assert len(strided) == 3
+  np.testing.assert_array_equal(np.asarray(Image.open(strided[1])),
+                                np.asarray(Image.open(found[1])))
+  with pytest.raises(ValueError, match='no 10 px tile'):
+    real_photos.cut_montage(path, str(tmp_path / 'none'), tile=10, top=5)
+
+
+def test_a_person_without_an_alpha_channel_is_refused_by_name(tmp_path):
+  Image.fromarray(_photo(0)).save(tmp_path / 'flat.png')
+  with pytest.raises(ValueError, match='flat.png: a person must be a cut-out'):
+    real_photos.read_photos(str(tmp_path), 'RGBA')
