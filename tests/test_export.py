@@ -48,7 +48,7 @@ def checkpoint_prediction(config, workdir, batch):
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   state = checkpoint_lib.restore(manager, manager.latest_step(), exp.abstract_state())
   zeros = np.zeros(batch['bg'].shape[:3] + (1,), np.uint8)
-  return steps_lib.predict(state.params, state.batch_stats,
+  return steps_lib.predict(*state.prediction_weights(),
                            dict(batch, mask=zeros, depth=zeros), model=exp.model,
                            stats=exp.stats, dtype_name=config.model.dtype,
                            hflip_average=config.eval.hflip_average)

@@ -48,10 +48,12 @@ def test_running_a_finished_run_again_reuses_it(finished_run, tiny_data_dir, cap
 
 
 def _params_after(config, workdir, stop_at=None):
+  """The last checkpoint's parameters and their moving average (None if not kept)."""
   loop.train_and_evaluate(config, workdir, stop_at=stop_at)
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
-  return checkpoint_lib.restore_raw(manager, manager.latest_step())['params']
+  saved = checkpoint_lib.restore_raw(manager, manager.latest_step())
+  return dict(params=saved['params'], ema=saved.get('ema'))
 
 
 @pytest.mark.parametrize('optimizer', ['adam', 'muon'])
@@ -154,7 +156,8 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
   source, _ = finished_run
   manager = checkpoint_lib.make_manager(source, read_only=True)
-  trained = checkpoint_lib.restore_raw(manager, manager.latest_step())['params']['model']
+  # The weights the source run predicts with: their moving average (train.ema_decay).
+  trained = checkpoint_lib.restore_raw(manager, manager.latest_step())['ema']['params']['model']
   config = tiny_config(tiny_data_dir)
   config.train.init_from = source
   # A learning rate of 0: after its first step the new run still holds the source's weights.
@@ -299,6 +302,84 @@ def test_a_run_from_before_the_mirror_average_is_evaluated_again_as_it_was(
   os.remove(os.path.join(fresh, 'config.json'))  # No record: the config decides.
   assert metrics == loop.train_and_evaluate(plain, fresh)
   assert metrics['mask_iou'] != finished_run[1]['mask_iou']  # The average changed it.
+
+
+def test_the_moving_average_is_the_bias_corrected_mean_of_the_weights_after_each_step():
+  from training import steps  # pylint: disable=g-import-not-at-top
+  decay, weights = 0.9, [np.float32(w) for w in (4.0, -2.0, 7.0, 1.0)]
+  average = {'w': np.float32(123.0)}  # The starting value: replaced by the first step.
+  for t, w in enumerate(weights, start=1):
+    average = steps.update_ema(average, {'w': w}, t, decay)
+    shares = decay ** np.arange(t - 1, -1, -1)  # decay^(t-k) for k = 1..t.
+    expected = np.dot(shares, weights[:t]) / shares.sum()
+    np.testing.assert_allclose(average['w'], expected, rtol=1e-5)
+
+
+def test_a_run_evaluates_predicts_and_exports_with_its_moving_average(finished_run,
+                                                                        tiny_data_dir):
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  from training import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+  from training import predict  # pylint: disable=g-import-not-at-top
+  workdir, metrics = finished_run
+  config = tiny_config(tiny_data_dir)
+  assert config.train.ema_decay == 0.995  # The default, which the tiny run keeps.
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  saved = checkpoint_lib.restore_raw(manager, 6)
+  jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.shape(a), np.shape(b)),
+               saved['ema']['params'], saved['params'])
+  # The exported weights are the average, not the last step's.
+  exported, _ = predict.load_model(workdir)
+  jax.tree.map(np.testing.assert_array_equal, exported.variables['params'],
+               saved['ema']['params']['model'])
+  assert not all(jax.tree.leaves(jax.tree.map(
+      np.array_equal, exported.variables['params'], saved['params']['model'])))
+  # The run's metrics are the average's; the last step's weights score otherwise.
+  data = datasets.load(config.data)
+  exp = loop.prepare(config, data, loop.read_data_stats(workdir))
+  state = checkpoint_lib.restore_for_evaluation(manager, 6, exp.init_state())
+  baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
+  with_average = evaluate_lib.evaluate(exp.eval_step, state, data.test, baselines, config,
+                                       exp.place)[0]
+  last_step = evaluate_lib.evaluate(exp.eval_step, state.replace(ema=None), data.test,
+                                    baselines, config, exp.place)[0]
+  assert with_average['loss'] == pytest.approx(metrics['loss'], rel=1e-6)
+  assert last_step['loss'] != pytest.approx(metrics['loss'], rel=1e-4)
+
+
+def test_a_run_from_before_the_moving_average_resumes_without_it(tiny_data_dir, tmp_path,
+                                                                  capsys):
+  workdir = str(tmp_path / 'older')
+  older = tiny_config(tiny_data_dir)
+  older.train.ema_decay = 0.0
+  assert loop.train_and_evaluate(older, workdir, stop_at=3) is None
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    saved = json.load(f)
+  del saved['train']['ema_decay']  # As a config.json from before the option.
+  with open(path, 'w') as f:
+    json.dump(saved, f)
+  resumed = _params_after(tiny_config(tiny_data_dir), workdir)  # Today's default: 0.995.
+  assert 'with train.ema_decay=0.0 (its config.json)' in capsys.readouterr().out
+  assert not resumed['ema']
+  with open(path) as f:
+    assert json.load(f)['train']['ema_decay'] == 0.0
+  straight = _params_after(older, str(tmp_path / 'straight'))
+  jax.tree.map(np.testing.assert_array_equal, straight['params'], resumed['params'])
+
+
+def test_turning_the_moving_average_on_in_a_run_without_it_is_one_clear_error(
+    tiny_data_dir, tmp_path):
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'run')
+  config = tiny_config(tiny_data_dir)
+  config.train.ema_decay = 0.0
+  assert loop.train_and_evaluate(config, workdir, stop_at=3) is None
+  os.remove(os.path.join(workdir, 'config.json'))  # No record: the config decides.
+  config.train.ema_decay = 0.99
+  with pytest.raises(checkpoint_lib.CheckpointMismatchError,
+                     match=r"does not fit this config's moving average of the weights "
+                     r"\(train.ema_decay turned on or off\)"):
+    loop.train_and_evaluate(config, workdir)
 
 
 def test_other_optimizer_settings_are_one_error_and_leave_the_run_as_it_was(

@@ -160,6 +160,9 @@ def _check_same_shapes(saved, abstract_state, where: str):
       what = ("optimizer settings: its optimizer state has another layout (say "
               "optimizer.grad_clip_norm turned on or off, or sgd's momentum to or from 0); "
               "resume with the settings in the run's config.json")
+    elif all(problem.startswith('ema/') for problem in problems):
+      what = ("moving average of the weights (train.ema_decay turned on or off); resume "
+              "with the run's train.ema_decay (its config.json)")
     else:
       what = 'model'
     raise CheckpointMismatchError(
@@ -200,22 +203,36 @@ def _placed_weights(manager, step: int, found, params, batch_stats):
           jax.tree.map(place, found['batch_stats'], batch_stats))
 
 
+def _saved_ema(saved) -> dict[str, Any] | None:
+  """The checkpoint's moving average of the weights, or None if the run kept none."""
+  ema = saved.get('ema')
+  return ema if ema and ema.get('params') else None
+
+
 def restore_model_weights(manager, step: int, params, batch_stats):
-  """The model parameters and batch statistics of a checkpoint, shaped like the given
-  ones (for fine-tuning: the rest of that run's state is ignored)."""
+  """The model parameters and batch statistics a checkpoint predicts with (its moving
+  average of them if the run kept one), shaped like the given ones; for prediction,
+  export and fine-tuning: the rest of that run's state is ignored."""
   saved = restore_raw(manager, step)
-  found = dict(params=saved['params']['model'], batch_stats=saved.get('batch_stats', {}))
+  weights = _saved_ema(saved) or saved
+  found = dict(params=weights['params']['model'], batch_stats=weights.get('batch_stats', {}))
   return _placed_weights(manager, step, found, params, batch_stats)
 
 
 def restore_for_evaluation(manager, step: int, state):
   """`state` with the checkpoint's parameters (the model's and the loss's), batch
-  statistics and step: what evaluating needs. The optimizer state stays `state`'s, so a
-  checkpoint written with any optimizer evaluates."""
+  statistics, their moving average if the run kept one, and step: what evaluating needs.
+  The optimizer state stays `state`'s, so a checkpoint written with any optimizer
+  evaluates."""
   saved = restore_raw(manager, step)
   found = dict(params=saved['params'], batch_stats=saved.get('batch_stats', {}))
   params, batch_stats = _placed_weights(manager, step, found, state.params, state.batch_stats)
-  return state.replace(params=params, batch_stats=batch_stats,
+  ema = _saved_ema(saved)
+  if ema is not None:
+    found = dict(params=ema['params'], batch_stats=ema.get('batch_stats', {}))
+    ema = dict(zip(('params', 'batch_stats'), _placed_weights(
+        manager, step, found, state.params, state.batch_stats)))
+  return state.replace(params=params, batch_stats=batch_stats, ema=ema,
                        step=jax.device_put(np.asarray(step, state.step.dtype),
                                            state.step.sharding))
 

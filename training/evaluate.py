@@ -55,6 +55,8 @@ def grid_indices(num_samples: int, rows: int) -> np.ndarray:
 def evaluate(eval_step, state, test_source, baselines, config, place) -> tuple[dict, Any]:
   """Metrics of `state` over the whole test split, streamed batch by batch.
 
+  The model predicts with `state.prediction_weights()` (the moving average, if kept).
+
   `place` puts a host batch on the devices. Returns the metrics (model and baselines)
   and, for the picture grid, `config.eval.num_grid_samples` samples spread over the
   split with their predictions.
@@ -67,7 +69,7 @@ def evaluate(eval_step, state, test_source, baselines, config, place) -> tuple[d
                                      batch_size=batch_size):
     rows = len(batch['bg'])
     per_sample, baseline_per_sample, prediction = eval_step(
-        state.params, state.batch_stats, place(pad_batch(batch, batch_size)), baselines)
+        *state.prediction_weights(), place(pad_batch(batch, batch_size)), baselines)
     trim = lambda tree: jax.tree.map(lambda x: np.asarray(x)[:rows], tree)
     accumulator.update(trim(dict(per_sample, **baseline_per_sample)))
     picked = wanted[(wanted >= offset) & (wanted < offset + rows)] - offset

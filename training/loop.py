@@ -150,24 +150,36 @@ def runs_hflip_average(saved: dict) -> bool:
   return bool((saved.get('eval') or {}).get('hflip_average', False))
 
 
+def runs_ema_decay(saved: dict) -> float:
+  """The run's `train.ema_decay` (its config.json `saved`); 0 for a run from before it."""
+  return float((saved.get('train') or {}).get('ema_decay') or 0.0)
+
+
 def with_the_runs_evaluation(config, workdir: str):
   """`config`, or a copy that evaluates as `workdir`'s run did (its config.json).
 
-  Whether predictions are averaged with the mirror image (`eval.hflip_average`) is
-  kept with the run, so its metrics, its best checkpoint and its predictions all
-  mean one thing: a run from before the option (no such field) stays with the plain
-  pass when it is resumed or evaluated again. A new run takes the config's value.
+  Whether predictions are averaged with the mirror image (`eval.hflip_average`) and
+  whether the weights are a moving average (`train.ema_decay`, whose state the
+  checkpoints hold or do not) are kept with the run, so its metrics, its best checkpoint
+  and its predictions all mean one thing: a run from before an option (no such field)
+  stays without it when it is resumed or evaluated again. A new run takes the config's
+  values.
   """
   saved = _saved_config(workdir)
   if saved is None:
     return config
-  kept = runs_hflip_average(saved)
-  if kept == config.eval.hflip_average:
+  kept = {('eval', 'hflip_average'): runs_hflip_average(saved),
+          ('train', 'ema_decay'): runs_ema_decay(saved)}
+  changed = {key: value for key, value in kept.items()
+             if not _same_value(value, config[key[0]][key[1]])}
+  if not changed:
     return config
   config = copy.deepcopy(config)
-  config.eval.hflip_average = kept
-  print(f'{workdir} was evaluated with eval.hflip_average={kept} (its config.json): it '
-        f'keeps that', flush=True)
+  for (section, field), value in changed.items():
+    config[section][field] = value
+  print(f'{workdir} was trained and evaluated with '
+        f'{", ".join(f"{s}.{f}={v}" for (s, f), v in changed.items())} (its config.json): '
+        'it keeps that', flush=True)
   return config
 
 
@@ -235,7 +247,7 @@ class Experiment:
   def _jitted_init(self):
     return jax.jit(lambda rng: steps_lib.create_train_state(
         self.model, self.optimizer, self.plateau, self.loss_fn, rng,
-        self.config.data.image_size),
+        self.config.data.image_size, self.config.train.ema_decay),
                    out_shardings=NamedSharding(self.mesh, PartitionSpec()))
 
   def init_state(self) -> steps_lib.TrainState:
@@ -289,8 +301,9 @@ def prepare(config, data, stats: dict[str, Any] | None = None) -> Experiment:
 
 
 def init_from(state: steps_lib.TrainState, path: str) -> steps_lib.TrainState:
-  """Copies the model weights of another run (its workdir, latest checkpoint) into
-  `state`; the optimizer, step and RNG start fresh (fine-tuning)."""
+  """Copies the model weights of another run (its workdir, latest checkpoint; their
+  moving average if that run kept one) into `state`; the optimizer, step, RNG and this
+  run's own moving average start fresh (fine-tuning)."""
   manager = checkpoint_lib.make_manager(path, read_only=True)
   step = checkpoint_lib.resolve_step(manager, 'latest')
   params, batch_stats = checkpoint_lib.restore_model_weights(

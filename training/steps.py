@@ -36,6 +36,9 @@ class TrainState:
   unchanged, so the last saved checkpoint stays good. Steps count from 1, as logged.
   `plateau` is the reduce-on-plateau state (`optim.make_plateau`): every update is
   multiplied by its `scale`, which only `update_plateau` changes, after an evaluation.
+  `ema` is None, or (with `train.ema_decay`) {'params', 'batch_stats'}: the exponential
+  moving average of both over the steps so far, which evaluation, prediction and export
+  use (`prediction_weights`).
   """
   step: jax.Array
   params: Any
@@ -44,20 +47,48 @@ class TrainState:
   rng: jax.Array
   nonfinite_step: jax.Array
   plateau: Any
+  ema: Any = None
+
+  def prediction_weights(self) -> tuple[Any, Any]:
+    """(params, batch_stats) to evaluate and predict with: the moving average if kept."""
+    if self.ema is None:
+      return self.params, self.batch_stats
+    return self.ema['params'], self.ema['batch_stats']
 
 
-def create_train_state(model, optimizer, plateau, loss_fn, rng,
-                       image_size: int) -> TrainState:
-  """Initializes the model on a dummy batch and the optimizer on its parameters."""
+def create_train_state(model, optimizer, plateau, loss_fn, rng, image_size: int,
+                       ema_decay: float = 0.0) -> TrainState:
+  """Initializes the model on a dummy batch and the optimizer on its parameters.
+
+  With `ema_decay` > 0 the state keeps a moving average of the weights (`ema`), which
+  starts as the weights themselves (`update_ema`'s first step replaces it).
+  """
   init_rng, state_rng = jax.random.split(rng)
   dummy = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
   variables = model.init(init_rng, dummy, dummy, train=False)
   params = {'model': variables['params'], 'loss': loss_fn.init_params()}
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    batch_stats=variables.get('batch_stats', {}),
+  batch_stats = variables.get('batch_stats', {})
+  ema = None
+  if ema_decay > 0:  # jit returns a buffer of its own for each leaf: donation is safe.
+    ema = dict(params=params, batch_stats=batch_stats)
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
                     opt_state=optimizer.init(params), rng=jax.random.key_data(state_rng),
                     nonfinite_step=-jnp.ones((), jnp.int32),
-                    plateau=plateau.init(jnp.zeros((), jnp.float32)))
+                    plateau=plateau.init(jnp.zeros((), jnp.float32)), ema=ema)
+
+
+def update_ema(ema, weights, step, decay: float):
+  """The bias-corrected exponential moving average after step `step` (1, 2, ...).
+
+  Equal to Adam's debiased mean of the weights after each step, sum_k decay^(t-k) w_k /
+  sum_k decay^(t-k), kept directly: each step moves the average towards the new weights
+  by (1 - decay) / (1 - decay^t), all the way at step 1, so no early step, and not the
+  initial weights, weighs more than its share.
+  """
+  t = jnp.asarray(step, jnp.float32)
+  decay = jnp.float32(decay)  # Both sides in float32: the rate is exactly 1 at step 1.
+  rate = (1 - decay) / (1 - jnp.power(decay, t))
+  return jax.tree.map(lambda average, new: average + rate * (new - average), ema, weights)
 
 
 def update_plateau(state: TrainState, test_loss, *, plateau) -> TrainState:
@@ -115,10 +146,16 @@ def train_step(state: TrainState, batch, *, model, optimizer, schedule, config, 
   grad_norm = optax.global_norm(grads)
   finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & (state.nonfinite_step < 0)
   keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+  params, batch_stats = keep(params, state.params), keep(batch_stats, state.batch_stats)
+  ema = state.ema
+  if ema is not None:
+    ema = keep(update_ema(ema, dict(params=params, batch_stats=batch_stats), state.step + 1,
+                          config.train.ema_decay), ema)
   new_state = state.replace(
       step=state.step + 1,
-      params=keep(params, state.params),
-      batch_stats=keep(batch_stats, state.batch_stats),
+      params=params,
+      batch_stats=batch_stats,
+      ema=ema,
       opt_state=keep(opt_state, state.opt_state),
       nonfinite_step=jnp.where((state.nonfinite_step < 0) & ~finite, state.step + 1,
                                state.nonfinite_step))

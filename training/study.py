@@ -121,7 +121,7 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
     state = checkpoint_lib.restore_for_evaluation(manager, manager.latest_step(),
                                                   exp.init_state())
     predictions[name] = jax.device_get(steps_lib.predict(
-        state.params, state.batch_stats, batch, model=exp.model, stats=exp.stats,
+        *state.prediction_weights(), batch, model=exp.model, stats=exp.stats,
         dtype_name=variant.model.dtype, hflip_average=variant.eval.hflip_average))
   tiles = []
   for i in range(len(batch['bg'])):
