@@ -9,8 +9,8 @@ keeping beside it a moving average at each of `--decays` (the same bias-correcte
 evaluates on the test split, each through the evaluation `make run` uses: the last step's
 weights, the run's own average (what the run reports), and every other decay. All share
 one trajectory, so the comparison is paired: only the weights evaluated differ. The extra
-averages live in memory only; they are written to `--workdir/ema_extra.npz`. Prints one
-row per variant, then one JSON object.
+averages are not in the run's checkpoints; they are written once, at the end, to
+`--workdir/ema_extra.npz`. Prints one row per variant, then one JSON object.
 """
 import argparse
 import importlib

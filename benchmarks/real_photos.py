@@ -8,7 +8,7 @@
 `cut` splits one row of a contact sheet (square tiles, `stride` pixels apart or found as
 runs of non-blank columns) into one PNG per tile. `measure` pastes every real person (an RGBA cut-out: its alpha is the true mask,
 `alpha >= 128`) into every real background photo at `placements` seeded places (height 45-80%
-of the photo, feet in its lower fifth) and scores each run's mask on the pairs, in two
+of the photo, less where a wide group would not fit its width; feet in its lower fifth) and scores each run's mask on the pairs, in two
 captures:
 
 * `pasted`: `fg_bg` is the background with the person pasted in and nothing else, as the
@@ -17,14 +17,16 @@ captures:
 * `captured`: as two shots from a camera on a tripod differ, both images get their own
   sensor noise (Gaussian, sigma 0.01) and JPEG (quality 90), and `fg_bg` a sub-pixel camera
   shift (up to 0.5 px each way) and another exposure and white balance (gain 0.9-1.1 times
-  0.97-1.03 per channel), drawn per pair. These differences are simulated: no real photo
-  pairs taken apart in time were available.
+  0.97-1.03 per channel), drawn per pair; the bilinear shift also softens `fg_bg` a little.
+  These differences are simulated: no real photo pairs taken apart in time were available.
 
 Frame differencing is scored at the threshold the run chose on its own (synthetic) train
 split (`baselines.npz`), as the run's evaluation does, and at the best threshold for these
-pairs (`oracle`: chosen on the very pairs it is scored on, an upper bound no user gets).
+pairs (`oracle`: the best of the candidate thresholds of the run's own choice, picked on the very
+pairs it is scored on: an upper bound for one global threshold, which no user gets).
 Mask IoU and Dice are per pair, averaged, as `mask_iou`. The photos are composited at their
-own size and resized to each run's image size. The last line is one JSON object with every
+own size and resized to each run's image size; the true mask is the alpha resized alike,
+then >= 0.5. The last line is one JSON object with every
 figure; `--grid` writes bg | fg_bg | true mask | frame differencing | each run's mask for
 the first pairs of each capture.
 """
@@ -113,8 +115,8 @@ def paste(bg: np.ndarray, person: np.ndarray, rng: np.random.Generator
   height, width = bg.shape[:2]
   person = _person_crop(person)
   scale = rng.uniform(*PERSON_HEIGHT) * height / person.shape[0]
+  scale = min(scale, width / person.shape[1])  # A wide group still fits, unsquashed.
   size = (max(1, round(person.shape[1] * scale)), max(1, round(person.shape[0] * scale)))
-  size = (min(size[0], width), size[1])
   resized = np.asarray(Image.fromarray(person).resize(size, Image.LANCZOS), np.float32)
   left = int(rng.integers(0, width - size[0] + 1))
   bottom = int(round(rng.uniform(*FEET) * height))
@@ -175,7 +177,8 @@ def make_pairs(backgrounds: list[np.ndarray], people: list[np.ndarray], placemen
 
 
 def at_size(pairs: list[dict[str, np.ndarray]], size: int) -> dict[str, np.ndarray]:
-  """The pairs resized to `size` (as `--mode predict` resizes), masks from alpha >= 0.5."""
+  """The pairs resized to `size` (as `--mode predict` resizes); the true mask is the
+  alpha resized the same way, then >= 0.5 (128 of 255)."""
   from datasets import pipeline  # pylint: disable=g-import-not-at-top
   alpha = [pipeline.resize(np.round(p['alpha'] * 255).astype(np.uint8)[..., None], size)
            for p in pairs]

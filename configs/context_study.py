@@ -20,7 +20,7 @@ def get_config():
   """configs/cnn.py with `study.variants`: without the global-context block, and as is."""
   config = cnn.get_config()
   config.update(base.ADAM)  # As measured, whatever the default is now.
-  config.update(base.PLAIN_EVAL)  # Evaluated without the mirror average.
+  config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
   # The set and model it was measured with, whatever the defaults are now.
   config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
   config.model.global_context = True

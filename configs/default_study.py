@@ -32,7 +32,7 @@ def get_config():
   """configs/cnn.py with `study.variants`, each one change to it."""
   config = cnn.get_config()
   config.update(base.ADAM)  # As measured, whatever the default is now.
-  config.update(base.PLAIN_EVAL)  # Evaluated without the mirror average.
+  config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
   # The default it was measured against, whatever the defaults are now.
   config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)
   config.data.synthetic.update(base.HUNDRED_ROOMS)

@@ -14,7 +14,7 @@ def get_config():
   """dmnet_cnn on the default synthetic set, one run per loss (or sum of losses)."""
   config = cnn.get_config()
   config.update(base.ADAM)  # As measured, whatever the default is now.
-  config.update(base.PLAIN_EVAL)  # Evaluated without the mirror average.
+  config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
   config.study = ml_collections.ConfigDict()
   config.study.name = 'loss_study'
   # name -> the `loss` fields that variant changes; everything else is shared.

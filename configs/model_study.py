@@ -19,7 +19,7 @@ def get_config():
   """The four zoo models at 64 px on the default synthetic set, 400 steps of 16."""
   config = base.get_config()
   config.update(base.ADAM)  # As measured, whatever the default is now.
-  config.update(base.PLAIN_EVAL)  # Evaluated without the mirror average.
+  config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
   config.train.steps = 400
   config.train.batch_size = 16
   config.train.log_every = 20

@@ -25,7 +25,7 @@ def get_config():
   config.model.global_context = True
   config.loss.depth = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')]
   config.update(base.MUON_3E3)
-  config.update(base.PLAIN_EVAL)  # Evaluated without the mirror average.
+  config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
   config.schedule.name = 'cosine'
   config.study = ml_collections.ConfigDict()
   config.study.name = 'muon_study'

@@ -20,7 +20,7 @@ def get_config():
   """dmnet_cnn at 64 px on the 40-room synthetic set; 19,200 samples seen per variant."""
   config = cnn.get_config()
   config.update(base.ADAM)  # As measured, whatever the default is now.
-  config.update(base.PLAIN_EVAL)  # Evaluated without the mirror average.
+  config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
   config.data.synthetic.update(base.FORTY_ROOMS)
   config.model.global_context = False
   config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)  # The set it was measured on.

@@ -64,14 +64,33 @@ def test_a_pasted_pair_differs_only_at_the_person_and_a_captured_one_everywhere(
   assert difference.mean() < 40  # But it is the same scene.
 
 
+def test_a_shot_applies_its_gain_and_shift_with_noise_and_jpeg_on_top():
+  rng = np.random.default_rng(0)
+  flat = np.full((32, 32, 3), 100, np.uint8)
+  shot = real_photos._shot(flat, rng, np.float32([1.2, 1.0, 0.8]), (0.0, 0.0))
+  np.testing.assert_allclose(shot.reshape(-1, 3).mean(axis=0), [120, 100, 80], atol=1.5)
+  assert shot.std() > 1  # Sensor noise (sigma 0.01 = 2.55 levels), through JPEG.
+  edge = np.zeros((32, 32, 3), np.uint8)
+  edge[:, 16:] = 200
+  shifted = real_photos._shot(edge, rng, np.ones(3, np.float32), (0.5, 0.0)).astype(float)
+  # Shifted by half a pixel: column 15, beside the edge, now reads half of each side.
+  assert 60 < shifted[4:-4, 15].mean() < 140
+  assert shifted[4:-4, 8].mean() < 15 and shifted[4:-4, 24].mean() > 185
+
+
 def test_masks_at_the_model_size_come_from_alpha_at_one_half():
-  pairs = real_photos.make_pairs([_photo(0, 64)], [_person()], placements=1)['pasted']
-  batch = real_photos.at_size(pairs, 32)
+  alpha = np.zeros((64, 64), np.float32)
+  alpha[:, 16:32] = 0.4  # Below one half: background after resizing too.
+  alpha[:, 32:48] = 0.6  # Above: the person.
+  pair = dict(bg=_photo(0, 64), fg_bg=_photo(1, 64), alpha=alpha)
+  batch = real_photos.at_size([pair], 32)
   assert batch['bg'].shape == (1, 32, 32, 3) and batch['bg'].dtype == np.uint8
   assert batch['mask'].shape == (1, 32, 32, 1)
-  assert set(np.unique(batch['mask'])) == {0.0, 1.0}
-  area_at_64 = (pairs[0]['alpha'] >= 0.5).mean()
-  assert abs(batch['mask'].mean() - area_at_64) < 0.05
+  columns = batch['mask'][0, :, :, 0].max(axis=0)
+  np.testing.assert_array_equal(columns[:8], 0)
+  np.testing.assert_array_equal(columns[9:15], 0)  # The 0.4 band, away from its edges.
+  np.testing.assert_array_equal(columns[17:23], 1)  # The 0.6 band.
+  np.testing.assert_array_equal(columns[25:], 0)
 
 
 def test_cut_finds_the_tiles_of_a_sheet_or_takes_them_at_a_stride(tmp_path):

@@ -367,6 +367,41 @@ def test_a_run_from_before_the_moving_average_resumes_without_it(tiny_data_dir, 
   jax.tree.map(np.testing.assert_array_equal, straight['params'], resumed['params'])
 
 
+def test_a_checkpoint_written_before_the_train_state_had_a_moving_average_resumes(
+    tiny_data_dir, tmp_path, monkeypatch):
+  import flax  # pylint: disable=g-import-not-at-top
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+
+  @flax.struct.dataclass
+  class TrainStateBeforeEma:  # The train state's fields before train.ema_decay existed.
+    step: object
+    params: object
+    batch_stats: object
+    opt_state: object
+    rng: object
+    nonfinite_step: object
+    plateau: object
+
+  real_save = checkpoint_lib.save
+  def save_the_old_layout(manager, state, *args, **kwargs):
+    old = TrainStateBeforeEma(**{name: getattr(state, name)
+                                 for name in TrainStateBeforeEma.__dataclass_fields__})
+    return real_save(manager, old, *args, **kwargs)
+
+  config = tiny_config(tiny_data_dir)
+  config.train.ema_decay = 0.0
+  workdir = str(tmp_path / 'older')
+  monkeypatch.setattr(checkpoint_lib, 'save', save_the_old_layout)
+  assert loop.train_and_evaluate(config, workdir, stop_at=3) is None
+  monkeypatch.undo()
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  assert 'ema' not in manager.item_metadata(3)['state'].keys()
+  resumed = _params_after(config, workdir)  # Not moved aside as damaged: resumed.
+  assert not os.path.exists(os.path.join(tmp_path, 'older', 'checkpoints_damaged'))
+  straight = _params_after(config, str(tmp_path / 'straight'))
+  jax.tree.map(np.testing.assert_array_equal, straight['params'], resumed['params'])
+
+
 def test_turning_the_moving_average_on_in_a_run_without_it_is_one_clear_error(
     tiny_data_dir, tmp_path):
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top

@@ -47,6 +47,8 @@ def test_the_shipped_configs_are_valid():
     (dict(data__augment=[dict(name='mixup')]), "data.augment[0].name: unknown augmentation 'mixup'"),
     (dict(data__augment=[dict(name='hflip', q=1)]), 'data.augment[0] (hflip): unknown argument'),
     (dict(optimizer__grad_clip_norm=-1.0), 'optimizer.grad_clip_norm: -1.0 must be >= 0'),
+    (dict(train__ema_decay=1.0), 'train.ema_decay: 1.0 must be within [0, 1)'),
+    (dict(train__ema_decay=-0.5), 'train.ema_decay: -0.5 must be within [0, 1)'),
     (dict(optimizer__muon_momentum=1.0), 'optimizer.muon_momentum: 1.0 must be within [0, 1)'),
     (dict(optimizer__momentum=-0.5), 'optimizer.momentum: -0.5 must be within [0, 1)'),
     (dict(data__cache_mib=-1), 'data.cache_mib: -1 must be >= 0'),

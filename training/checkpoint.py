@@ -1,4 +1,5 @@
 """Orbax checkpoints of the train state and the grain iterator, in `workdir/checkpoints`."""
+import dataclasses
 import os
 import re
 import shutil
@@ -174,10 +175,30 @@ def restore(manager, step: int, abstract_state, data_iterator=None):
   """Restores the state (with the shardings of `abstract_state`) and, if given, the
   data iterator's position; checks first that the checkpoint fits."""
   check_compatible(manager, step, abstract_state)
-  items = dict(state=ocp.args.StandardRestore(abstract_state))
+  target = _saved_layout(manager, step, abstract_state)
+  items = dict(state=ocp.args.StandardRestore(target))
   if data_iterator is not None:
     items['data'] = grain.checkpoint.CheckpointRestore(data_iterator)
-  return manager.restore(step, args=ocp.args.Composite(**items))['state']
+  try:
+    restored = manager.restore(step, args=ocp.args.Composite(**items))['state']
+  except ValueError as error:
+    if 'tree structures do not match' not in str(error):
+      raise
+    raise CheckpointMismatchError(
+        f'checkpoint {manager.directory}/{step} does not fit this config\'s train state: '
+        f'{" ".join(str(error).split())[:300]}') from error
+  return type(abstract_state)(**restored) if target is not abstract_state else restored
+
+
+def _saved_layout(manager, step: int, abstract_state):
+  """`abstract_state`, or its fields as a dict without `ema` for a checkpoint written
+  before the train state had that field (orbax wants the saved tree's exact layout)."""
+  if not dataclasses.is_dataclass(abstract_state) or abstract_state.ema is not None:
+    return abstract_state
+  if 'ema' in manager.item_metadata(step)['state'].keys():
+    return abstract_state
+  return {field.name: getattr(abstract_state, field.name)
+          for field in dataclasses.fields(abstract_state) if field.name != 'ema'}
 
 
 def _path_name(path) -> str:

@@ -73,6 +73,10 @@ def _check_numbers(config):
   if config.optimizer.grad_clip_norm < 0:
     raise ValueError(f'optimizer.grad_clip_norm: {config.optimizer.grad_clip_norm!r} '
                      'must be >= 0 (0 turns clipping off)')
+  decay = config.train.ema_decay
+  if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
+    raise ValueError(f'train.ema_decay: {decay!r} must be within [0, 1) (0 turns the '
+                     'moving average of the weights off)')
 
 
 def _check_names(config):
