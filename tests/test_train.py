@@ -346,11 +346,18 @@ def test_a_run_evaluates_predicts_and_exports_with_its_moving_average(finished_r
   assert last_step['loss'] != pytest.approx(metrics['loss'], rel=1e-4)
 
 
-def test_a_run_from_before_the_moving_average_resumes_without_it(tiny_data_dir, tmp_path,
-                                                                  capsys):
+@pytest.fixture(scope='module')
+def without_average(tiny_data_dir, tmp_path_factory):
+  """The tiny config without the moving average, and its parameters trained straight."""
+  config = tiny_config(tiny_data_dir)
+  config.train.ema_decay = 0.0
+  return config, _params_after(config, str(tmp_path_factory.mktemp('straight')))['params']
+
+
+def test_a_run_from_before_the_moving_average_resumes_without_it(
+    without_average, tiny_data_dir, tmp_path, capsys):
   workdir = str(tmp_path / 'older')
-  older = tiny_config(tiny_data_dir)
-  older.train.ema_decay = 0.0
+  older, straight = without_average
   assert loop.train_and_evaluate(older, workdir, stop_at=3) is None
   path = os.path.join(workdir, 'config.json')
   with open(path) as f:
@@ -363,12 +370,11 @@ def test_a_run_from_before_the_moving_average_resumes_without_it(tiny_data_dir, 
   assert not resumed['ema']
   with open(path) as f:
     assert json.load(f)['train']['ema_decay'] == 0.0
-  straight = _params_after(older, str(tmp_path / 'straight'))
-  jax.tree.map(np.testing.assert_array_equal, straight['params'], resumed['params'])
+  jax.tree.map(np.testing.assert_array_equal, straight, resumed['params'])
 
 
 def test_a_checkpoint_written_before_the_train_state_had_a_moving_average_resumes(
-    tiny_data_dir, tmp_path, monkeypatch):
+    without_average, tmp_path, monkeypatch):
   import flax  # pylint: disable=g-import-not-at-top
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
 
@@ -388,8 +394,7 @@ def test_a_checkpoint_written_before_the_train_state_had_a_moving_average_resume
                                  for name in TrainStateBeforeEma.__dataclass_fields__})
     return real_save(manager, old, *args, **kwargs)
 
-  config = tiny_config(tiny_data_dir)
-  config.train.ema_decay = 0.0
+  config, straight = without_average
   workdir = str(tmp_path / 'older')
   monkeypatch.setattr(checkpoint_lib, 'save', save_the_old_layout)
   assert loop.train_and_evaluate(config, workdir, stop_at=3) is None
@@ -398,8 +403,7 @@ def test_a_checkpoint_written_before_the_train_state_had_a_moving_average_resume
   assert 'ema' not in manager.item_metadata(3)['state'].keys()
   resumed = _params_after(config, workdir)  # Not moved aside as damaged: resumed.
   assert not os.path.exists(os.path.join(tmp_path, 'older', 'checkpoints_damaged'))
-  straight = _params_after(config, str(tmp_path / 'straight'))
-  jax.tree.map(np.testing.assert_array_equal, straight['params'], resumed['params'])
+  jax.tree.map(np.testing.assert_array_equal, straight, resumed['params'])
 
 
 def test_turning_the_moving_average_on_in_a_run_without_it_is_one_clear_error(
