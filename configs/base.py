@@ -169,7 +169,8 @@ def get_config():
   config.eval.batch_size = 64
   # Predict the mean of the pair's and its mirror image's predictions (evaluation,
   # --mode predict, the demo and exports): on make run's test rooms mask IoU 0.840 ->
-  # 0.848 and depth delta1 0.882 -> 0.887 for twice the inference work
+  # 0.848 and depth delta1 0.882 -> 0.887 (last-step weights, before train.ema_decay)
+  # for twice the inference work
   # (benchmarks/hflip_average.py; BENCHMARKS.md, "Averaging with the mirror image").
   config.eval.hflip_average = True
   config.eval.mask_ssim_threshold = 0.90
