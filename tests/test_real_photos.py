@@ -114,3 +114,28 @@ def test_a_person_without_an_alpha_channel_is_refused_by_name(tmp_path):
   Image.fromarray(_photo(0)).save(tmp_path / 'flat.png')
   with pytest.raises(ValueError, match='flat.png: a person must be a cut-out'):
     real_photos.read_photos(str(tmp_path), 'RGBA')
+
+
+def test_measure_scores_a_run_and_frame_differencing_on_both_captures(tiny_data_dir,
+                                                                      tmp_path):
+  from tests.conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from training import loop  # pylint: disable=g-import-not-at-top
+  from training import predict  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'run')
+  loop.train_and_evaluate(tiny_config(tiny_data_dir), workdir)
+  backgrounds, people = [_photo(0, 48), _photo(1, 48)], [_person(), _person(20, 8)]
+  result = real_photos.measure([workdir], backgrounds, people, placements=2)
+  assert result['pairs'] == 8
+  exported, _ = predict.load_model(workdir)
+  for name in real_photos.CAPTURES:
+    scores = result['runs'][workdir][name]
+    batch, probabilities, threshold = result['masks'][(workdir, name)]
+    assert batch['bg'].shape == (8, exported.image_size, exported.image_size, 3)
+    # The model's score is that of what the run's exported model predicts.
+    expected = exported.predict_batch(batch['bg'], batch['fg_bg'])['mask']
+    np.testing.assert_allclose(probabilities, np.asarray(expected), atol=1e-6)
+    iou = real_photos._mean_overlap(np.asarray(expected), batch['mask'])[0]
+    assert scores['model_iou'] == pytest.approx(iou)
+    # The oracle threshold is the best for these pairs, so never below the run's.
+    assert scores['oracle_frame_difference_iou'] >= scores['frame_difference_iou']
+    assert 0 <= scores['frame_difference_iou'] <= 1 and threshold == scores['run_threshold']
