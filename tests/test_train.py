@@ -413,12 +413,20 @@ def test_turning_the_moving_average_on_in_a_run_without_it_is_one_clear_error(
   config = tiny_config(tiny_data_dir)
   config.train.ema_decay = 0.0
   assert loop.train_and_evaluate(config, workdir, stop_at=3) is None
-  os.remove(os.path.join(workdir, 'config.json'))  # No record: the config decides.
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    saved = json.load(f)
+  saved['train']['ema_decay'] = None  # Hand-edited to null: the config decides.
+  with open(path, 'w') as f:
+    json.dump(saved, f)
   config.train.ema_decay = 0.99
   with pytest.raises(checkpoint_lib.CheckpointMismatchError,
                      match=r"does not fit this config's moving average of the weights "
-                     r"\(train.ema_decay turned on or off\)"):
+                     r"\(train.ema_decay turned on or off; the checkpoint holds none\); "
+                     r"resume with --config.train.ema_decay=0"):
     loop.train_and_evaluate(config, workdir)
+  config.train.ema_decay = 0.0  # As the message says: the run resumes and ends.
+  assert loop.train_and_evaluate(config, workdir) is not None
 
 
 def test_other_optimizer_settings_are_one_error_and_leave_the_run_as_it_was(

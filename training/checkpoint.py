@@ -162,8 +162,11 @@ def _check_same_shapes(saved, abstract_state, where: str):
               "optimizer.grad_clip_norm turned on or off, or sgd's momentum to or from 0); "
               "resume with the settings in the run's config.json")
     elif all(problem.startswith('ema/') for problem in problems):
-      what = ("moving average of the weights (train.ema_decay turned on or off); resume "
-              "with the run's train.ema_decay (its config.json)")
+      held = 'holds none' if 'missing from the checkpoint' in problems[0] else 'holds one'
+      fix = ('--config.train.ema_decay=0' if held == 'holds none'
+             else "the run's train.ema_decay (its config.json), e.g. 0.995")
+      what = (f'moving average of the weights (train.ema_decay turned on or off; the '
+              f'checkpoint {held}); resume with {fix}')
     else:
       what = 'model'
     raise CheckpointMismatchError(

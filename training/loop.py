@@ -150,9 +150,13 @@ def runs_hflip_average(saved: dict) -> bool:
   return bool((saved.get('eval') or {}).get('hflip_average', False))
 
 
-def runs_ema_decay(saved: dict) -> float:
-  """The run's `train.ema_decay` (its config.json `saved`); 0 for a run from before it."""
-  return float((saved.get('train') or {}).get('ema_decay') or 0.0)
+def runs_ema_decay(saved: dict) -> float | None:
+  """The run's `train.ema_decay` (its config.json `saved`): 0 for a run from before the
+  option, None where a hand-edited file says null (then the config decides)."""
+  train = saved.get('train') or {}
+  if 'ema_decay' not in train:
+    return 0.0
+  return None if train['ema_decay'] is None else float(train['ema_decay'])
 
 
 def with_the_runs_evaluation(config, workdir: str):
@@ -171,7 +175,7 @@ def with_the_runs_evaluation(config, workdir: str):
   kept = {('eval', 'hflip_average'): runs_hflip_average(saved),
           ('train', 'ema_decay'): runs_ema_decay(saved)}
   changed = {key: value for key, value in kept.items()
-             if not _same_value(value, config[key[0]][key[1]])}
+             if value is not None and not _same_value(value, config[key[0]][key[1]])}
   if not changed:
     return config
   config = copy.deepcopy(config)
