@@ -155,7 +155,7 @@ def get_config():
   config.train.init_from = ''  # A workdir or checkpoint to start from (fine-tuning).
   # Evaluate, predict and export with an exponential moving average of the weights
   # (bias-corrected, about the last 1 / (1 - decay) = 200 steps); 0 turns it off. On
-  # make run's recipe it lowered the test loss and raised mask IoU and delta1 in two seeds
+  # make run's recipe it lowered the test loss and raised mask IoU and delta1 in three seeds
   # (benchmarks/ema.py, BENCHMARKS.md). A run keeps the value it started with.
   config.train.ema_decay = 0.995
   # Once, after the first logging step: log a forward / loss / backward / optimizer
