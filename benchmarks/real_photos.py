@@ -193,15 +193,9 @@ def _mean_overlap(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
   return float(np.mean(iou)), float(np.mean(dice))
 
 
-def model_masks(workdir: str, batch: dict[str, np.ndarray], hflip_average: bool | None,
-                batch_size: int = 32) -> np.ndarray:
-  """The run's mask probabilities for the batch, N x H x W x 1.
-
-  `hflip_average` None: averaged with the mirror image's as the run's evaluation did.
-  """
+def model_masks(exported, batch: dict[str, np.ndarray], batch_size: int = 32) -> np.ndarray:
+  """`exported`'s mask probabilities for the batch, N x H x W x 1 (one compile)."""
   from training import evaluate  # pylint: disable=g-import-not-at-top
-  from training import predict  # pylint: disable=g-import-not-at-top
-  exported, _ = predict.load_model(workdir, hflip_average=hflip_average)
   masks = []
   for start in range(0, len(batch['bg']), batch_size):
     chunk = evaluate.pad_batch(dict(bg=batch['bg'][start:start + batch_size],
@@ -221,7 +215,10 @@ def measure(workdirs: list[str], backgrounds: list[np.ndarray], people: list[np.
   result = dict(backgrounds=len(backgrounds), people=len(people), placements=placements,
                 pairs=len(pairs['pasted']), runs={}, masks={})
   for workdir in workdirs:
-    size = predict.read_run_config(workdir)['data']['image_size']
+    # Loaded and compiled once for both captures; `hflip_average` None: as the run's
+    # evaluation did.
+    exported, _ = predict.load_model(workdir, hflip_average=hflip_average)
+    size = exported.image_size
     baselines_path = os.path.join(workdir, 'baselines.npz')
     if not os.path.exists(baselines_path):
       raise FileNotFoundError(f'{baselines_path}: not found; evaluate the run first')
@@ -233,7 +230,7 @@ def measure(workdirs: list[str], backgrounds: list[np.ndarray], people: list[np.
       as_floats = dict(bg=batch['bg'] / 255.0, fg_bg=batch['fg_bg'] / 255.0,
                        mask=batch['mask'])
       oracle = metrics.choose_frame_difference_threshold([as_floats])
-      probabilities = model_masks(workdir, batch, hflip_average)
+      probabilities = model_masks(exported, batch)
       iou, dice = _mean_overlap(probabilities, batch['mask'])
       fd_iou, fd_dice = _mean_overlap(
           np.asarray(metrics.frame_difference_mask(batch['bg'], batch['fg_bg'],
@@ -252,31 +249,26 @@ def measure(workdirs: list[str], backgrounds: list[np.ndarray], people: list[np.
 
 
 def write_grid(result: dict, path: str, rows: int = 6):
-  """bg | fg_bg | true mask | frame differencing (run's threshold) | each run's mask."""
-  workdirs = list(result['runs'])
-  tiles = []
+  """bg | fg_bg | true mask | frame differencing (run's threshold) | each run's mask.
+
+  The pairs are the first run's; every tile is enlarged (nearest) to the largest run's size.
+  """
   from losses import metrics  # pylint: disable=g-import-not-at-top
+  from training import visualize  # pylint: disable=g-import-not-at-top
+  workdirs = list(result['runs'])
+  size = max(result['runs'][w][CAPTURES[0]]['image_size'] for w in workdirs)
+  at = lambda tile: np.asarray(Image.fromarray(tile).resize((size, size), Image.NEAREST))
+  tiles = []
   for name in CAPTURES:
     first, _, threshold = result['masks'][(workdirs[0], name)]
-    picks = np.linspace(0, len(first['bg']) - 1, rows).round().astype(int)
-    size = 96
-    for i in picks:
-      row = [first['bg'][i], first['fg_bg'][i], first['mask'][i],
-             np.asarray(metrics.frame_difference_mask(first['bg'][i], first['fg_bg'][i],
-                                                      threshold))]
-      row += [result['masks'][(w, name)][1][i] > 0.5 for w in workdirs]
-      tiles.append([_tile(image, size) for image in row])
-  grid = np.concatenate([np.concatenate(row, axis=1) for row in tiles], axis=0)
-  Image.fromarray(grid).save(path)
-
-
-def _tile(image: np.ndarray, size: int) -> np.ndarray:
-  image = np.asarray(image)
-  if image.dtype != np.uint8:
-    image = (np.clip(image.astype(np.float32), 0, 1) * 255).astype(np.uint8)
-  if image.shape[-1] == 1:
-    image = np.repeat(image, 3, axis=-1)
-  return np.asarray(Image.fromarray(image).resize((size, size), Image.NEAREST))
+    for i in np.linspace(0, len(first['bg']) - 1, rows).round().astype(int):
+      difference = metrics.frame_difference_mask(first['bg'][i], first['fg_bg'][i], threshold)
+      masks = [first['mask'][i], np.asarray(difference)]
+      masks += [result['masks'][(w, name)][1][i] > 0.5 for w in workdirs]
+      row = [first['bg'][i], first['fg_bg'][i]]
+      row += [visualize.gray(mask.astype(np.float32)) for mask in masks]
+      tiles.append([at(tile) for tile in row])
+  visualize.save_png(visualize.tile_rows(tiles), path)
 
 
 def print_report(result: dict):
