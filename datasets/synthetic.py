@@ -50,6 +50,7 @@ _SUPERSAMPLE = 3  # Background supersampling per axis; odd, so one subsample is 
 _MARGIN = 3  # Extra subsamples around the background, room for shifts of up to 1 px.
 _MIN_MASK_FRACTION = 0.005  # Placements whose visible figure is smaller are retried.
 _PLACEMENT_TRIES = 24
+_NEAR_PROPOSALS = 3  # Rounds of close candidates before a close figure may stand anywhere.
 _EXPOSURE_PREVIEW = 48  # The (size-independent) render auto-exposure is measured on.
 
 _FLOOR, _CEILING, _LEFT, _RIGHT, _BACK = range(5)
@@ -76,6 +77,14 @@ class SyntheticSpec:
   jpeg: float = 1.0  # JPEG round trip of both, quality 95 - 25 * level.
   shift: float = 1.0  # Sub-pixel camera shift between bg and fg_bg, 0.7 * level px.
   shadow: float = 1.0  # The figure's soft shadow on the floor, in fg_bg only.
+  # 0: every foreground in every background (the original's product). k >= 1: each
+  # background gets k foregrounds, the next k of the pool in turn (all of them if the
+  # pool is no larger), so a pool of num_backgrounds x k foregrounds gives every sample
+  # a person of its own.
+  foregrounds_per_background: int = 0
+  # The share of standing figures placed 1.3-3.2 m in front of the camera, where they
+  # fill half the picture or more and may be cut off by its bottom edge (0: none).
+  near_share: float = 0.0
 
 
 def validate_spec(spec):
@@ -84,6 +93,14 @@ def validate_spec(spec):
     value = getattr(spec, name)
     if not _is_int(value) or value < 1:
       raise ValueError(f'SyntheticSpec.{name} must be an integer >= 1, got {value!r}')
+  per_bg = spec.foregrounds_per_background
+  if not _is_int(per_bg) or per_bg < 0:
+    raise ValueError('SyntheticSpec.foregrounds_per_background must be an integer >= 0 '
+                     f'(0: all), got {per_bg!r}')
+  near = spec.near_share
+  if (isinstance(near, bool) or not isinstance(near, (int, float, np.number)) or
+      not 0 <= near <= 1):
+    raise ValueError(f'SyntheticSpec.near_share must be a number in [0, 1], got {near!r}')
   if not _is_int(spec.flips) or spec.flips not in (1, 2):
     raise ValueError(f'SyntheticSpec.flips must be 1 or 2, got {spec.flips!r}')
   if not _is_int(spec.render_size) or not 16 <= spec.render_size <= 1024:
@@ -105,10 +122,14 @@ def _is_int(value):
 
 
 def num_samples(spec):
-  """The dataset size: backgrounds x foregrounds x flips x placements."""
+  """The dataset size: backgrounds x foregrounds (per background) x flips x placements."""
   validate_spec(spec)
-  return (spec.num_backgrounds * spec.num_foregrounds * spec.flips *
-          spec.placements)
+  return spec.num_backgrounds * _foregrounds_each(spec) * spec.flips * spec.placements
+
+
+def _foregrounds_each(spec):
+  """How many foregrounds every background is paired with (at most the whole pool)."""
+  return min(spec.foregrounds_per_background or spec.num_foregrounds, spec.num_foregrounds)
 
 
 def sample_index_to_ids(spec, index):
@@ -122,14 +143,15 @@ def sample_index_to_ids(spec, index):
 
 def _ids(spec, index):
   """sample_index_to_ids for a spec known to be valid."""
-  total = (spec.num_backgrounds * spec.num_foregrounds * spec.flips *
-           spec.placements)
+  each = _foregrounds_each(spec)
+  total = spec.num_backgrounds * each * spec.flips * spec.placements
   if not _is_int(index) or not 0 <= index < total:
     raise IndexError(f'sample index {index!r} outside [0, {total})')
   index = int(index)
   index, placement = divmod(index, spec.placements)
   index, flip = divmod(index, spec.flips)
-  bg_id, fg_id = divmod(index, spec.num_foregrounds)
+  bg_id, slot = divmod(index, each)
+  fg_id = (bg_id * each + slot) % spec.num_foregrounds
   return bg_id, fg_id, flip, placement
 
 
@@ -1205,11 +1227,13 @@ class _Placement:
   visible: np.ndarray  # (h, w) bool, in hits.window.
 
 
-def _propose(params, camera, figure, rng, count=16):
+def _propose(params, camera, figure, rng, close=False, count=16):
   """`count` random floor positions (x, z) and headings for the figure.
 
-  Returns the candidates that are in view (and, standing, clear of the
-  furniture), in the order drawn: arrays x, z, yaw.
+  `close` (standing figures): 1.3-3.2 m in front of the camera, where the feet
+  may be out of the picture but not the hips. Returns the candidates that are
+  in view (and, standing, clear of the furniture), in the order drawn: arrays
+  x, z, yaw.
   """
   room = params['room']
   half_w, depth = room['width'] / 2, room['depth']
@@ -1231,30 +1255,45 @@ def _propose(params, camera, figure, rng, count=16):
       z = np.where(front, rng.uniform(depth - 2.3, depth - 0.5, count), z)
       yaw = np.where(front, math.pi + rng.uniform(-0.7, 0.7, count), yaw)
     x = rng.uniform(-half_w + 0.4, half_w - 0.4, count)
+  if close:
+    z = camera.origin[2] + rng.uniform(1.3, 3.2, count)
   ok = np.ones(count, bool)
   if not seated:
     fp = params['footprints']
     ok = ~np.any((x[:, None] > fp[:, 0] - 0.25) & (x[:, None] < fp[:, 1] + 0.25) &
                  (z[:, None] > fp[:, 2] - 0.25) & (z[:, None] < fp[:, 3] + 0.25), 1)
-  # Feet (and the head) must project into the image.
+  # Feet (hips, for a figure close to the camera) and the head must project into
+  # the image.
   top = figure.height * (0.75 if seated else 1.0)
   feet = np.stack([x, np.zeros(count), z], -1)
-  u, v, dz = camera.project(np.concatenate([feet, feet + [0.0, top, 0.0]]))
+  u, v, dz = camera.project(np.concatenate([feet, feet + [0.0, top, 0.0],
+                                            feet + [0.0, 0.5 * top, 0.0]]))
   size = camera.size
+  v_feet, v_head, v_hips = v[:count], v[count:2 * count], v[2 * count:]
   ok &= (dz[:count] > 0.5) & (u[:count] > 0.08 * size) & (u[:count] < 0.92 * size)
-  ok &= (v[count:] > 0.02 * size) & (v[:count] < 1.15 * size)
+  ok &= (v_head > 0.02 * size) & ((v_hips < 0.95 * size) if close else (v_feet < 1.15 * size))
   return np.stack([x, z, yaw])[:, ok]
 
 
-def _place(scene, figure, rng):
-  """Finds a placement with enough of the figure visible (deterministic in rng)."""
+def _place(scene, figure, rng, near_share=0.0):
+  """Finds a placement with enough of the figure visible (deterministic in rng).
+
+  With probability `near_share` a standing figure is first sought close to the
+  camera (`_NEAR_PROPOSALS` rounds of candidates), then anywhere.
+  """
   size = scene.camera.size
   needed = max(1, math.ceil(_MIN_MASK_FRACTION * size * size))
   best, best_count = None, -1
   candidates = np.zeros((3, 0))
+  # No draw at near_share 0: the samples stay what they were before the option.
+  close_rounds = (_NEAR_PROPOSALS if near_share > 0 and figure.kind != 'seated_student'
+                  and rng.uniform() < near_share else 0)
+  proposals = 0
   for _ in range(_PLACEMENT_TRIES):
     if not candidates.shape[1]:
-      candidates = _propose(scene.params, scene.camera, figure, rng)
+      proposals += 1
+      candidates = _propose(scene.params, scene.camera, figure, rng,
+                            close=proposals <= close_rounds)
       if not candidates.shape[1]:
         continue
     (x, z, yaw), candidates = candidates[:, 0], candidates[:, 1:]
@@ -1365,7 +1404,7 @@ def render_sample(spec, index):
   # one level never changes another nuisance or the placement.
   exposure_draws = rng.choice([-1, 1]) * rng.uniform(0.03, 0.12), rng.normal(0, 0.03, 3)
   shift_draws = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 1.0)
-  placement = _place(scene, figure, rng)
+  placement = _place(scene, figure, rng, spec.near_share)
 
   mask = np.zeros((size, size), bool)
   depth_m = scene.depth_m

@@ -119,3 +119,32 @@ def test_the_table_writes_a_sum_of_loss_terms_as_a_formula():
                       dict(name='ssim', filter_size=5)]) == '0.1 l1 + ssim + ssim(filter_size=5)'
   assert study._cell([dict(image_size=32, fraction=0.5)]) == 'image_size=32, fraction=0.5'
   assert study._cell('dice') == 'dice' and study._cell([]) == '[]'
+
+
+def test_the_people_study_starts_from_ten_people_and_ends_at_the_default_set():
+  from configs import base, cnn, people_study  # pylint: disable=g-import-not-at-top
+  variants = study.variant_configs(people_study.get_config())
+  assert list(variants) == ['default', 'people', 'people_near']
+  for field, value in base.THREE_HUNDRED_ROOMS.items():
+    assert variants['default'].data.synthetic[field] == value, field
+  # The winner is what make run trains on now.
+  assert variants['people_near'].data.to_dict() == cnn.get_config().data.to_dict()
+  assert variants['people'].data.synthetic.near_share == 0.0
+
+
+def test_runs_on_different_sets_each_get_their_own_baselines(tiny_data_dir, tmp_path):
+  config = tiny_config(tiny_data_dir)
+  config.study = ml_collections.ConfigDict(dict(
+      name='set_study', num_grid_samples=2,
+      variants=dict(default=dict(), clean=dict(data=dict(synthetic=dict(
+          exposure=0.0, noise=0.0, jpeg=0.0, shift=0.0, shadow=0.0))))))
+  results = study.run_study(config, str(tmp_path))
+  page = (tmp_path / 'set_study.md').read_text()
+  rows = {line.split(' | ')[0][2:]: line for line in page.splitlines()
+          if line.startswith('| baselines')}
+  assert set(rows) == {'baselines (default)', 'baselines (clean)'}
+  for run in ('default', 'clean'):
+    assert f"{results[run]['baseline_mask_iou']:.4f}" in rows[f'baselines ({run})']
+  # Without nuisances frame differencing is near perfect; with them it is not.
+  assert results['clean']['baseline_mask_iou'] > results['default']['baseline_mask_iou']
+  assert 'so each run\'s baselines are on its own test split' in page

@@ -63,11 +63,55 @@ def test_counts_order_and_names_follow_the_original_dataset():
     synthetic.sample_index_to_ids(spec, 48)
 
 
+def test_foregrounds_per_background_pairs_each_room_with_the_next_people_of_the_pool():
+  spec = synthetic.SyntheticSpec(num_backgrounds=3, num_foregrounds=5,
+                                 foregrounds_per_background=2, flips=2, placements=1)
+  assert synthetic.num_samples(spec) == 3 * 2 * 2
+  people = [synthetic.sample_index_to_ids(spec, i)[:2] for i in range(0, 12, 2)]
+  # Room 0 gets people 0 and 1, room 1 people 2 and 3, room 2 wraps round the pool.
+  assert people == [(0, 0), (0, 1), (1, 2), (1, 3), (2, 4), (2, 0)]
+  assert synthetic.sample_name(spec, 9) == 'fg004_bg002_01'
+
+
+@pytest.mark.parametrize('per_background', [0, 3, 10])
+def test_zero_or_the_whole_pool_pairs_every_room_with_everyone(per_background):
+  every = dataclasses.replace(SPEC, foregrounds_per_background=per_background)
+  assert SPEC.foregrounds_per_background == 0 and SPEC.num_foregrounds == 3
+  assert synthetic.num_samples(every) == synthetic.num_samples(SPEC) == 24
+  for index in range(24):
+    assert (synthetic.sample_index_to_ids(every, index) ==
+            synthetic.sample_index_to_ids(SPEC, index))
+
+
+def _figure_heights(spec, indices):
+  heights = []
+  for index in indices:
+    rows = np.flatnonzero(synthetic.render_sample(spec, index)['mask'][..., 0].any(1))
+    heights.append(rows.max() - rows.min() + 1)
+  return np.array(heights)
+
+
+def test_near_share_brings_standing_people_close_to_the_camera():
+  spec = synthetic.SyntheticSpec(num_backgrounds=2, num_foregrounds=40,
+                                 foregrounds_per_background=20, flips=1, placements=1,
+                                 render_size=48)
+  standing = [i for i in range(synthetic.num_samples(spec))
+              if synthetic._figure(spec.seed, synthetic.sample_index_to_ids(spec, i)[1],  # pylint: disable=protected-access
+                                   0).kind != 'seated_student']
+  far = _figure_heights(spec, standing)
+  near = _figure_heights(dataclasses.replace(spec, near_share=1.0), standing)
+  assert np.median(near) > 1.3 * np.median(far)
+  assert (near >= 24).mean() > (far >= 24).mean()  # More of them fill half the picture.
+  assert near.min() > 0  # Still in the picture.
+
+
 @pytest.mark.parametrize('field, value', [
     ('num_backgrounds', 0), ('num_foregrounds', -1), ('placements', 0),
     ('flips', 3), ('render_size', 8), ('render_size', 2048), ('seed', -1),
     ('exposure', -0.5), ('noise', float('nan')), ('jpeg', -1), ('shift', -1),
-    ('shadow', -1)])
+    ('shadow', -1), ('foregrounds_per_background', -1),
+    ('foregrounds_per_background', 1.5),
+    ('near_share', -0.1), ('near_share', 1.5), ('near_share', True)])
 def test_invalid_spec_raises_naming_the_field(field, value):
   spec = dataclasses.replace(SPEC, **{field: value})
   with pytest.raises(ValueError, match=field):

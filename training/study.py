@@ -7,6 +7,7 @@ the runs differ in exactly what the variant says. `config.study.name` names the 
 `<workdir>/<name>.md`, `<name>_predictions.png`, `<name>_curves.png`.
 """
 import copy
+import json
 import os
 
 import jax
@@ -116,7 +117,8 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
   batch = {key: np.stack([sample[key] for sample in picked]) for key in picked[0]}
   predictions = {}
   for name, variant in variants.items():
-    exp = loop.prepare(variant, data)
+    # Each model keeps the normalization it was trained with, whatever set it sees here.
+    exp = loop.prepare(variant, data, loop.read_data_stats(os.path.join(workdir, name)))
     manager = checkpoint_lib.make_manager(os.path.join(workdir, name), read_only=True)
     state = checkpoint_lib.restore_for_evaluation(manager, manager.latest_step(),
                                                   exp.init_state())
@@ -188,10 +190,16 @@ def write_page(study_config, variants, results, workdir: str):
   header = ['run', *fields, 'params', 'train img/s', 'wall min', *TABLE_KEYS]
   lines = [f'# {name.replace("_", " ").capitalize()}', '',
            '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-  baseline_cells = [f'{baseline[BASELINE_KEYS[key]]:.4f}' if key in BASELINE_KEYS else ''
-                    for key in TABLE_KEYS]
-  lines.append('| ' + ' | '.join(['baselines', *([''] * len(fields)), '', '', '',
-                                  *baseline_cells]) + ' |')
+  one_test_set = len({json.dumps(variants[run].data.to_dict(), sort_keys=True, default=str)
+                      for run in results}) == 1
+  # Runs on different sets each get their own baselines' row, on their own test split.
+  baseline_rows = ({'baselines': baseline} if one_test_set else
+                   {f'baselines ({run})': metrics for run, metrics in results.items()})
+  for label, metrics in baseline_rows.items():
+    baseline_cells = [f'{metrics[BASELINE_KEYS[key]]:.4f}' if key in BASELINE_KEYS else ''
+                      for key in TABLE_KEYS]
+    lines.append('| ' + ' | '.join([label, *([''] * len(fields)), '', '', '',
+                                    *baseline_cells]) + ' |')
   for run, metrics in results.items():
     values = _flatten(study_config.variants[run].to_dict())
     variant = variants[run]
@@ -203,9 +211,15 @@ def write_page(study_config, variants, results, workdir: str):
     cells = [run, *(_cell(values[field]) for field in fields), f'{num_params:,}',
              f'{images_per_s:.1f}', wall, *(f'{metrics[key]:.4f}' for key in TABLE_KEYS)]
     lines.append('| ' + ' | '.join(cells) + ' |')
-  lines += ['', f'Baselines (the first row) on the same {baseline["num_samples"]} test '
-            'samples: frame differencing for the mask (its threshold chosen on the train '
-            'split), the mean train depth map for the depth. '
+  where = (f'Baselines (the first row) on the same {baseline["num_samples"]} test samples'
+           if one_test_set else
+           'The runs train and test on different sets, so each run\'s baselines are on its '
+           'own test split')
+  grid_samples = ('' if one_test_set else
+                  'The grid shows every run on the first run\'s test samples. ')
+  lines += ['', f'{where}: frame differencing for the mask (its threshold chosen on the '
+            'train split), the mean train depth map for the depth. '
+            f'{grid_samples}'
             f'{_steps_text(results)}wall min: training wall time, compiling and '
             'evaluating included.', '',
             'Rows of the grid: fg_bg | true mask | each run\'s mask (in table order); '
@@ -216,4 +230,4 @@ def write_page(study_config, variants, results, workdir: str):
   with open(path, 'w') as f:
     f.write('\n'.join(lines))
   print(f'\n{path}')
-  print('\n'.join(lines[:len(results) + 5]))
+  print('\n'.join(lines[:len(results) + len(baseline_rows) + 4]))
