@@ -69,7 +69,7 @@ def get_config():
   # when it takes at most this many MiB (64 px: 32 KiB a sample). 0 turns it off.
   config.data.cache_mib = 2048
   config.data.synthetic = ml_collections.ConfigDict()
-  # THREE_HUNDRED_ROOMS. Many rooms, few samples each: depth on a room never seen is what
+  # 300 rooms, as in THREE_HUNDRED_ROOMS. Many rooms, few samples each: depth on a room never seen is what
   # generalizes worst, and 300 rooms instead of 100 (with 1 flip instead of 2; hflip
   # augments anyway) drew better depth and as good masks (BENCHMARKS.md, "Masks and
   # depth maps").
@@ -78,8 +78,10 @@ def get_config():
   config.data.synthetic.placements = 1  # Placements per (background, foreground, flip).
   # 10 people in each room, each sample its own person from a pool of 3,000 (0 pairs every
   # foreground with every background, the original's product), so no person of the test
-  # rooms is seen in training; and half the standing people close to the camera (filling
-  # half the picture or more), as in photographs. Against the same 10 people everywhere,
+  # rooms is seen in training while the pool holds num_backgrounds x 10 (with more rooms,
+  # raise num_foregrounds with them, or people repeat across the split); and half the
+  # standing people sought close to the camera first (filling about half the picture's
+  # height), as in photographs. Against the same 10 people everywhere,
   # none close: mask IoU on real photographs 0.696-0.723 -> 0.759-0.775, on synthetic test
   # rooms with unseen people 0.779 -> 0.822, depth delta1 0.874 -> 0.866
   # (configs/people_study.py; BENCHMARKS.md, "Masks and depth maps").

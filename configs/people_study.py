@@ -9,9 +9,9 @@ and writes `runs/people_study/people_study.md`. Every run has 3,000 samples from
                same 10 people in every room.
   people       3,000 people, one per sample (`foregrounds_per_background=10` of a pool
                of 3,000): no person of the test rooms is seen in training.
-  people_near  as `people`, and half of the standing people close to the camera
-               (`near_share=0.5`), where they fill half the picture or more, as in most
-               photographs people take of someone in a room.
+  people_near  as `people`, and half of the standing people sought close to the camera
+               first (`near_share=0.5`), where they fill about half the picture's height,
+               as in most photographs people take of someone in a room.
 
 Each run's test split has its own people; `benchmarks/real_photos.py` and an evaluation of
 every run on the `people_near` test split (`--mode eval` with its data flags) compare them

@@ -82,8 +82,9 @@ class SyntheticSpec:
   # pool is no larger), so a pool of num_backgrounds x k foregrounds gives every sample
   # a person of its own.
   foregrounds_per_background: int = 0
-  # The share of standing figures placed 1.3-3.2 m in front of the camera, where they
-  # fill half the picture or more and may be cut off by its bottom edge (0: none).
+  # The chance that a standing figure is first sought 1.3-3.2 m in front of the camera,
+  # where it fills about half the picture's height and its feet may be cut off by the
+  # bottom edge (0: never). Where no such place is free it stands anywhere.
   near_share: float = 0.0
 
 

@@ -148,3 +148,12 @@ def test_runs_on_different_sets_each_get_their_own_baselines(tiny_data_dir, tmp_
   # Without nuisances frame differencing is near perfect; with them it is not.
   assert results['clean']['baseline_mask_iou'] > results['default']['baseline_mask_iou']
   assert 'so each run\'s baselines are on its own test split' in page
+
+
+def test_the_96_px_recipe_keeps_the_set_it_was_measured_on():
+  from configs import base, cnn_96  # pylint: disable=g-import-not-at-top
+  synthetic = cnn_96.get_config().data.synthetic
+  for field, value in base.THREE_HUNDRED_ROOMS.items():
+    if field != 'placements':
+      assert synthetic[field] == value, field
+  assert (synthetic.placements, synthetic.render_size) == (2, 96)

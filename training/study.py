@@ -3,7 +3,8 @@
 `config.study.variants` maps a run's name to the config sections it changes, e.g.
 `ssim=dict(loss=dict(mask='ssim', depth='ssim'))` or `unet=dict(model=dict(name='unet',
 widths=(32, 64)))`; everything else (data, steps, batch, optimizer, seed) is shared, so
-the runs differ in exactly what the variant says. `config.study.name` names the page:
+the runs differ in exactly what the variant says. A variant may change the data set too;
+the page then gives each run its baselines on its own test split. `config.study.name` names the page:
 `<workdir>/<name>.md`, `<name>_predictions.png`, `<name>_curves.png`.
 """
 import copy
@@ -173,6 +174,12 @@ def _steps_text(results) -> str:
   return f'{steps.pop()} steps each; ' if len(steps) == 1 else ''
 
 
+def _dataset_name(run_dir: str) -> str:
+  """The name of the dataset the run in `run_dir` trained on (its data_stats.json)."""
+  with open(os.path.join(run_dir, 'data_stats.json')) as f:
+    return json.load(f)['dataset']
+
+
 def write_page(study_config, variants, results, workdir: str):
   """Writes `<name>.md`, `<name>_predictions.png` and `<name>_curves.png` in `workdir`.
 
@@ -190,8 +197,10 @@ def write_page(study_config, variants, results, workdir: str):
   header = ['run', *fields, 'params', 'train img/s', 'wall min', *TABLE_KEYS]
   lines = [f'# {name.replace("_", " ").capitalize()}', '',
            '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-  one_test_set = len({json.dumps(variants[run].data.to_dict(), sort_keys=True, default=str)
-                      for run in results}) == 1
+  # The dataset each run trained and tested on (its data_stats.json), at its image size:
+  # augmentations and loader settings leave the test split as it is.
+  one_test_set = len({(_dataset_name(os.path.join(workdir, run)),
+                       variants[run].data.image_size) for run in results}) == 1
   # Runs on different sets each get their own baselines' row, on their own test split.
   baseline_rows = ({'baselines': baseline} if one_test_set else
                    {f'baselines ({run})': metrics for run, metrics in results.items()})
