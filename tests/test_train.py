@@ -255,6 +255,45 @@ def test_a_run_started_with_adam_resumes_with_adam_under_a_muon_config(
     assert json.load(f)['optimizer']['name'] == 'adam'
 
 
+def test_a_run_resumes_on_its_own_data_set_under_a_config_that_names_another(
+    finished_run, tiny_data_dir, tmp_path, capsys):
+  import shutil  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'copy')
+  shutil.copytree(finished_run[0], workdir)
+  config = tiny_config(tiny_data_dir)
+  config.data.synthetic.update(noise=0.0, near_share=0.0)  # A default that changed since.
+  config.data.augment = [dict(name='hflip', p=0.5)]  # Not the set: the config's is used.
+  again = loop.train_and_evaluate(config, workdir)
+  printed = capsys.readouterr().out
+  assert 'was trained on another data set (its config.json): it continues on that one' in printed
+  assert 'data.synthetic.noise: 1.0 -> 0.0' in printed
+  assert 'data.synthetic.near_share: 0.5 -> 0.0' in printed and 'augment' not in printed
+  for name in ('config.json', 'data_stats.json'):
+    with open(os.path.join(workdir, name)) as f, open(
+        os.path.join(finished_run[0], name)) as g:
+      saved, original = json.load(f), json.load(g)
+    if name == 'config.json':
+      assert saved['data']['synthetic'] == original['data']['synthetic']
+      assert saved['data']['augment'] == [dict(name='hflip', p=0.5)]
+    else:
+      assert saved['dataset'] == original['dataset']
+  assert again['mask_iou'] == pytest.approx(finished_run[1]['mask_iou'])
+
+
+def test_renderer_fields_a_config_json_predates_take_the_values_of_before():
+  saved = dict(data=dict(source='synthetic', image_size=32, split_by='bg',
+                         test_fraction=0.3, augment=[],
+                         synthetic=dict(num_backgrounds=2, num_foregrounds=4, flips=2,
+                                        placements=2, render_size=32, seed=0)))
+  kept = loop.runs_data_set(saved)
+  assert set(kept) == {'source', 'image_size', 'split_by', 'test_fraction', 'synthetic'}
+  # Every sample of a run from before the options: all people in every room, none near.
+  assert kept['synthetic']['foregrounds_per_background'] == 0
+  assert kept['synthetic']['near_share'] == 0.0
+  assert kept['synthetic']['num_foregrounds'] == 4 and kept['synthetic']['noise'] == 1.0
+  assert loop.runs_data_set({'model': {}}) is None
+
+
 def test_a_run_resumed_at_another_learning_rate_says_which_fields_changed(
     finished_run, tiny_data_dir, tmp_path, capsys):
   import shutil  # pylint: disable=g-import-not-at-top

@@ -187,6 +187,58 @@ def with_the_runs_evaluation(config, workdir: str):
   return config
 
 
+# The data fields that decide which samples a run trains and is tested on.
+_DATA_SET_FIELDS = ('source', 'image_size', 'split_by', 'test_fraction')
+
+
+def runs_data_set(saved: dict) -> dict | None:
+  """The data set fields of the run whose config.json is `saved` (None if it names none).
+
+  `synthetic` holds every renderer field: those an older config.json lacks take the
+  renderer's own defaults, which render the samples of before the field existed.
+  """
+  data = saved.get('data')
+  if not data:
+    return None
+  kept = {key: data[key] for key in _DATA_SET_FIELDS if key in data}
+  if 'synthetic' in data:
+    spec = {field.name: field.default
+            for field in dataclasses.fields(datasets.synthetic.SyntheticSpec)}
+    kept['synthetic'] = dict(spec, **{key: value for key, value in data['synthetic'].items()
+                                      if key in spec})
+  return kept
+
+
+def with_the_runs_data(config, workdir: str):
+  """`config`, or a copy that trains on the data set `workdir`'s run was trained on.
+
+  A run's checkpoints, normalization and test numbers belong to its data: resuming it
+  under a config whose set differs (a default that has changed since: more rooms, other
+  people) goes on with the run's own set, as its config.json names it, and says which
+  fields of this config it does not use. Train this config's set in another --workdir;
+  `--mode eval` evaluates a run on any set, and `train.init_from` starts a new run from
+  a run's weights.
+  """
+  saved = _saved_config(workdir)
+  kept = runs_data_set(saved) if saved else None
+  if kept is None:
+    return config
+  changed = _changed_fields(dict(data=kept), config, sections=('data',))
+  if not changed:
+    return config
+  config = copy.deepcopy(config)
+  with config.unlocked():
+    for key, value in kept.items():
+      if key == 'synthetic':
+        config.data.synthetic.update(value)
+      else:
+        config.data[key] = value
+  print(f'{workdir} was trained on another data set (its config.json): it continues on '
+        f'that one; not used from this config: {"; ".join(changed)} (train this config\'s '
+        'set in another --workdir)', flush=True)
+  return config
+
+
 def write_config(config, workdir: str):
   """Writes `config.json`; refuses a workdir that holds a run of another model.
 
@@ -351,6 +403,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   os.makedirs(workdir, exist_ok=True)
   refuse_other_model(config, workdir)
   config = with_the_runs_evaluation(with_the_runs_optimizer(config, workdir), workdir)
+  config = with_the_runs_data(config, workdir)
   data = datasets.load(config.data)
   print(f'dataset {data.name}: {len(data.train)} train, '
         f'{len(data.test)} test ({"reused" if data.reused else "built"}, '
