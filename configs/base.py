@@ -48,6 +48,18 @@ WITH_GEOMETRY = [
 ]
 
 
+def study(name, variants, num_grid_samples=4):
+  """A config's `study` section: one run per variant, in the order given.
+
+  `variants` maps a run's name to the config sections it changes (`dict()` for none);
+  `python run.py --config configs/<name>.py --workdir runs/<name>` trains every run and
+  writes `runs/<name>/<name>.md` (training/study.py).
+  """
+  return ml_collections.ConfigDict(dict(
+      name=name, num_grid_samples=num_grid_samples,
+      variants=ml_collections.ConfigDict(variants, sort_keys=False)))
+
+
 def get_config():
   """Returns the base config; `configs/cnn.py` and the others start from it."""
   config = ml_collections.ConfigDict()

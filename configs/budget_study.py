@@ -15,8 +15,6 @@ time, and every run's predictions on the same test samples.
            so it took 1.4 x as long.
   anneal   the cosine schedule ends at lr 1e-4 instead of 1e-3.
 """
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -30,10 +28,7 @@ def get_config():
   config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
   config.model.global_context = True
   config.loss.depth = [dict(name='l1'), dict(name='ssim'), dict(name='gradient')]
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'budget_study'
-  config.study.num_grid_samples = 4
-  config.study.variants = ml_collections.ConfigDict(dict(
+  config.study = base.study('budget_study', dict(
       default=dict(),
       log_l1=dict(loss=dict(depth=[dict(name='log_l1'), dict(name='ssim'),
                                    dict(name='gradient')])),
@@ -41,5 +36,5 @@ def get_config():
                               log_every=85),
                    eval=dict(every=850)),
       anneal=dict(schedule=dict(min_lr=1e-4)),
-  ), sort_keys=False)
+  ))
   return config

@@ -10,8 +10,6 @@ both runs' predictions on the same test samples.
               as every model before 2026-11-30 was.
   default     configs/cnn.py as it was measured (2026-11-30): with the block.
 """
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -24,11 +22,8 @@ def get_config():
   # The set and model it was measured with, whatever the defaults are now.
   config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
   config.model.global_context = True
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'context_study'
-  config.study.num_grid_samples = 4
-  config.study.variants = ml_collections.ConfigDict(dict(
+  config.study = base.study('context_study', dict(
       no_context=dict(model=dict(global_context=False)),
       default=dict(),
-  ), sort_keys=False)
+  ))
   return config

@@ -20,8 +20,6 @@ every run's predictions on the same test samples.
 """
 import copy
 
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -37,12 +35,9 @@ def get_config():
   config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)
   config.data.synthetic.update(base.HUNDRED_ROOMS)
   config.model.global_context = False
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'default_study'
-  config.study.num_grid_samples = 4
   photometric = [a for a in config.data.augment
                  if a['name'] not in ('random_resized_crop', 'rotate')]
-  config.study.variants = ml_collections.ConfigDict(dict(
+  config.study = base.study('default_study', dict(
       default=dict(),
       silog=dict(loss=dict(depth=_DEFAULT_DEPTH_LOSS + [dict(name='silog')])),
       anneal=dict(schedule=dict(min_lr=1e-4)),
@@ -50,5 +45,5 @@ def get_config():
       no_geometry_anneal=dict(data=dict(augment=photometric), schedule=dict(min_lr=1e-4)),
       flip_only=dict(data=dict(augment=[dict(name='hflip', p=0.5)])),
       no_augment=dict(data=dict(augment=[])),
-  ), sort_keys=False)
+  ))
   return config

@@ -4,8 +4,6 @@
 per entry of `study.variants` in `runs/loss_study/<name>/` (each resumes like any run)
 and writes `runs/loss_study/loss_study.md` with a table, a prediction grid and curves.
 """
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -15,8 +13,6 @@ def get_config():
   config = cnn.get_config()
   config.update(base.ADAM)  # As measured, whatever the default is now.
   config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'loss_study'
   # name -> the `loss` fields that variant changes; everything else is shared.
   losses = dict(
       bce=dict(mask='bce_with_logits', depth='bce_with_logits', combine='weighted_sum'),
@@ -36,7 +32,6 @@ def get_config():
                   depth=[dict(name='l1'), dict(name='ssim'), dict(name='gradient')],
                   combine='weighted_sum'),
   )
-  config.study.variants = ml_collections.ConfigDict(
-      {name: dict(loss=loss) for name, loss in losses.items()})
-  config.study.num_grid_samples = 4
+  config.study = base.study('loss_study',
+                            {name: dict(loss=loss) for name, loss in losses.items()})
   return config

@@ -6,8 +6,6 @@ per model in `runs/model_study/<name>/` (each resumes like any run) and writes
 Each model keeps the architecture of its own config (`configs/cnn.py`, `cnn_v1.py`,
 `resnet.py`, `unet.py`); the budget is this file's, not theirs.
 """
-import ml_collections
-
 from configs import base
 from configs import cnn
 from configs import cnn_v1
@@ -26,10 +24,7 @@ def get_config():
   config.schedule.warmup_steps = 50
   config.train.checkpoint_every = 200
   config.eval.every = 200
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'model_study'
-  config.study.num_grid_samples = 4
-  config.study.variants = ml_collections.ConfigDict({
+  config.study = base.study('model_study', {
       module.get_config().model.name: dict(model=module.get_config().model.to_dict())
       for module in (cnn, cnn_v1, resnet, unet)})
   return config

@@ -11,8 +11,6 @@ run's predictions on the same test samples.
   lr6e-3   Muon at twice the peak learning rate (6e-3, cosine to 2e-3).
   lr12e-3  Muon at four times the peak learning rate (1.2e-2, cosine to 4e-3).
 """
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -27,12 +25,9 @@ def get_config():
   config.update(base.MUON_3E3)
   config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
   config.schedule.name = 'cosine'
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'muon_study'
-  config.study.num_grid_samples = 4
-  config.study.variants = ml_collections.ConfigDict({
+  config.study = base.study('muon_study', {
       'default': dict(),
       'lr6e-3': dict(optimizer=dict(lr=6e-3), schedule=dict(min_lr=2e-3)),
       'lr12e-3': dict(optimizer=dict(lr=1.2e-2), schedule=dict(min_lr=4e-3)),
-  }, sort_keys=False)
+  })
   return config

@@ -12,8 +12,6 @@ on the same test samples.
            Adam's size), Adam on biases, norms and the heads; the same lr and schedule.
   lr6e-3   Adam at twice the peak learning rate (6e-3, cosine to 2e-3).
 """
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -28,12 +26,9 @@ def get_config():
   config.update(base.ADAM)
   config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.
   config.schedule.name = 'cosine'
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'optimizer_study'
-  config.study.num_grid_samples = 4
-  config.study.variants = ml_collections.ConfigDict({
+  config.study = base.study('optimizer_study', {
       'default': dict(),
       'muon': dict(optimizer=dict(name='muon', muon_momentum=0.95)),
       'lr6e-3': dict(optimizer=dict(lr=6e-3), schedule=dict(min_lr=2e-3)),
-  }, sort_keys=False)
+  })
   return config

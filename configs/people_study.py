@@ -17,8 +17,6 @@ Each run's test split has its own people; `benchmarks/real_photos.py` and an eva
 every run on the `people_near` test split (`--mode eval` with its data flags) compare them
 on the same images. `people_near` is the default since.
 """
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -30,12 +28,9 @@ def get_config():
   config = cnn.get_config()
   # The set it was measured with: the same 10 people in every room, none close.
   config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'people_study'
-  config.study.num_grid_samples = 4
-  config.study.variants = ml_collections.ConfigDict(dict(
+  config.study = base.study('people_study', dict(
       default=dict(),
       people=dict(data=dict(synthetic=MANY_PEOPLE)),
       people_near=dict(data=dict(synthetic=dict(near_share=0.5, **MANY_PEOPLE))),
-  ), sort_keys=False)
+  ))
   return config

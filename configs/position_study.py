@@ -11,8 +11,6 @@ time, and every run's predictions on the same test samples.
   progressive  4,000 steps, the first half at 32 px (a 32 px step costs about a quarter
                of a 64 px one on a 2-core CPU, so about the default's train time).
 """
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -28,12 +26,9 @@ def get_config():
   config.data.synthetic.update(base.THREE_HUNDRED_ROOMS)
   config.model.global_context = True
   config.model.coordinates = False
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'position_study'
-  config.study.num_grid_samples = 4
-  config.study.variants = ml_collections.ConfigDict(dict(
+  config.study = base.study('position_study', dict(
       default=dict(),
       coordinates=dict(model=dict(coordinates=True)),
       progressive=_PROGRESSIVE,
-  ), sort_keys=False)
+  ))
   return config

@@ -17,8 +17,6 @@ BCE for the mask, SmoothL1 for the depth):
 """
 import copy
 
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -43,11 +41,8 @@ def get_config():
   config.train.steps = 300
   config.train.checkpoint_every = 150
   config.eval.every = 150
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'quality_study'
-  config.study.num_grid_samples = 4
-  # sort_keys=False: the table lists the variants in the order they add their changes.
-  config.study.variants = ml_collections.ConfigDict(dict(
+  # The table lists the variants in the order they add their changes.
+  config.study = base.study('quality_study', dict(
       previous=dict(model=_PLAIN_MODEL, loss=_PREVIOUS_LOSS,
                     schedule=dict(min_lr=1e-3), train=dict(stages=[])),
       losses=dict(model=_PLAIN_MODEL, loss=_LOSS,
@@ -61,5 +56,5 @@ def get_config():
       progressive=dict(model=dict(difference=True, input_skip=True), loss=_LOSS,
                        schedule=dict(min_lr=1e-5),
                        train=dict(stages=[dict(image_size=32, fraction=0.5)])),
-  ), sort_keys=False)
+  ))
   return config

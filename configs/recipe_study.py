@@ -10,8 +10,6 @@ batch buys more updates for somewhat more compute.
 """
 import copy
 
-import ml_collections
-
 from configs import base
 from configs import cnn
 
@@ -24,16 +22,13 @@ def get_config():
   config.data.synthetic.update(base.FORTY_ROOMS)
   config.model.global_context = False
   config.data.augment = copy.deepcopy(base.WITH_GEOMETRY)  # The set it was measured on.
-  config.study = ml_collections.ConfigDict()
-  config.study.name = 'recipe_study'
-  config.study.num_grid_samples = 4
   # Checkpoints and evaluations at the same samples seen in every variant.
   variants = dict(
       batch32=dict(batch_size=32, lr=3e-3, min_lr=1e-3),
       batch16=dict(batch_size=16, lr=3e-3, min_lr=1e-3),
       batch8=dict(batch_size=8, lr=3e-3, min_lr=1e-3),
   )
-  config.study.variants = ml_collections.ConfigDict({
+  config.study = base.study('recipe_study', {
       name: dict(
           train=dict(batch_size=v['batch_size'], steps=600 * 32 // v['batch_size'],
                      checkpoint_every=200 * 32 // v['batch_size'],
@@ -41,5 +36,5 @@ def get_config():
           eval=dict(every=300 * 32 // v['batch_size']),
           optimizer=dict(lr=v['lr']),
           schedule=dict(min_lr=v['min_lr'], warmup_steps=50 * 32 // v['batch_size']))
-      for name, v in variants.items()}, sort_keys=False)
+      for name, v in variants.items()})
   return config
