@@ -150,10 +150,10 @@ def test_runs_on_different_sets_each_get_their_own_baselines(tiny_data_dir, tmp_
   assert 'so each run\'s baselines are on its own test split' in page
 
 
-def test_the_96_px_recipe_keeps_the_set_it_was_measured_on():
-  from configs import base, cnn_96  # pylint: disable=g-import-not-at-top
-  synthetic = cnn_96.get_config().data.synthetic
-  for field, value in base.THREE_HUNDRED_ROOMS.items():
-    if field != 'placements':
-      assert synthetic[field] == value, field
+def test_the_96_px_recipe_renders_the_default_people_at_96_px_twice_each():
+  from configs import cnn, cnn_96  # pylint: disable=g-import-not-at-top
+  synthetic, default = cnn_96.get_config().data.synthetic, cnn.get_config().data.synthetic
+  for field in ('num_backgrounds', 'num_foregrounds', 'foregrounds_per_background',
+                'near_share', 'flips'):
+    assert synthetic[field] == default[field], field
   assert (synthetic.placements, synthetic.render_size) == (2, 96)
