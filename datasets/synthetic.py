@@ -99,8 +99,7 @@ def validate_spec(spec):
     raise ValueError('SyntheticSpec.foregrounds_per_background must be an integer >= 0 '
                      f'(0: all), got {per_bg!r}')
   near = spec.near_share
-  if (isinstance(near, bool) or not isinstance(near, (int, float, np.number)) or
-      not 0 <= near <= 1):
+  if not _is_number(near) or not 0 <= near <= 1:
     raise ValueError(f'SyntheticSpec.near_share must be a number in [0, 1], got {near!r}')
   if not _is_int(spec.flips) or spec.flips not in (1, 2):
     raise ValueError(f'SyntheticSpec.flips must be 1 or 2, got {spec.flips!r}')
@@ -111,8 +110,7 @@ def validate_spec(spec):
     raise ValueError(f'SyntheticSpec.seed must be an integer >= 0, got {spec.seed!r}')
   for name in _LEVELS:
     value = getattr(spec, name)
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or
-        not math.isfinite(value) or value < 0):
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
       raise ValueError(f'SyntheticSpec.{name} must be a finite number >= 0 '
                        f'(0 turns it off), got {value!r}')
 
@@ -122,9 +120,19 @@ def _is_int(value):
   return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def _is_number(value):
+  """True for Python and numpy ints and floats, but not for bools."""
+  return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+
+
 def num_samples(spec):
   """The dataset size: backgrounds x foregrounds (per background) x flips x placements."""
   validate_spec(spec)
+  return _num_samples(spec)
+
+
+def _num_samples(spec):
+  """num_samples for a spec known to be valid."""
   return spec.num_backgrounds * _foregrounds_each(spec) * spec.flips * spec.placements
 
 
@@ -144,8 +152,7 @@ def sample_index_to_ids(spec, index):
 
 def _ids(spec, index):
   """sample_index_to_ids for a spec known to be valid."""
-  each = _foregrounds_each(spec)
-  total = spec.num_backgrounds * each * spec.flips * spec.placements
+  each, total = _foregrounds_each(spec), _num_samples(spec)
   if not _is_int(index) or not 0 <= index < total:
     raise IndexError(f'sample index {index!r} outside [0, {total})')
   index = int(index)

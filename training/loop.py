@@ -228,11 +228,7 @@ def with_the_runs_data(config, workdir: str):
     return config
   config = copy.deepcopy(config)
   with config.unlocked():
-    for key, value in kept.items():
-      if key == 'synthetic':
-        config.data.synthetic.update(value)
-      else:
-        config.data[key] = value
+    config.data.update(kept)  # Merges into data.synthetic, field by field.
   print(f'{workdir} was trained on another data set (its config.json): it continues on '
         f'that one; not used from this config: {"; ".join(changed)} (train this config\'s '
         'set in another --workdir)', flush=True)
