@@ -60,8 +60,12 @@ def train(config, flags):
 
 @mode
 def eval(config, flags):  # pylint: disable=redefined-builtin
-  """Evaluates a checkpoint (--step latest|best|N) on the dataset the config names."""
-  loop.evaluate_checkpoint(config, _require_workdir(flags, 'eval'), flags.step)
+  """Evaluates a checkpoint (--step latest|best|N) on the dataset the config names.
+
+  On the run's own dataset the results go to --workdir; on another, to --out or
+  workdir/evals/<dataset name>/, leaving the run's own results as they were.
+  """
+  loop.evaluate_checkpoint(config, _require_workdir(flags, 'eval'), flags.step, flags.out)
 
 
 @mode

@@ -1,5 +1,7 @@
 """`--mode predict` on files and folders, and `--mode eval` of a run on another dataset."""
+import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -261,13 +263,34 @@ def test_eval_on_another_dataset_keeps_the_training_normalization(
   jit_steps = loop.steps_lib.jit_steps
   monkeypatch.setattr(loop.steps_lib, 'jit_steps',
                       lambda *args: used.append(args[4]) or jit_steps(*args))
+  run = pathlib.Path(workdir)
+  own_results = {name: (run / name).read_bytes()
+                 for name in ('eval_metrics.json', 'metrics.jsonl', 'baselines.npz')}
   metrics = loop.evaluate_checkpoint(config, workdir)
   # Split by background: the test split is one of the two rooms, 5 samples.
   assert metrics['num_samples'] == 5 and 0 <= metrics['mask_iou'] <= 1
   trained = loop.read_data_stats(workdir)
   assert used == [trained]
-  theirs = datasets.load(config.data).stats
-  assert not np.allclose(theirs['bg']['mean'], trained['bg']['mean'], atol=0.05)
+  theirs = datasets.load(config.data)
+  assert not np.allclose(theirs.stats['bg']['mean'], trained['bg']['mean'], atol=0.05)
+  # The run's own results are untouched; this set's go beside them, under its name.
+  for name, content in own_results.items():
+    assert (run / name).read_bytes() == content, name
+  there = run / 'evals' / theirs.name
+  assert json.loads((there / 'eval_metrics.json').read_text()) == metrics
+  assert (there / 'samples' / f'step_{metrics["step"]:07d}.png').exists()
+
+
+def test_eval_on_the_runs_own_dataset_writes_into_the_run_or_to_out(
+    workdir, tiny_data_dir, tmp_path):
+  config = tiny_config(tiny_data_dir)
+  metrics = loop.evaluate_checkpoint(config, workdir)
+  run = pathlib.Path(workdir)
+  assert json.loads((run / 'eval_metrics.json').read_text()) == metrics
+  assert not (run / 'evals' / datasets.load(config.data).name).exists()
+  elsewhere = tmp_path / 'elsewhere'
+  assert loop.evaluate_checkpoint(config, workdir, out=str(elsewhere)) == metrics
+  assert json.loads((elsewhere / 'eval_metrics.json').read_text()) == metrics
 
 
 # Fields a config.json of an earlier time did not hold, and the layout it meant.

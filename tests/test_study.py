@@ -121,15 +121,30 @@ def test_the_table_writes_a_sum_of_loss_terms_as_a_formula():
   assert study._cell('dice') == 'dice' and study._cell([]) == '[]'
 
 
-def test_the_people_study_starts_from_ten_people_and_ends_at_the_default_set():
-  from configs import base, cnn, people_study  # pylint: disable=g-import-not-at-top
+def test_the_people_study_starts_from_ten_people_and_ends_at_the_3000_people():
+  from configs import base, people_study  # pylint: disable=g-import-not-at-top
   variants = study.variant_configs(people_study.get_config())
   assert list(variants) == ['default', 'people', 'people_near']
   for field, value in base.THREE_HUNDRED_ROOMS.items():
     assert variants['default'].data.synthetic[field] == value, field
-  # The winner is what make run trains on now.
-  assert variants['people_near'].data.to_dict() == cnn.get_config().data.to_dict()
+  # The winner became the default, then the starting point of the rooms study.
+  for field, value in base.PEOPLE_IN_300_ROOMS.items():
+    assert variants['people_near'].data.synthetic[field] == value, field
   assert variants['people'].data.synthetic.near_share == 0.0
+
+
+def test_the_rooms_study_starts_from_the_3000_people_and_ends_at_the_default_set():
+  from configs import base, cnn, rooms_study  # pylint: disable=g-import-not-at-top
+  variants = study.variant_configs(rooms_study.get_config())
+  assert list(variants) == ['default', 'rooms1000', 'rooms3000', 'rooms6000']
+  for field, value in base.PEOPLE_IN_300_ROOMS.items():
+    assert variants['default'].data.synthetic[field] == value, field
+  # The winner is what make run trains on now: one person in each of 3,000 rooms.
+  assert variants['rooms3000'].data.to_dict() == cnn.get_config().data.to_dict()
+  for name, variant in variants.items():  # Every person is in one sample only.
+    synthetic = variant.data.synthetic
+    assert (synthetic.num_backgrounds * synthetic.foregrounds_per_background ==
+            synthetic.num_foregrounds), name
 
 
 def test_runs_on_different_sets_each_get_their_own_baselines(tiny_data_dir, tmp_path):

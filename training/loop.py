@@ -364,12 +364,37 @@ def init_from(state: steps_lib.TrainState, path: str) -> steps_lib.TrainState:
   return state.replace(params=dict(state.params, model=params), batch_stats=batch_stats)
 
 
-def evaluate_checkpoint(config, workdir: str, which: str = 'latest') -> dict[str, Any]:
+def trained_dataset_name(workdir: str) -> str | None:
+  """The name of the dataset the run in `workdir` trained on (its data_stats.json), or None."""
+  path = os.path.join(workdir, 'data_stats.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f).get('dataset')
+
+
+def evaluation_folder(workdir: str, dataset_name: str, out: str | None = None) -> str:
+  """Where an evaluation of `workdir`'s run on `dataset_name` writes its results.
+
+  `out` when given; the run's own folder when the dataset is the one it trained on;
+  else `workdir/evals/<dataset_name>`, so that evaluating a run on another set leaves
+  its own eval_metrics.json, samples, baselines and learning curves as they were.
+  """
+  if out:
+    return out
+  if trained_dataset_name(workdir) in (None, dataset_name):
+    return workdir
+  return os.path.join(workdir, 'evals', dataset_name)
+
+
+def evaluate_checkpoint(config, workdir: str, which: str = 'latest',
+                        out: str | None = None) -> dict[str, Any]:
   """Evaluates a saved checkpoint ('latest', 'best' or a step) on the config's dataset.
 
   The dataset may be another than the run trained on: the model keeps the normalization
   it was trained with (the workdir's `data_stats.json`) and evaluates as the run does
-  (`with_the_runs_evaluation`).
+  (`with_the_runs_evaluation`). Results (eval_metrics.json, samples/, tb/,
+  metrics.jsonl, baselines.npz) go to `evaluation_folder(workdir, dataset, out)`.
   """
   config = with_the_runs_evaluation(config, workdir)
   data = datasets.load(config.data)
@@ -377,13 +402,15 @@ def evaluate_checkpoint(config, workdir: str, which: str = 'latest') -> dict[str
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
   state = checkpoint_lib.restore_for_evaluation(manager, step, exp.init_state())
-  baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
-  writer = writers.RunWriter(workdir)
+  folder = evaluation_folder(workdir, data.name, out)
+  os.makedirs(folder, exist_ok=True)
+  baselines = evaluate_lib.fit_baselines(data.train, config, folder, data.name)
+  writer = writers.RunWriter(folder)
   try:
-    metrics = _evaluate_and_log(exp, state, data, baselines, writer, workdir)
+    metrics = _evaluate_and_log(exp, state, data, baselines, writer, folder)
   finally:
     writer.close()
-  print(f'checkpoint {step} of {workdir} on {data.name}:')
+  print(f'checkpoint {step} of {workdir} on {data.name} (results in {folder}):')
   print(format_table(metrics))
   return metrics
 

@@ -8,7 +8,6 @@ the page then gives each run its baselines on its own test split. `config.study.
 `<workdir>/<name>.md`, `<name>_predictions.png`, `<name>_curves.png`.
 """
 import copy
-import json
 import os
 
 import jax
@@ -174,12 +173,6 @@ def _steps_text(results) -> str:
   return f'{steps.pop()} steps each; ' if len(steps) == 1 else ''
 
 
-def _dataset_name(run_dir: str) -> str:
-  """The name of the dataset the run in `run_dir` trained on (its data_stats.json)."""
-  with open(os.path.join(run_dir, 'data_stats.json')) as f:
-    return json.load(f)['dataset']
-
-
 def write_page(study_config, variants, results, workdir: str):
   """Writes `<name>.md`, `<name>_predictions.png` and `<name>_curves.png` in `workdir`.
 
@@ -199,7 +192,7 @@ def write_page(study_config, variants, results, workdir: str):
            '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   # The dataset each run trained and tested on (its data_stats.json), at its image size:
   # augmentations and loader settings leave the test split as it is.
-  one_test_set = len({(_dataset_name(os.path.join(workdir, run)),
+  one_test_set = len({(loop.trained_dataset_name(os.path.join(workdir, run)),
                        variants[run].data.image_size) for run in results}) == 1
   # Runs on different sets each get their own baselines' row, on their own test split.
   baseline_rows = ({'baselines': baseline} if one_test_set else
