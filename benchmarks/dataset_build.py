@@ -79,8 +79,11 @@ def main():
   parser.add_argument('--size', type=int, default=64)
   parser.add_argument('--one', help=argparse.SUPPRESS)  # Internal: one build, in a child.
   args = parser.parse_args()
-  counts = (dict(num_backgrounds=5, num_foregrounds=10, flips=2, placements=4) if args.quick
-            else dict(num_backgrounds=10, num_foregrounds=25, flips=2, placements=4))
+  # Every person in every room, none sought close: the original's product, as measured.
+  product = dict(foregrounds_per_background=0, near_share=0.0)
+  counts = (dict(num_backgrounds=5, num_foregrounds=10, flips=2, placements=4, **product)
+            if args.quick else
+            dict(num_backgrounds=10, num_foregrounds=25, flips=2, placements=4, **product))
   if args.one:
     print(json.dumps(build_once(args.one, counts, args.size, args.workers, 1.0)))
     return
@@ -93,7 +96,7 @@ def main():
                            capture_output=True, text=True, check=True)
     build = json.loads(child.stdout.strip().splitlines()[-1])
     build['projected_400k_minutes'] = FULL_400K / build['samples_per_s'] / 60
-    small = dict(num_backgrounds=4, num_foregrounds=8, flips=2, placements=2)
+    small = dict(num_backgrounds=4, num_foregrounds=8, flips=2, placements=2, **product)
     levels = {}
     for level in ((0.0, 1.0) if args.quick else (0.0, 0.5, 1.0, 2.0)):
       iou, threshold = baseline_iou(os.path.join(root, f'level{level}'), small, args.size, level)

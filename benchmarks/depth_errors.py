@@ -14,6 +14,8 @@ On each run's own test split (its config's data), with its latest checkpoint:
 - delta1 at the true map's depth edges (pixels whose 3 x 3 neighbourhood spans a
   nearness ratio of 1.25 or more: a pixel there fails delta1 when its value comes from
   the wrong side) and away from them, with the share of all pixels failing at edges;
+- delta1 by band of image rows (eighths of the height, top first): each band's delta1,
+  the share of all pixels failing there, and its bias in levels;
 - mask IoU by the person's area in pixels.
 The last line is one JSON object with every figure.
 """
@@ -28,6 +30,7 @@ sys.path.insert(0, ROOT)
 NEARNESS_RANGES = ((0, 16), (16, 32), (32, 64), (64, 128), (128, 256))
 AREA_RANGES = ((0, 30), (30, 80), (80, 200), (200, None))
 DELTA1 = 1.25  # A pixel counts for delta1 when max(p'/g', g'/p') is below it.
+ROW_BANDS = 8
 
 
 def analyse(workdir: str, max_samples: int | None = None) -> dict:
@@ -89,7 +92,30 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
               edge_pixel_share=float(edges.mean()), delta1_at_edges=float(within[edges].mean()),
               delta1_off_edges=float(within[~edges].mean()),
               failing_at_edges_share=float((edges & ~within).mean()),
-              mask_iou=float(iou.mean()), by_area=by_area)
+              by_rows=by_row_band(within, depth, true_depth), mask_iou=float(iou.mean()),
+              by_area=by_area)
+
+
+def by_row_band(within, depth, true_depth, bands: int = ROW_BANDS) -> list[dict]:
+  """delta1, failing share (of all pixels) and bias (levels) per band of image rows.
+
+  Args:
+    within: Whether each pixel passes delta1, N x H x W.
+    depth: Predicted nearness in [0, 1], N x H x W.
+    true_depth: True nearness in [0, 1], N x H x W.
+    bands: Equal bands of rows, top first (H a multiple of it).
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  height = within.shape[1]
+  rows = height // bands
+  result = []
+  for first in range(0, height, rows):
+    band = slice(first, first + rows)
+    result.append(dict(
+        rows=f'[{first}, {first + rows})', delta1=float(within[:, band].mean()),
+        failing_share=float((~within[:, band]).sum() / within.size),
+        bias_levels=float((depth[:, band] - true_depth[:, band]).mean() * 255)))
+  return result
 
 
 def depth_edges(nearness):
@@ -121,6 +147,10 @@ def print_report(result: dict):
   print(f"  depth edges: {result['edge_pixel_share']:.3f} of pixels, delta1 "
         f"{result['delta1_at_edges']:.3f} there, {result['delta1_off_edges']:.3f} elsewhere; "
         f"{result['failing_at_edges_share']:.3f} of all pixels fail at edges")
+  print('  image rows      delta1  failing  bias (levels)')
+  for row in result['by_rows']:
+    print(f"  {row['rows']:<14} {row['delta1']:6.3f}  {row['failing_share']:7.3f}  "
+          f"{row['bias_levels']:+.2f}")
   for row in result['by_area']:
     print(f"  mask area {row['area']:<14} {row['samples']:5d} samples  IoU {row['mask_iou']:.3f}")
 

@@ -51,8 +51,9 @@ def tiny_config(data_dir: str):
   config.data.data_dir = data_dir
   config.data.image_size = 32
   config.data.build_workers = 1
+  # Every figure in every room: 2 x 4 x 2 x 2 = 32 samples.
   config.data.synthetic.update(num_backgrounds=2, num_foregrounds=4, flips=2,
-                               placements=2, render_size=32)
+                               placements=2, render_size=32, foregrounds_per_background=0)
   config.train.update(steps=6, batch_size=4, checkpoint_every=3, log_every=2)
   config.eval.update(every=6, batch_size=8, num_grid_samples=2)
   config.schedule.warmup_steps = 2

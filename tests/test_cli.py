@@ -47,7 +47,8 @@ def test_a_list_field_that_is_not_a_literal_is_refused_naming_the_flag():
 
 
 TINY_SET = ['--config.data.synthetic.num_backgrounds=2',
-            '--config.data.synthetic.num_foregrounds=2', '--config.data.synthetic.flips=1',
+            '--config.data.synthetic.num_foregrounds=2',
+            '--config.data.synthetic.foregrounds_per_background=0', '--config.data.synthetic.flips=1',
             '--config.data.synthetic.placements=2', '--config.data.synthetic.render_size=32',
             '--config.data.image_size=32', '--config.data.build_workers=1']
 

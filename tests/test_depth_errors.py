@@ -1,8 +1,10 @@
-"""benchmarks/depth_errors.py's depth edges: where a pixel's value may come from either side."""
+"""benchmarks/depth_errors.py: depth edges (where a pixel's value may come from either side)
+and where in the picture delta1 fails."""
 import os
 import sys
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'benchmarks'))
@@ -25,3 +27,16 @@ def test_a_gentle_slope_has_no_edges_and_a_steep_one_has():
   edges = depth_errors.depth_edges(steep)
   assert edges[:, :, 1:-1].all()
   assert not edges[:, :, [0, -1]].any()  # The image's border repeats itself: two pixels only.
+
+
+def test_row_bands_say_where_in_the_picture_delta1_fails():
+  true = np.full((2, 8, 4), 0.5)
+  depth = true.copy()
+  depth[:, 2:4] = 0.2  # Rows 2-3 drawn far too far: they fail delta1, the rest pass.
+  within = np.maximum(depth / true, true / depth) < depth_errors.DELTA1
+  bands = depth_errors.by_row_band(within, depth, true, bands=4)
+  assert [band['rows'] for band in bands] == ['[0, 2)', '[2, 4)', '[4, 6)', '[6, 8)']
+  assert [band['delta1'] for band in bands] == [1.0, 0.0, 1.0, 1.0]
+  assert bands[1]['failing_share'] == 0.25  # A quarter of all pixels, all in that band.
+  assert bands[1]['bias_levels'] == pytest.approx(-0.3 * 255)
+  assert bands[0]['bias_levels'] == 0.0

@@ -22,7 +22,7 @@ TINY = ('--config.model.stage_widths=(8,8,8,8) --config.model.stage_blocks=(1,1,
         '--config.data.image_size=32 --config.data.build_workers=1 '
         '--config.data.synthetic.num_backgrounds=2 --config.data.synthetic.num_foregrounds=4 '
         '--config.data.synthetic.flips=2 --config.data.synthetic.placements=2 '
-        '--config.data.synthetic.foregrounds_per_background=10 '
+        '--config.data.synthetic.foregrounds_per_background=0 '
         '--config.data.synthetic.render_size=32 --config.train.steps=4 '
         '--config.train.batch_size=4 --config.train.checkpoint_every=4 '
         '--config.train.log_every=2 --config.eval.every=4 --config.eval.batch_size=8 '
