@@ -133,6 +133,14 @@ def test_the_people_study_starts_from_ten_people_and_ends_at_the_3000_people():
   assert variants['people'].data.synthetic.near_share == 0.0
 
 
+def test_the_head_weight_study_starts_from_equal_heads_and_depth2_is_the_default():
+  from configs import cnn, head_weight_study  # pylint: disable=g-import-not-at-top
+  variants = study.variant_configs(head_weight_study.get_config())
+  assert list(variants) == ['default', 'depth2', 'depth4', 'gradient2']
+  assert (variants['default'].loss.mask_weight, variants['default'].loss.depth_weight) == (1, 1)
+  assert variants['depth2'].to_dict() == cnn.get_config().to_dict()
+
+
 def test_the_rooms_study_starts_from_the_3000_people_and_ends_at_the_default_set():
   from configs import base, cnn, rooms_study  # pylint: disable=g-import-not-at-top
   variants = study.variant_configs(rooms_study.get_config())
