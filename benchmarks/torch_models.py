@@ -301,7 +301,8 @@ def count_params(model: nn.Module) -> int:
 
 # The losses of `configs/base.py`, which every config train_speed.py races uses.
 DEFAULT_LOSS = dict(mask=[dict(name='bce_with_logits'), dict(name='dice')],
-                    depth=[dict(name='l1'), dict(name='ssim'), dict(name='gradient')])
+                    depth=[dict(name='l1'), dict(name='ssim'), dict(name='gradient')],
+                    mask_weight=1.0, depth_weight=2.0)
 
 
 def dice_loss(prob, target, smooth: float = 1.0):
@@ -348,7 +349,7 @@ def gradient_loss(pred, target):
 
 
 def default_loss(outputs, batch):
-  """The loss of `DEFAULT_LOSS`, weighted sum 1 : 1, as our train step computes it.
+  """The loss of `DEFAULT_LOSS`, weighted sum 1 : 2, as our train step computes it.
 
   Mask: BCE-with-logits + Dice on sigmoid(logits); depth on sigmoid(logits): L1 + (1 -
   SSIM) + gradient L1. Computed in float32 whatever the autocast dtype of the model.
@@ -358,7 +359,7 @@ def default_loss(outputs, batch):
           + dice_loss(torch.sigmoid(mask_logits), batch['mask']))
   depth_loss = (F.l1_loss(depth, batch['depth']) + ssim_loss(depth, batch['depth'])
                 + gradient_loss(depth, batch['depth']))
-  return mask + depth_loss
+  return (DEFAULT_LOSS['mask_weight'] * mask + DEFAULT_LOSS['depth_weight'] * depth_loss)
 
 
 def train_step(model: nn.Module, optimizer, batch, grad_clip_norm: float = 1.0,

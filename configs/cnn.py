@@ -3,7 +3,7 @@ from configs import base
 
 
 def get_config():
-  """dmnet_cnn, 64 px, the default 300-room synthetic set, 2,400 steps of 8."""
+  """dmnet_cnn, 64 px, the default 3,000-room synthetic set, 2,400 steps of 8."""
   config = base.get_config()
   config.model.name = 'dmnet_cnn'
   config.model.widths = (16, 32, 64)  # Features per level, finest first (stride 4).

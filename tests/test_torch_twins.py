@@ -47,7 +47,9 @@ def test_the_twins_loss_is_our_default_loss():
   from configs import base  # pylint: disable=g-import-not-at-top
 
   config = base.get_config().loss
-  assert {'mask': list(config.mask), 'depth': list(config.depth)} == torch_models.DEFAULT_LOSS
+  assert {'mask': list(config.mask), 'depth': list(config.depth),
+          'mask_weight': config.mask_weight,
+          'depth_weight': config.depth_weight} == torch_models.DEFAULT_LOSS
   rng = np.random.default_rng(0)
   shape = (3, 24, 20, 1)
   outputs = {head: (rng.standard_normal(shape) * 3).astype(np.float32)
