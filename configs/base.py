@@ -145,8 +145,8 @@ def get_config():
   config.loss.mask_weight = 1.0
   # The depth head's sum at twice the mask head's: depth delta1 +0.021 to +0.028 and RMSE
   # -0.002 to -0.004 in two seeds on three test sets, mask IoU -0.002 to -0.008 on them and
-  # level on real photographs (within 0.003); at 4 depth gained a little more and masks lost
-  # 0.01-0.02 (configs/head_weight_study.py; BENCHMARKS.md, "Masks and depth maps").
+  # level on real photographs (within 0.003); at 4 depth gained another 0.005-0.008 and
+  # masks lost another 0.004-0.008 (configs/head_weight_study.py; BENCHMARKS.md).
   config.loss.depth_weight = 2.0
 
   config.optimizer = ml_collections.ConfigDict()

@@ -3,7 +3,12 @@ from configs import base
 
 
 def get_config():
-  """dmnet_resnet at 96 px on a larger synthetic set (build once, ~10 min on 2 cores)."""
+  """dmnet_resnet at 96 px on a larger synthetic set (built once: 1 min 44 s on 2 cores).
+
+  The build time is `python run.py --config configs/resnet.py --mode build` on a recent
+  2-core AMD EPYC (2026-12-01; peak RSS 0.6 GiB); an older 2-core AMD EPYC built the
+  default set of that time at 0.4-0.6 times this machine's rate (BENCHMARKS.md).
+  """
   config = base.get_config()
   config.data.image_size = 96
   config.data.synthetic.render_size = 96
