@@ -144,7 +144,7 @@ def get_config():
   config.loss.combine = 'weighted_sum'  # weighted_sum, sqrt_sum, uncertainty.
   config.loss.mask_weight = 1.0
   # The depth head's sum at twice the mask head's: depth delta1 +0.021 to +0.028 and RMSE
-  # -0.002 to -0.004 in two seeds on three test sets, mask IoU -0.002 to -0.008 on them and
+  # -0.0022 to -0.0033 in two seeds on three test sets, mask IoU -0.002 to -0.008 on them and
   # level on real photographs (within 0.003); at 4 depth gained another 0.005-0.008 and
   # masks lost another 0.004-0.008 (configs/head_weight_study.py; BENCHMARKS.md).
   config.loss.depth_weight = 2.0

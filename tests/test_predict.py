@@ -281,16 +281,34 @@ def test_eval_on_another_dataset_keeps_the_training_normalization(
   assert (there / 'samples' / f'step_{metrics["step"]:07d}.png').exists()
 
 
-def test_eval_on_the_runs_own_dataset_writes_into_the_run_or_to_out(
+def test_eval_of_the_latest_checkpoint_on_its_own_dataset_writes_into_the_run(
     workdir, tiny_data_dir, tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+  run = tmp_path / 'copy'
+  # The run as training left it (other tests of this module evaluate it elsewhere too).
+  shutil.copytree(workdir, run, ignore=shutil.ignore_patterns('evals'))
+  (run / 'eval_metrics.json').unlink()
   config = tiny_config(tiny_data_dir)
-  metrics = loop.evaluate_checkpoint(config, workdir)
-  run = pathlib.Path(workdir)
+  metrics = loop.evaluate_checkpoint(config, str(run))
   assert json.loads((run / 'eval_metrics.json').read_text()) == metrics
-  assert not (run / 'evals' / datasets.load(config.data).name).exists()
-  elsewhere = tmp_path / 'elsewhere'
-  assert loop.evaluate_checkpoint(config, workdir, out=str(elsewhere)) == metrics
-  assert json.loads((elsewhere / 'eval_metrics.json').read_text()) == metrics
+  assert not (run / 'evals').exists()
+  # An earlier checkpoint goes beside the run's results, under the dataset's name.
+  final = (run / 'eval_metrics.json').read_bytes()
+  earlier = loop.evaluate_checkpoint(config, str(run), which='3')
+  assert earlier['step'] == 3 and (run / 'eval_metrics.json').read_bytes() == final
+  name = datasets.load(config.data).name
+  assert json.loads((run / 'evals' / name / 'eval_metrics.json').read_text()) == earlier
+
+
+def test_mode_eval_writes_to_out(workdir, tiny_data_dir, tmp_path):
+  import types  # pylint: disable=g-import-not-at-top
+  import modes  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'elsewhere'
+  flags = types.SimpleNamespace(workdir=workdir, step='latest', out=str(out))
+  modes.run('eval', tiny_config(tiny_data_dir), flags)
+  saved = json.loads((out / 'eval_metrics.json').read_text())
+  assert saved['step'] == 6 and 0 <= saved['mask_iou'] <= 1
+  assert (out / 'samples' / 'step_0000006.png').exists()
 
 
 # Fields a config.json of an earlier time did not hold, and the layout it meant.

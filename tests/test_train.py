@@ -8,6 +8,7 @@ import pytest
 
 import datasets
 import zoo
+from configs import base
 from tests.conftest import tiny_config
 from training import loop
 
@@ -278,6 +279,35 @@ def test_a_run_resumes_on_its_own_data_set_under_a_config_that_names_another(
     else:
       assert saved['dataset'] == original['dataset']
   assert again['mask_iou'] == pytest.approx(finished_run[1]['mask_iou'])
+
+
+def test_a_run_resumes_with_its_own_loss_under_a_config_that_names_another(
+    finished_run, tiny_data_dir, tmp_path, capsys):
+  import shutil  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'copy')
+  shutil.copytree(finished_run[0], workdir)
+  config = tiny_config(tiny_data_dir)
+  config.loss.update(depth='ssim', depth_weight=1.0)  # A default that changed since.
+  again = loop.train_and_evaluate(config, workdir)
+  printed = capsys.readouterr().out
+  assert 'was trained with another loss (its config.json): it keeps that one' in printed
+  assert "loss.depth: 'l1' -> 'ssim'" in printed and 'loss.depth_weight: 2.0 -> 1.0' in printed
+  with open(os.path.join(workdir, 'config.json')) as f:
+    assert json.load(f)['loss']['depth_weight'] == 2.0
+  # Evaluated with the run's own loss: the same test loss as when it finished.
+  assert again['loss'] == pytest.approx(finished_run[1]['loss'])
+
+
+def test_a_config_json_without_head_weights_was_trained_at_1_to_1(tmp_path, capsys):
+  saved = dict(loss=dict(mask='bce_with_logits', depth='l1', combine='weighted_sum'))
+  (tmp_path / 'config.json').write_text(json.dumps(saved))
+  config = base.get_config()
+  config.loss.update(mask='bce_with_logits', depth='l1')
+  kept = loop.with_the_runs_loss(config, str(tmp_path))
+  assert (kept.loss.mask_weight, kept.loss.depth_weight) == (1.0, 1.0)
+  assert 'loss.depth_weight: 1.0 -> 2.0' in capsys.readouterr().out
+  config.loss.depth_weight = 1.0
+  assert loop.with_the_runs_loss(config, str(tmp_path)) is config  # Nothing to keep.
 
 
 def test_renderer_fields_a_config_json_predates_take_the_values_of_before():

@@ -235,6 +235,36 @@ def with_the_runs_data(config, workdir: str):
   return config
 
 
+# The loss fields a run's config.json may lack: their values before they existed.
+_LOSS_FIELDS_OF_BEFORE = dict(mask_weight=1.0, depth_weight=1.0)
+
+
+def with_the_runs_loss(config, workdir: str):
+  """`config`, or a copy that trains with the loss `workdir`'s run was trained with.
+
+  A run's test loss, curves and best checkpoint mean one loss: resuming (or evaluating)
+  it under a config whose loss differs (a default that changed since, as the depth
+  head's weight did) keeps the run's own, as its config.json names it, and says which
+  fields of this config it does not use. Train another loss in another --workdir, or
+  start from this run's weights with `train.init_from`.
+  """
+  saved = (_saved_config(workdir) or {}).get('loss')
+  if not saved:
+    return config
+  kept = dict(_LOSS_FIELDS_OF_BEFORE, **_without_nulls(saved))
+  changed = _changed_fields(dict(loss=kept), config, sections=('loss',))
+  if not changed:
+    return config
+  config = copy.deepcopy(config)
+  with config.unlocked():
+    for key, value in kept.items():
+      config.loss[key] = value
+  print(f'{workdir} was trained with another loss (its config.json): it keeps that one; '
+        f'not used from this config: {"; ".join(changed)} (train this loss in another '
+        '--workdir)', flush=True)
+  return config
+
+
 def write_config(config, workdir: str):
   """Writes `config.json`; refuses a workdir that holds a run of another model.
 
@@ -373,16 +403,19 @@ def trained_dataset_name(workdir: str) -> str | None:
     return json.load(f).get('dataset')
 
 
-def evaluation_folder(workdir: str, dataset_name: str, out: str | None = None) -> str:
+def evaluation_folder(workdir: str, dataset_name: str, out: str | None = None,
+                      latest: bool = True) -> str:
   """Where an evaluation of `workdir`'s run on `dataset_name` writes its results.
 
-  `out` when given; the run's own folder when the dataset is the one it trained on;
-  else `workdir/evals/<dataset_name>`, so that evaluating a run on another set leaves
-  its own eval_metrics.json, samples, baselines and learning curves as they were.
+  `out` when given; the run's own folder when it evaluates the latest checkpoint on the
+  dataset it trained on (what the run itself writes at its end); else
+  `workdir/evals/<dataset_name>`, so that evaluating a run on another set, or an
+  earlier checkpoint (`--step best|N`), leaves its own eval_metrics.json, samples,
+  baselines and learning curves as they were.
   """
   if out:
     return out
-  if trained_dataset_name(workdir) in (None, dataset_name):
+  if latest and trained_dataset_name(workdir) == dataset_name:
     return workdir
   return os.path.join(workdir, 'evals', dataset_name)
 
@@ -396,13 +429,13 @@ def evaluate_checkpoint(config, workdir: str, which: str = 'latest',
   (`with_the_runs_evaluation`). Results (eval_metrics.json, samples/, tb/,
   metrics.jsonl, baselines.npz) go to `evaluation_folder(workdir, dataset, out)`.
   """
-  config = with_the_runs_evaluation(config, workdir)
+  config = with_the_runs_loss(with_the_runs_evaluation(config, workdir), workdir)
   data = datasets.load(config.data)
   exp = prepare(config, data, read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
   state = checkpoint_lib.restore_for_evaluation(manager, step, exp.init_state())
-  folder = evaluation_folder(workdir, data.name, out)
+  folder = evaluation_folder(workdir, data.name, out, latest=step == manager.latest_step())
   os.makedirs(folder, exist_ok=True)
   baselines = evaluate_lib.fit_baselines(data.train, config, folder, data.name)
   writer = writers.RunWriter(folder)
@@ -426,7 +459,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   os.makedirs(workdir, exist_ok=True)
   refuse_other_model(config, workdir)
   config = with_the_runs_evaluation(with_the_runs_optimizer(config, workdir), workdir)
-  config = with_the_runs_data(config, workdir)
+  config = with_the_runs_loss(with_the_runs_data(config, workdir), workdir)
   data = datasets.load(config.data)
   print(f'dataset {data.name}: {len(data.train)} train, '
         f'{len(data.test)} test ({"reused" if data.reused else "built"}, '
