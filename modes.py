@@ -62,8 +62,9 @@ def train(config, flags):
 def eval(config, flags):  # pylint: disable=redefined-builtin
   """Evaluates a checkpoint (--step latest|best|N) on the dataset the config names.
 
-  On the run's own dataset the results go to --workdir; on another, to --out or
-  workdir/evals/<dataset name>/, leaving the run's own results as they were.
+  The latest checkpoint on the run's own dataset writes into --workdir; another dataset
+  or an earlier checkpoint writes to --out or workdir/evals/<dataset name>/, leaving the
+  run's own results as they were.
   """
   loop.evaluate_checkpoint(config, _require_workdir(flags, 'eval'), flags.step, flags.out)
 

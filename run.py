@@ -56,7 +56,8 @@ flags.DEFINE_string('step', 'latest', "eval/predict: a checkpoint step, 'latest'
 flags.DEFINE_string('bg', None, 'predict: a background image or a folder of them.')
 flags.DEFINE_string('fg_bg', None, 'predict: a foreground image or a folder of them.')
 flags.DEFINE_integer('port', 7860, 'demo: the port of the web page.')
-flags.DEFINE_string('out', None, 'predict, preview, export, report, eval: the output folder or file.')
+flags.DEFINE_string('out', None,
+                    'predict, preview, export, report, eval: the output folder or file.')
 
 
 def main(argv):

@@ -359,7 +359,7 @@ def default_loss(outputs, batch):
           + dice_loss(torch.sigmoid(mask_logits), batch['mask']))
   depth_loss = (F.l1_loss(depth, batch['depth']) + ssim_loss(depth, batch['depth'])
                 + gradient_loss(depth, batch['depth']))
-  return (DEFAULT_LOSS['mask_weight'] * mask + DEFAULT_LOSS['depth_weight'] * depth_loss)
+  return DEFAULT_LOSS['mask_weight'] * mask + DEFAULT_LOSS['depth_weight'] * depth_loss
 
 
 def train_step(model: nn.Module, optimizer, batch, grad_clip_norm: float = 1.0,

@@ -5,9 +5,9 @@
 The default recipe (configs/cnn.py: dmnet_cnn with its global-context block, batch 8, no
 geometric augmentation, the depth loss at twice the mask loss's weight, the moving average
 of the weights, predictions averaged with the mirror image; 3,000 rooms split by room, one
-person of a pool of 3,000 in each) with Muon
-at 3e-3, on the set rendered at 96 px with two placements of every person (6,000 samples:
-4,200 train from 2,100 rooms, 1,800 test from 900), for 9,600 steps. Progressive
+person of a pool of 3,000 in each) with Muon at 3e-3, on the set rendered at 96 px with
+two placements of every person (6,000 samples: 4,200 train from 2,100 rooms, 1,800 test
+from 900), for 9,600 steps. Progressive
 resizing: the first half of the steps run at 64 x 64 (2.25 times fewer pixels a step),
 the second half at 96 x 96 from the same weights; every evaluation is at 96 px.
 BENCHMARKS.md has its wall time and results on a 2-core CPU.

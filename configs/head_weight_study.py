@@ -4,8 +4,9 @@
 trains configs/cnn.py (the default recipe and set, seed 0) and one change of the loss per
 run, and writes `runs/head_weight_study/head_weight_study.md`.
 
-  default   configs/cnn.py as it was (the make run of 2026-11-30, late night: rooms_study's rooms3000): mask BCE +
-            Dice, depth L1 + SSIM + gradient, each head at weight 1.
+  default   configs/cnn.py as it was (the make run of 2026-11-30, late night:
+            rooms_study's rooms3000): mask BCE + Dice, depth L1 + SSIM + gradient, each
+            head at weight 1.
   depth2    the depth head's sum at weight 2 (`loss.depth_weight=2`).
   depth4    the same at weight 4.
   gradient2 the gradient term of the depth loss at weight 2: the L1 of the maps' image

@@ -15,10 +15,10 @@ def get_config():
   # 3,200 rooms x 1 person x 2 flips x 2 placements = 12,800 samples, as many as the 40 x 40
   # x 2 x 4 of before: depth on unseen rooms gained most from more rooms (3,000 rooms with
   # one person each against 300 with 10: delta1 +0.02-0.04 at 64 px; +0.04 at 96 px together
-  # with the moving average of the weights), masks
-  # on unseen people from more people (BENCHMARKS.md, "Masks and depth maps"); half the
-  # standing people sought close to the camera first, as in the default. This config itself
-  # was not re-measured on this set (20,000 steps of 64 want a GPU).
+  # with the moving average of the weights), masks on unseen people from more people
+  # (BENCHMARKS.md, "Masks and depth maps"); half the standing people sought close to the
+  # camera first, as in the default. This config itself was not re-measured on this set
+  # (20,000 steps of 64 want a GPU).
   config.data.synthetic.num_backgrounds = 3200
   config.data.synthetic.num_foregrounds = 3200
   config.data.synthetic.foregrounds_per_background = 1

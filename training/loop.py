@@ -59,13 +59,18 @@ def make_mesh() -> jax.sharding.Mesh:
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def _saved_config(workdir: str) -> dict | None:
-  """The run's `config.json` in `workdir`, or None before its first write."""
-  path = os.path.join(workdir, 'config.json')
+def _run_json(workdir: str, name: str) -> dict | None:
+  """The run's JSON file `name` in `workdir`, or None before its first write."""
+  path = os.path.join(workdir, name)
   if not os.path.exists(path):
     return None
   with open(path) as f:
     return json.load(f)
+
+
+def _saved_config(workdir: str) -> dict | None:
+  """The run's `config.json` in `workdir`, or None before its first write."""
+  return _run_json(workdir, 'config.json')
 
 
 def refuse_other_model(config, workdir: str):
@@ -355,12 +360,8 @@ class Experiment:
 
 def read_data_stats(workdir: str) -> dict[str, Any] | None:
   """The normalization a run was trained with (`data_stats.json`), or None if absent."""
-  path = os.path.join(workdir, 'data_stats.json')
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    saved = json.load(f)
-  return {key: saved[key] for key in ('bg', 'fg_bg')}
+  saved = _run_json(workdir, 'data_stats.json')
+  return None if saved is None else {key: saved[key] for key in ('bg', 'fg_bg')}
 
 
 def prepare(config, data, stats: dict[str, Any] | None = None) -> Experiment:
@@ -396,11 +397,7 @@ def init_from(state: steps_lib.TrainState, path: str) -> steps_lib.TrainState:
 
 def trained_dataset_name(workdir: str) -> str | None:
   """The name of the dataset the run in `workdir` trained on (its data_stats.json), or None."""
-  path = os.path.join(workdir, 'data_stats.json')
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f).get('dataset')
+  return (_run_json(workdir, 'data_stats.json') or {}).get('dataset')
 
 
 def evaluation_folder(workdir: str, dataset_name: str, out: str | None = None,
