@@ -59,11 +59,12 @@ def _close(actual, expected, rtol=1e-5, atol=1e-6):
 
 def test_registry_has_the_built_in_losses():
   assert set(losses.names()) >= {'bce_with_logits', 'smooth_l1', 'mse', 'ssim', 'dice',
-                                 'iou', 'l1', 'gradient', 'silog', 'log_l1'}
+                                 'iou', 'l1', 'gradient', 'silog', 'log_l1', 'lovasz_hinge'}
 
 
 def test_on_logits_says_what_each_loss_expects():
   assert losses.get('bce_with_logits').on_logits is True
+  assert losses.get('lovasz_hinge').on_logits is True
   for name in ('smooth_l1', 'mse', 'ssim', 'dice', 'iou', 'l1', 'gradient', 'silog', 'log_l1'):
     assert losses.get(name).on_logits is False, name
 
@@ -194,6 +195,42 @@ def test_dice_and_iou_of_two_empty_masks_are_zero_even_without_smoothing():
   empty = np.zeros(SHAPE, np.float32)
   for name in ('dice', 'iou'):
     assert float(losses.get(name)(empty, empty, smooth=0.0)) == 0.0
+
+
+def _np_lovasz_hinge(logits, target):
+  """Berman et al.'s reference algorithm (lovasz_hinge_flat), one image at a time."""
+  per_image = []
+  for x, t in zip(logits.reshape(len(logits), -1), target.reshape(len(target), -1)):
+    t = (t > 0.5).astype(np.float64)
+    errors = 1.0 - x.astype(np.float64) * (2 * t - 1)
+    order = np.argsort(-errors, kind='stable')
+    gt_sorted = t[order]
+    intersection = gt_sorted.sum() - np.cumsum(gt_sorted)
+    union = gt_sorted.sum() + np.cumsum(1 - gt_sorted)
+    jaccard = 1.0 - intersection / union
+    jaccard[1:] = jaccard[1:] - jaccard[:-1]
+    per_image.append(np.dot(np.maximum(errors[order], 0), jaccard))
+  return np.mean(per_image)
+
+
+@pytest.mark.parametrize('case', LOGIT_CASES)
+def test_lovasz_hinge_matches_the_reference_algorithm(case):
+  logits, target = LOGIT_CASES[case]
+  _close(losses.get('lovasz_hinge')(logits, target), _np_lovasz_hinge(logits, target),
+         rtol=1e-5)
+
+
+def test_lovasz_hinge_is_one_minus_iou_where_each_pixel_is_right_or_wrong_by_one():
+  rng = np.random.default_rng(0)
+  target = rng.random((3, 8, 8, 1)) > 0.6
+  drawn = rng.random((3, 8, 8, 1)) > 0.5
+  # Right pixels at logit +-1 on their side (error 0), wrong ones at 0 (error 1).
+  logits = np.where(drawn == target, np.where(target, 1.0, -1.0), 0.0).astype(np.float32)
+  iou = [(d & t).sum() / (d | t).sum() for d, t in zip(drawn, target)]
+  _close(losses.get('lovasz_hinge')(logits, target.astype(np.float32)), 1.0 - np.mean(iou),
+         rtol=1e-6)
+  confident = np.where(target, 3.0, -3.0).astype(np.float32)
+  assert float(losses.get('lovasz_hinge')(confident, target.astype(np.float32))) == 0.0
 
 
 @pytest.mark.parametrize('case', VALUE_CASES)
