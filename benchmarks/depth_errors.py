@@ -3,7 +3,8 @@
   python benchmarks/depth_errors.py --workdir runs/cnn [--workdir runs/other ...]
   python benchmarks/depth_errors.py --workdir runs/cnn --quick   # the first 128 test samples
 
-On each run's own test split (its config's data), with its latest checkpoint:
+On each run's own test split (its config's data; `--split train`: its train split), with its
+latest checkpoint:
 - depth delta1 by the true nearness range (uint8 levels, 255 nearest): each range's
   share of the pixels, its delta1, the share of all pixels that fail there, and the
   mean error and bias in levels (bias > 0: predicted nearer than true);
@@ -16,7 +17,11 @@ On each run's own test split (its config's data), with its latest checkpoint:
   the wrong side) and away from them, with the share of all pixels failing at edges;
 - delta1 by band of image rows (eighths of the height, top first): each band's delta1,
   the share of all pixels failing there, and its bias in levels;
-- mask IoU by the person's area in pixels.
+- mask IoU by the person's area in pixels, and where the masks' wrong pixels lie: the share
+  of them within one and two pixels of the person's true outline, missed pixels for each
+  false alarm, and the IoU the masks would have with every pixel next to the outline right.
+`--split train` analyses the train split instead (without augmentation): how far apart
+the two splits are says whether a model is short of capacity or of data.
 The last line is one JSON object with every figure.
 """
 import argparse
@@ -33,8 +38,8 @@ DELTA1 = 1.25  # A pixel counts for delta1 when max(p'/g', g'/p') is below it.
 ROW_BANDS = 8
 
 
-def analyse(workdir: str, max_samples: int | None = None) -> dict:
-  """The figures of one run (see the module docstring)."""
+def analyse(workdir: str, max_samples: int | None = None, split: str = 'test') -> dict:
+  """The figures of one run on its `split` (see the module docstring)."""
   import ml_collections  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
 
@@ -48,8 +53,8 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
 
   config = ml_collections.ConfigDict(predict.read_run_config(workdir))
   model, step = predict.load_model(workdir)
-  test = datasets.load(config.data).test
-  samples = [test[i] for i in range(min(len(test), max_samples or len(test)))]
+  source = getattr(datasets.load(config.data), split)
+  samples = [source[i] for i in range(min(len(source), max_samples or len(source)))]
   stack = lambda key: np.stack([s[key] for s in samples])
   bg, fg_bg = stack('bg'), stack('fg_bg')
   true_depth = stack('depth')[..., 0].astype(np.float32) / 255.0
@@ -85,7 +90,8 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
       by_area.append(dict(area=f'[{lo}, {hi})' if hi else f'{lo} and more',
                           samples=int(selected.sum()),
                           mask_iou=float(iou[selected].mean())))
-  return dict(workdir=workdir, step=step, samples=len(depth), delta1=float(within.mean()),
+  return dict(workdir=workdir, step=step, split=split, samples=len(depth),
+              delta1=float(within.mean()),
               by_nearness=by_nearness,
               scale_log_ratio_percentiles=[float(v) for v in np.percentile(scale, [10, 50, 90])],
               delta1_scale_aligned=float((aligned_ratio < DELTA1).mean()),
@@ -93,7 +99,53 @@ def analyse(workdir: str, max_samples: int | None = None) -> dict:
               delta1_off_edges=float(within[~edges].mean()),
               failing_at_edges_share=float((edges & ~within).mean()),
               by_rows=by_row_band(within, depth, true_depth), mask_iou=float(iou.mean()),
-              by_area=by_area)
+              by_area=by_area,
+              mask_errors=mask_errors(mask_prob[..., 0] > 0.5, true_mask[..., 0] > 127))
+
+
+def near_outline(mask, radius: int = 1):
+  """Pixels within `radius` (chessboard distance) of a mask's outline.
+
+  A pixel is near the outline when its (2 radius + 1)^2 neighbourhood (edge-padded)
+  holds pixels of both the mask and the rest.
+
+  Args:
+    mask: Boolean masks, N x H x W.
+    radius: Pixels on either side of the outline.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  side = 2 * radius + 1
+  padded = np.pad(mask, ((0, 0), (radius, radius), (radius, radius)), mode='edge')
+  h, w = mask.shape[1:]
+  windows = [padded[:, dy:dy + h, dx:dx + w] for dy in range(side) for dx in range(side)]
+  return np.any(windows, axis=0) & ~np.all(windows, axis=0)
+
+
+def mask_errors(drawn, true) -> dict:
+  """Where drawn masks differ from the true ones.
+
+  Args:
+    drawn: Boolean drawn masks, N x H x W.
+    true: Boolean true masks, same shape.
+
+  Returns:
+    dict(misses, false_alarms: pixel counts; within_1px_share, within_2px_share: the
+    shares of the wrong pixels that lie within one / two pixels of the true outline;
+    mask_iou_outline_right: the mean per-sample IoU with every pixel within one pixel of
+    the outline counted as right).
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  wrong = drawn != true
+  near1, near2 = near_outline(true, 1), near_outline(true, 2)
+  fixed = np.where(near1, true, drawn)
+  intersection = (fixed & true).sum((1, 2))
+  union = (fixed | true).sum((1, 2))
+  iou = np.where(union > 0, intersection / np.maximum(union, 1), 1.0)
+  count = max(int(wrong.sum()), 1)
+  return dict(misses=int((true & ~drawn).sum()), false_alarms=int((drawn & ~true).sum()),
+              within_1px_share=float((wrong & near1).sum() / count),
+              within_2px_share=float((wrong & near2).sum() / count),
+              mask_iou_outline_right=float(iou.mean()))
 
 
 def by_row_band(within, depth, true_depth, bands: int = ROW_BANDS) -> list[dict]:
@@ -133,7 +185,8 @@ def depth_edges(nearness):
 
 def print_report(result: dict):
   """The figures of one run as readable lines."""
-  print(f"{result['workdir']} (step {result['step']}, {result['samples']} test samples): "
+  print(f"{result['workdir']} (step {result['step']}, {result['samples']} "
+        f"{result['split']} samples): "
         f"depth delta1 {result['delta1']:.3f}, mask IoU {result['mask_iou']:.3f}")
   print('  nearness levels   pixels  delta1  failing  mean |error|  bias (levels)')
   for row in result['by_nearness']:
@@ -153,15 +206,24 @@ def print_report(result: dict):
           f"{row['bias_levels']:+.2f}")
   for row in result['by_area']:
     print(f"  mask area {row['area']:<14} {row['samples']:5d} samples  IoU {row['mask_iou']:.3f}")
+  errors = result['mask_errors']
+  print(f"  mask: {errors['misses']} pixels missed, {errors['false_alarms']} false alarms "
+        f"({errors['misses'] / max(errors['false_alarms'], 1):.2f} missed for each); "
+        f"{errors['within_1px_share']:.3f} of the wrong pixels within 1 px of the true "
+        f"outline, {errors['within_2px_share']:.3f} within 2 px; mask IoU with every pixel "
+        f"next to the outline right {errors['mask_iou_outline_right']:.3f}")
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--workdir', action='append', required=True,
                       help='a trained run; repeat for several')
-  parser.add_argument('--quick', action='store_true', help='the first 128 test samples only')
+  parser.add_argument('--quick', action='store_true', help='the first 128 samples only')
+  parser.add_argument('--split', choices=('test', 'train'), default='test',
+                      help='the split to analyse (default: test)')
   args = parser.parse_args()
-  results = [analyse(workdir, 128 if args.quick else None) for workdir in args.workdir]
+  results = [analyse(workdir, 128 if args.quick else None, args.split)
+             for workdir in args.workdir]
   for result in results:
     print_report(result)
   print(json.dumps(results))

@@ -27,6 +27,11 @@ PEOPLE_IN_300_ROOMS = dict(num_backgrounds=300, flips=1, placements=1, num_foreg
                            foregrounds_per_background=10, near_share=0.5)
 
 
+# The model of every study before configs/capacity_study.py, and of make run until then:
+# dmnet_cnn at widths (16, 32, 64) (`config.update(base.SMALL_CNN)`).
+SMALL_CNN = dict(model=dict(name='dmnet_cnn', widths=(16, 32, 64), blocks=1,
+                            dilations=(1, 2, 4, 8, 1), global_context=True))
+
 # The heads' weights of every study before configs/head_weight_study.py, and of the
 # default until then: mask and depth loss at weight 1 each (`config.update(base.EQUAL_HEADS)`).
 EQUAL_HEADS = dict(loss=dict(mask_weight=1.0, depth_weight=1.0))

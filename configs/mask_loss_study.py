@@ -24,6 +24,7 @@ from configs import cnn
 def get_config():
   """configs/cnn.py with `study.variants`: the mask's loss with the Lovasz hinge, or BCE's weight."""
   config = cnn.get_config()
+  config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
   config.study = base.study('mask_loss_study', dict(
       default=dict(),
       lovasz=dict(loss=dict(mask=[dict(name='bce_with_logits'), dict(name='lovasz_hinge')])),

@@ -3,11 +3,11 @@
 `python run.py --config configs/model_study.py --workdir runs/model_study` trains one run
 per model in `runs/model_study/<name>/` (each resumes like any run) and writes
 `runs/model_study/model_study.md`: test metrics, parameters and measured train speed.
-Each model keeps the architecture of its own config (`configs/cnn.py`, `cnn_v1.py`,
-`resnet.py`, `unet.py`); the budget is this file's, not theirs.
+Each model keeps the architecture of its own config (`cnn_v1.py`, `resnet.py`, `unet.py`;
+dmnet_cnn at widths (16, 32, 64), make run's model when this was measured); the budget is
+this file's, not theirs.
 """
 from configs import base
-from configs import cnn
 from configs import cnn_v1
 from configs import resnet
 from configs import unet
@@ -25,7 +25,8 @@ def get_config():
   config.schedule.warmup_steps = 50
   config.train.checkpoint_every = 200
   config.eval.every = 200
-  config.study = base.study('model_study', {
-      module.get_config().model.name: dict(model=module.get_config().model.to_dict())
-      for module in (cnn, cnn_v1, resnet, unet)})
+  models = [base.SMALL_CNN['model']] + [module.get_config().model.to_dict()
+                                         for module in (cnn_v1, resnet, unet)]
+  config.study = base.study('model_study', {model['name']: dict(model=model)
+                                            for model in models})
   return config

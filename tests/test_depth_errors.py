@@ -40,3 +40,28 @@ def test_row_bands_say_where_in_the_picture_delta1_fails():
   assert bands[1]['failing_share'] == 0.25  # A quarter of all pixels, all in that band.
   assert bands[1]['bias_levels'] == pytest.approx(-0.3 * 255)
   assert bands[0]['bias_levels'] == 0.0
+
+
+def test_the_pixels_near_a_masks_outline_are_those_on_both_sides_of_it():
+  mask = np.zeros((1, 6, 6), bool)
+  mask[:, 2:4, 2:4] = True  # A 2 x 2 person in a 6 x 6 picture.
+  near = depth_errors.near_outline(mask, radius=1)
+  expected = np.zeros((6, 6), bool)
+  expected[1:5, 1:5] = True  # Every pixel of the person is on its outline, and the ring around.
+  np.testing.assert_array_equal(near[0], expected)
+  assert depth_errors.near_outline(mask, radius=2)[0].all()
+  assert not depth_errors.near_outline(np.zeros((1, 4, 4), bool)).any()
+
+
+def test_mask_errors_say_where_the_wrong_pixels_lie_and_what_iou_they_cost():
+  true = np.zeros((1, 10, 10), bool)
+  true[:, 2:6, 2:6] = True  # 16 pixels.
+  drawn = true.copy()
+  drawn[:, 2, 2:6] = False  # The top row missed: 4 misses, all on the outline.
+  drawn[:, 9, 9] = True  # One false alarm far from the person.
+  errors = depth_errors.mask_errors(drawn, true)
+  assert (errors['misses'], errors['false_alarms']) == (4, 1)
+  assert errors['within_1px_share'] == pytest.approx(4 / 5)
+  assert errors['within_2px_share'] == pytest.approx(4 / 5)
+  # With the outline's pixels right, only the false alarm is left: IoU 16 / 17.
+  assert errors['mask_iou_outline_right'] == pytest.approx(16 / 17)

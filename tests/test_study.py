@@ -100,6 +100,20 @@ def test_the_model_study_compares_every_documented_model_on_one_budget():
              for v in variants.values()}
   assert len(budgets) == 1
   assert variants['unet'].model.widths == (32, 64, 128, 256)
+  assert variants['dmnet_cnn'].model.widths == (16, 32, 64)  # make run's model then.
+
+
+@pytest.mark.parametrize('name', [
+    'budget_study', 'context_study', 'default_study', 'head_weight_study', 'loss_study',
+    'mask_loss_study', 'muon_study', 'optimizer_study', 'people_study', 'position_study',
+    'quality_study', 'recipe_study', 'rooms_study', 'cnn_96'])
+def test_the_configs_measured_before_the_capacity_study_pin_the_small_model(name):
+  import importlib  # pylint: disable=g-import-not-at-top
+  from configs import base  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f'configs.{name}').get_config()
+  # Some measured the model before its global-context block too (they say so).
+  assert (config.model.name, config.model.widths) == (
+      base.SMALL_CNN['model']['name'], base.SMALL_CNN['model']['widths'])
 
 
 def test_a_variant_changing_an_unknown_section_is_refused():
@@ -134,11 +148,38 @@ def test_the_people_study_starts_from_ten_people_and_ends_at_the_3000_people():
 
 
 def test_the_head_weight_study_starts_from_equal_heads_and_depth2_is_the_default():
-  from configs import cnn, head_weight_study  # pylint: disable=g-import-not-at-top
+  from configs import capacity_study, head_weight_study  # pylint: disable=g-import-not-at-top
   variants = study.variant_configs(head_weight_study.get_config())
   assert list(variants) == ['default', 'depth2', 'depth4', 'gradient2']
   assert (variants['default'].loss.mask_weight, variants['default'].loss.depth_weight) == (1, 1)
-  assert variants['depth2'].to_dict() == cnn.get_config().to_dict()
+  # depth2 became the default, then the starting point of the capacity study.
+  capacity = study.variant_configs(capacity_study.get_config())
+  assert variants['depth2'].to_dict() == capacity['default'].to_dict()
+  assert variants['depth2'].model.widths == (16, 32, 64)
+
+
+def test_the_capacity_study_starts_from_the_small_model_and_v1_is_the_default():
+  from configs import capacity_study, cnn  # pylint: disable=g-import-not-at-top
+  variants = study.variant_configs(capacity_study.get_config())
+  assert list(variants) == ['default', 'fine32', 'wide', 'blocks2', 'finewide', 'v1',
+                            'wide_1500']
+  assert variants['default'].model.widths == (16, 32, 64)
+  assert variants['v1'].to_dict() == cnn.get_config().to_dict()
+  assert variants['wide_1500'].train.steps == 1500
+  for name, variant in variants.items():  # One change of the model at a time, same set.
+    assert variant.data.to_dict() == cnn.get_config().data.to_dict(), name
+    assert variant.loss.to_dict() == cnn.get_config().loss.to_dict(), name
+
+
+def test_the_mask_loss_study_changes_the_mask_loss_only():
+  from configs import capacity_study, mask_loss_study  # pylint: disable=g-import-not-at-top
+  variants = study.variant_configs(mask_loss_study.get_config())
+  default = study.variant_configs(capacity_study.get_config())['default'].to_dict()
+  assert variants['default'].to_dict() == default
+  for name, variant in variants.items():
+    changed = {key for key in default if variant.to_dict()[key] != default[key]}
+    assert changed <= {'loss'}, name
+    assert variant.loss.depth == variants['default'].loss.depth, name
 
 
 def test_the_rooms_study_starts_from_the_3000_people_and_ends_at_the_default_set():
