@@ -131,8 +131,10 @@ def mask_errors(drawn, true) -> dict:
   Returns:
     dict(misses, false_alarms: pixel counts; within_1px_share, within_2px_share: the
     shares of the wrong pixels that lie within one / two pixels of the true outline;
-    mask_iou_outline_right: the mean per-sample IoU with every pixel within one pixel of
-    the outline counted as right).
+    band_share_of_drawn_or_true: the share of the pixels drawn or true that lie within
+    one pixel of it, what the wrong pixels' share would be if they fell anywhere on the
+    person; mask_iou_outline_right: the mean per-sample IoU with every pixel within one
+    pixel of the outline counted as right).
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
   wrong = drawn != true
@@ -145,6 +147,8 @@ def mask_errors(drawn, true) -> dict:
   return dict(misses=int((true & ~drawn).sum()), false_alarms=int((drawn & ~true).sum()),
               within_1px_share=float((wrong & near1).sum() / count),
               within_2px_share=float((wrong & near2).sum() / count),
+              band_share_of_drawn_or_true=float(
+                  (near1 & (drawn | true)).sum() / max(int((drawn | true).sum()), 1)),
               mask_iou_outline_right=float(iou.mean()))
 
 
@@ -210,7 +214,8 @@ def print_report(result: dict):
   print(f"  mask: {errors['misses']} pixels missed, {errors['false_alarms']} false alarms "
         f"({errors['misses'] / max(errors['false_alarms'], 1):.2f} missed for each); "
         f"{errors['within_1px_share']:.3f} of the wrong pixels within 1 px of the true "
-        f"outline, {errors['within_2px_share']:.3f} within 2 px; mask IoU with every pixel "
+        f"outline (which holds {errors['band_share_of_drawn_or_true']:.3f} of the pixels "
+        f"drawn or true), {errors['within_2px_share']:.3f} within 2 px; mask IoU with every pixel "
         f"next to the outline right {errors['mask_iou_outline_right']:.3f}")
 
 

@@ -1,14 +1,15 @@
 """Where dmnet_cnn's masks lose IoU, and whether more features there win it back.
 
-On `make run`'s test rooms 94% of the wrongly drawn mask pixels lie within one pixel of the
-person's true outline (98.5% within two), the masks are drawn thinner than true (1.7 missed
-pixels for each false alarm) and the train split's IoU (0.846) is only 0.028 above the test
-split's (0.818): the model is short of precision, not of data (`python
-benchmarks/depth_errors.py --workdir runs/capacity_study/default [--split train]`).
+On `make run`'s test rooms (then with widths (16, 32, 64)) 94% of the wrongly drawn mask
+pixels lie within one pixel of the person's true outline, a band that holds a third of the
+pixels drawn or true; the masks miss 1.7 pixels for each false alarm (arms and other thin
+parts); and the train split's IoU (0.846) is only 0.028 above the test split's (0.818): the
+model underfits, so capacity or steps limit it, not data (`python benchmarks/depth_errors.py
+--workdir runs/capacity_study/default [--split train]`).
 
 `python run.py --config configs/capacity_study.py --workdir runs/capacity_study` trains
-configs/cnn.py (the default recipe and set, seed 0) and one change of the model per run, and
-writes `runs/capacity_study/capacity_study.md`.
+configs/cnn.py's recipe and set (seed 0) from `base.SMALL_CNN` and one change of the model
+per run, and writes `runs/capacity_study/capacity_study.md`.
 
   default  configs/cnn.py as it was: widths (16, 32, 64), one block per level after the
            first (`base.SMALL_CNN`).

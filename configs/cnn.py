@@ -6,9 +6,9 @@ def get_config():
   """dmnet_cnn, 64 px, the default 3,000-room synthetic set, 2,400 steps of 8."""
   config = base.get_config()
   config.model.name = 'dmnet_cnn'
-  # Features per level, finest first (stride 4): dmnet_cnn_v1's widths. 94% of the mask's
-  # wrong pixels lay next to the person's outline, and the train split's IoU only 0.028
-  # above the test split's: the model was short of features, not of data. Against (16, 32,
+  # Features per level, finest first (stride 4): dmnet_cnn_v1's widths. At (16, 32, 64) the
+  # train split's mask IoU was only 0.028 above the test split's: the model underfit, and
+  # capacity or steps, not data, limited it. Against (16, 32,
   # 64): mask IoU 0.818 -> 0.844, depth delta1 0.930 -> 0.948, RMSE 0.0309 -> 0.0278, for
   # 2.4 times the training time: 49 images/s against 120 (configs/capacity_study.py;
   # BENCHMARKS.md).

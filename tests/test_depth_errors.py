@@ -63,5 +63,8 @@ def test_mask_errors_say_where_the_wrong_pixels_lie_and_what_iou_they_cost():
   assert (errors['misses'], errors['false_alarms']) == (4, 1)
   assert errors['within_1px_share'] == pytest.approx(4 / 5)
   assert errors['within_2px_share'] == pytest.approx(4 / 5)
+  # Of the 17 pixels drawn or true, the band holds the person's 12 outer ones (not the
+  # 2 x 2 inside, not the far false alarm).
+  assert errors['band_share_of_drawn_or_true'] == pytest.approx(12 / 17)
   # With the outline's pixels right, only the false alarm is left: IoU 16 / 17.
   assert errors['mask_iou_outline_right'] == pytest.approx(16 / 17)

@@ -220,6 +220,17 @@ def test_lovasz_hinge_matches_the_reference_algorithm(case):
          rtol=1e-5)
 
 
+def test_lovasz_hinge_pushes_each_erring_pixel_toward_its_side_by_its_iou_weight():
+  target = np.zeros((1, 1, 4, 1), np.float32)
+  target[..., :2, :] = 1.0  # Two person pixels, two others.
+  logits = np.array([2.0, -0.5, 0.5, -3.0], np.float32).reshape(1, 1, 4, 1)
+  grads = np.asarray(jax.grad(losses.get('lovasz_hinge'))(logits, target)).ravel()
+  # Hinge errors 1 - x s: [-1, 1.5, 1.5, -2]; the two erring pixels, in sorted order,
+  # weigh 1 - 1/2 (the first miss: IoU 1 -> 1/2) and 1/2 - 1/3 (a false alarm on top).
+  # A tie between them: either order gives the same loss; jnp.argsort keeps index order.
+  np.testing.assert_allclose(grads, [0.0, -0.5, 1 / 6, 0.0], atol=1e-6)
+
+
 def test_lovasz_hinge_is_one_minus_iou_where_each_pixel_is_right_or_wrong_by_one():
   rng = np.random.default_rng(0)
   target = rng.random((3, 8, 8, 1)) > 0.6
