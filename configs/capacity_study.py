@@ -1,8 +1,8 @@
 """Where dmnet_cnn's masks lose IoU, and whether more features there win it back.
 
 On `make run`'s test rooms (then with widths (16, 32, 64)) 94% of the wrongly drawn mask
-pixels lie within one pixel of the person's true outline, a band that holds a third of the
-pixels drawn or true; the masks miss 1.7 pixels for each false alarm (arms and other thin
+pixels lie within one pixel of the person's true outline (a band that holds 61% of the
+pixels drawn or true: at 64 px most of a small person); the masks miss 1.7 pixels for each false alarm (arms and other thin
 parts); and the train split's IoU (0.846) is only 0.028 above the test split's (0.818): the
 model underfits, so capacity or steps limit it, not data (`python benchmarks/depth_errors.py
 --workdir runs/capacity_study/default [--split train]`).
