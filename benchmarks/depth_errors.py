@@ -114,10 +114,7 @@ def near_outline(mask, radius: int = 1):
     radius: Pixels on either side of the outline.
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
-  side = 2 * radius + 1
-  padded = np.pad(mask, ((0, 0), (radius, radius), (radius, radius)), mode='edge')
-  h, w = mask.shape[1:]
-  windows = [padded[:, dy:dy + h, dx:dx + w] for dy in range(side) for dx in range(side)]
+  windows = neighbourhood(mask, radius)
   return np.any(windows, axis=0) & ~np.all(windows, axis=0)
 
 
@@ -137,12 +134,11 @@ def mask_errors(drawn, true) -> dict:
     pixel of the outline counted as right).
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
+
+  from losses import metrics  # pylint: disable=g-import-not-at-top
   wrong = drawn != true
   near1, near2 = near_outline(true, 1), near_outline(true, 2)
-  fixed = np.where(near1, true, drawn)
-  intersection = (fixed & true).sum((1, 2))
-  union = (fixed | true).sum((1, 2))
-  iou = np.where(union > 0, intersection / np.maximum(union, 1), 1.0)
+  iou = np.asarray(metrics.binary_overlap(np.where(near1, true, drawn), true)[0])
   count = max(int(wrong.sum()), 1)
   return dict(misses=int((true & ~drawn).sum()), false_alarms=int((drawn & ~true).sum()),
               within_1px_share=float((wrong & near1).sum() / count),
@@ -181,10 +177,22 @@ def depth_edges(nearness):
     nearness: Positive nearness, N x H x W.
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
-  padded = np.pad(nearness, ((0, 0), (1, 1), (1, 1)), mode='edge')
-  h, w = nearness.shape[1:]
-  windows = [padded[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)]
+  windows = neighbourhood(nearness, 1)
   return np.max(windows, axis=0) / np.min(windows, axis=0) >= DELTA1
+
+
+def neighbourhood(images, radius: int):
+  """Every shift of `images` (N x H x W) within `radius`, edge-padded.
+
+  Returns (2 radius + 1)^2 x N x H x W: reducing over the first axis gives each pixel's
+  neighbourhood statistic (max, any, ...).
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  side = 2 * radius + 1
+  padded = np.pad(images, ((0, 0), (radius, radius), (radius, radius)), mode='edge')
+  h, w = images.shape[1:]
+  return np.stack([padded[:, dy:dy + h, dx:dx + w]
+                   for dy in range(side) for dx in range(side)])
 
 
 def print_report(result: dict):

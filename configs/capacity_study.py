@@ -2,10 +2,10 @@
 
 On `make run`'s test rooms (then with widths (16, 32, 64)) 94% of the wrongly drawn mask
 pixels lie within one pixel of the person's true outline (a band that holds 61% of the
-pixels drawn or true: at 64 px most of a small person); the masks miss 1.7 pixels for each false alarm (arms and other thin
-parts); and the train split's IoU (0.846) is only 0.028 above the test split's (0.818): the
-model underfits, so capacity or steps limit it, not data (`python benchmarks/depth_errors.py
---workdir runs/capacity_study/default [--split train]`).
+pixels drawn or true: at 64 px most of a small person); the masks miss 1.7 pixels for each
+false alarm (arms and other thin parts); and the train split's IoU (0.846) is only 0.028
+above the test split's (0.818): the model underfits, so capacity or steps limit it, not data
+(`python benchmarks/depth_errors.py --workdir runs/capacity_study/default [--split train]`).
 
 `python run.py --config configs/capacity_study.py --workdir runs/capacity_study` trains
 configs/cnn.py's recipe and set (seed 0) from `base.SMALL_CNN` and one change of the model

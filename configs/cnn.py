@@ -8,10 +8,9 @@ def get_config():
   config.model.name = 'dmnet_cnn'
   # Features per level, finest first (stride 4): dmnet_cnn_v1's widths. At (16, 32, 64) the
   # train split's mask IoU was only 0.028 above the test split's: the model underfit, and
-  # capacity or steps, not data, limited it. Against (16, 32,
-  # 64): mask IoU 0.818 -> 0.844, depth delta1 0.930 -> 0.948, RMSE 0.0309 -> 0.0278, for
-  # 2.4 times the training time: 49 images/s against 120 (configs/capacity_study.py;
-  # BENCHMARKS.md).
+  # capacity or steps, not data, limited it. Against (16, 32, 64): mask IoU 0.818 -> 0.844,
+  # depth delta1 0.930 -> 0.948, RMSE 0.0309 -> 0.0278, for 2.4 times the training time: 49
+  # images/s against 120 (configs/capacity_study.py; BENCHMARKS.md).
   config.model.widths = (32, 64, 128)
   config.model.blocks = 1  # Conv blocks per level after the first.
   config.model.dilations = (1, 2, 4, 8, 1)  # Dilated blocks at the coarsest level.

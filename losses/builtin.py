@@ -146,12 +146,12 @@ def iou(pred, target, smooth=1.0):
 
 @register('lovasz_hinge', on_logits=True)
 def lovasz_hinge(logits, target):
-  """The Lovasz hinge (Berman, Rannen Triki, Blaschko 2018), per image: a convex surrogate of 1 - IoU.
+  """The Lovasz hinge (Berman, Rannen Triki, Blaschko 2018): a convex surrogate of 1 - IoU.
 
-  Each pixel's hinge error is 1 - x s, with x its logit and s = +1 on the mask, -1 off
-  it. Sorted from the largest error down, the errors are weighted by how much the image's
-  IoU would drop if each pixel in turn were wrong: the Lovasz extension of the Jaccard
-  loss. Where every error is 0 or 1 (right pixels at logit +-1 on their side, wrong ones
+  Computed per image. Each pixel's hinge error is 1 - x s, with x its logit and s = +1 on
+  the mask, -1 off it. Sorted from the largest error down, the errors are weighted by how
+  much the image's IoU would drop if each pixel in turn were wrong: the Lovasz extension
+  of the Jaccard loss. Where every error is 0 or 1 (right pixels at logit +-1 on their side, wrong ones
   at 0) it is exactly 1 - IoU of the wrong pixels counted as misses and false alarms.
   Where Dice and soft Jaccard weigh every pixel by its probability, this weighs the
   pixels IoU loses, mostly those along the outline. Targets are thresholded at 0.5.
