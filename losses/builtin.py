@@ -151,8 +151,9 @@ def lovasz_hinge(logits, target):
   Computed per image. Each pixel's hinge error is 1 - x s, with x its logit and s = +1 on
   the mask, -1 off it. Sorted from the largest error down, the errors are weighted by how
   much the image's IoU would drop if each pixel in turn were wrong: the Lovasz extension
-  of the Jaccard loss. Where every error is 0 or 1 (right pixels at logit +-1 on their side, wrong ones
-  at 0) it is exactly 1 - IoU of the wrong pixels counted as misses and false alarms.
+  of the Jaccard loss. Where every error is 0 or 1 (right pixels at logit +-1 on their
+  side, wrong ones at 0) it is exactly 1 - IoU of the wrong pixels counted as misses and
+  false alarms.
   Where Dice and soft Jaccard weigh every pixel by its probability, this weighs the
   pixels IoU loses, mostly those along the outline. Targets are thresholded at 0.5.
 
