@@ -47,11 +47,12 @@ def analyse(workdir: str, max_samples: int | None = None, split: str = 'test') -
   from losses import _utils  # pylint: disable=g-import-not-at-top
   from losses import metrics  # pylint: disable=g-import-not-at-top
   from training import predict  # pylint: disable=g-import-not-at-top
+  from training import run_folder  # pylint: disable=g-import-not-at-top
 
   # The mappings the evaluation's metrics use (losses/metrics.py).
   positive = lambda nearness: np.asarray(_utils.positive_nearness(nearness))
 
-  config = ml_collections.ConfigDict(predict.read_run_config(workdir))
+  config = ml_collections.ConfigDict(run_folder.require_config(workdir))
   model, step = predict.load_model(workdir)
   source = getattr(datasets.load(config.data), split)
   samples = [source[i] for i in range(min(len(source), max_samples or len(source)))]

@@ -66,11 +66,11 @@ def evaluate_variants(workdir: str, averages: dict) -> dict:
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
   from training import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
   from training import loop  # pylint: disable=g-import-not-at-top
-  from training import predict  # pylint: disable=g-import-not-at-top
+  from training import run_folder  # pylint: disable=g-import-not-at-top
 
-  config = ml_collections.ConfigDict(predict.read_run_config(workdir))
+  config = ml_collections.ConfigDict(run_folder.require_config(workdir))
   data = datasets.load(config.data)
-  exp = loop.prepare(config, data, loop.read_data_stats(workdir))
+  exp = loop.prepare(config, data, run_folder.read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   state = checkpoint_lib.restore_for_evaluation(manager, manager.latest_step(),
                                                 exp.init_state())

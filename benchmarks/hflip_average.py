@@ -34,9 +34,9 @@ def measure(workdir: str, rounds: int) -> dict:
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
   from training import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
   from training import loop  # pylint: disable=g-import-not-at-top
-  from training import predict  # pylint: disable=g-import-not-at-top
+  from training import run_folder  # pylint: disable=g-import-not-at-top
 
-  saved = predict.read_run_config(workdir)
+  saved = run_folder.require_config(workdir)
   data = datasets.load(ml_collections.ConfigDict(saved).data)
   # Fit once: the baselines do not depend on the variant.
   with tempfile.TemporaryDirectory() as scratch:
@@ -48,7 +48,7 @@ def measure(workdir: str, rounds: int) -> dict:
   for name, hflip_average in (('plain', False), ('hflip_average', True)):
     config = ml_collections.ConfigDict(saved)
     config.eval.hflip_average = hflip_average  # Absent in runs older than the option.
-    exp = loop.prepare(config, data, loop.read_data_stats(workdir))
+    exp = loop.prepare(config, data, run_folder.read_data_stats(workdir))
     state = checkpoint_lib.restore_for_evaluation(manager, step, exp.init_state())
     evaluations[name] = lambda exp=exp, state=state, config=config: (
         evaluate_lib.evaluate(exp.eval_step, state, data.test, baselines, config,

@@ -38,7 +38,7 @@ def main():
 
   from configs import quality_study  # pylint: disable=g-import-not-at-top
   from training import study  # pylint: disable=g-import-not-at-top
-  from training import writers  # pylint: disable=g-import-not-at-top
+  from training import run_folder  # pylint: disable=g-import-not-at-top
 
   config = quality_study.get_config()
   names = [n for n in args.variants.split(',') if n] or list(config.study.variants)
@@ -62,7 +62,7 @@ def main():
     run_dir = os.path.join(workdir, name)
     summary[name] = {key: round(metrics[key], 4) for key in KEYS}
     summary[name]['wall_min'] = round(
-        writers.logged_value(run_dir, 'train/elapsed_s', metrics['step']) / 60, 2)
+        run_folder.logged_value(run_dir, 'train/elapsed_s', metrics['step']) / 60, 2)
   first = next(iter(results.values()))
   summary['baselines'] = {key: round(first[key], 4) for key in BASELINE_KEYS}
   summary['steps'] = config.train.steps

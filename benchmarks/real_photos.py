@@ -211,6 +211,7 @@ def measure(workdirs: list[str], backgrounds: list[np.ndarray], people: list[np.
   """Mask IoU/Dice of each run and of frame differencing on both captures."""
   from losses import metrics  # pylint: disable=g-import-not-at-top
   from training import predict  # pylint: disable=g-import-not-at-top
+  from training import run_folder  # pylint: disable=g-import-not-at-top
   pairs = make_pairs(backgrounds, people, placements)
   result = dict(backgrounds=len(backgrounds), people=len(people), placements=placements,
                 pairs=len(pairs['pasted']), runs={}, masks={})
@@ -219,7 +220,7 @@ def measure(workdirs: list[str], backgrounds: list[np.ndarray], people: list[np.
     # evaluation did.
     exported, _ = predict.load_model(workdir, hflip_average=hflip_average)
     size = exported.image_size
-    baselines_path = os.path.join(workdir, 'baselines.npz')
+    baselines_path = run_folder.path(workdir, run_folder.BASELINES)
     if not os.path.exists(baselines_path):
       raise FileNotFoundError(f'{baselines_path}: not found; evaluate the run first')
     with np.load(baselines_path) as cached:

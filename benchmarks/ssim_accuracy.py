@@ -40,11 +40,12 @@ def main():
   from losses import metrics  # pylint: disable=g-import-not-at-top
   from training import evaluate  # pylint: disable=g-import-not-at-top
   from training import predict  # pylint: disable=g-import-not-at-top
+  from training import run_folder  # pylint: disable=g-import-not-at-top
 
   config = base.get_config()
   model = None
   if args.workdir and not args.quick:
-    config = ml_collections.ConfigDict(predict.read_run_config(args.workdir))
+    config = ml_collections.ConfigDict(run_folder.require_config(args.workdir))
     model, step = predict.load_model(args.workdir)
   data = datasets.load(config.data)
   baselines = evaluate.fit_baselines(data.train, config, tempfile.mkdtemp(), data.name)

@@ -20,6 +20,7 @@ from tests.conftest import tiny_config
 from training import checkpoint as checkpoint_lib
 from training import loop
 from training import steps as steps_lib
+from training import run_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,7 +45,7 @@ def inputs(config, count=3):
 
 def checkpoint_prediction(config, workdir, batch):
   """What evaluation computes: the whole train state restored, `steps.predict`."""
-  exp = loop.prepare(config, datasets.load(config.data), loop.read_data_stats(workdir))
+  exp = loop.prepare(config, datasets.load(config.data), run_folder.read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   state = checkpoint_lib.restore(manager, manager.latest_step(), exp.abstract_state())
   zeros = np.zeros(batch['bg'].shape[:3] + (1,), np.uint8)

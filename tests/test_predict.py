@@ -16,6 +16,7 @@ from datasets import synthetic
 from tests.conftest import tiny_config
 from training import loop
 from training import predict as predict_lib
+from training import run_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = synthetic.SyntheticSpec(num_backgrounds=2, num_foregrounds=5, flips=1,
@@ -269,7 +270,7 @@ def test_eval_on_another_dataset_keeps_the_training_normalization(
   metrics = loop.evaluate_checkpoint(config, workdir)
   # Split by background: the test split is one of the two rooms, 5 samples.
   assert metrics['num_samples'] == 5 and 0 <= metrics['mask_iou'] <= 1
-  trained = loop.read_data_stats(workdir)
+  trained = run_folder.read_data_stats(workdir)
   assert used == [trained]
   theirs = datasets.load(config.data)
   assert not np.allclose(theirs.stats['bg']['mean'], trained['bg']['mean'], atol=0.05)

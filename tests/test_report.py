@@ -19,6 +19,7 @@ from tests.conftest import free_port
 from tests.conftest import tiny_config
 from training import loop
 from training import report
+from training import run_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTIONS = ('## Final evaluation', '## Training loss', '## Learning rate', '## Timing',
@@ -114,7 +115,7 @@ def test_steps_repeated_after_a_resume_keep_the_last_value(tmp_path):
            dict(step=4, **{'train/loss': 0.5}), dict(step=6, **{'train/loss': 0.4})]
   with open(tmp_path / 'metrics.jsonl', 'w') as f:
     f.write(''.join(json.dumps(line) + '\n' for line in lines) + '{"step": 8, "tr')
-  series = report.read_metrics(str(tmp_path / 'metrics.jsonl'))
+  series = run_folder.read_metrics(str(tmp_path))
   steps, values = series['train/loss']
   assert steps.tolist() == [2, 4, 6] and values.tolist() == [1.0, 0.5, 0.4]
   assert series['eval/mask_iou'][0].tolist() == [4]

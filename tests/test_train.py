@@ -11,6 +11,7 @@ import zoo
 from configs import base
 from tests.conftest import tiny_config
 from training import loop
+from training import run_folder
 
 EVAL_KEYS = ('mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
              'depth_delta1', 'depth_ssim_acc', 'num_samples', 'step',
@@ -142,14 +143,13 @@ def test_progressive_resizing_trains_small_first_and_resumes_exactly_across_a_st
 
 
 def test_the_logged_wall_time_to_resume_from_is_the_last_at_or_before_the_step(tmp_path):
-  from training import writers  # pylint: disable=g-import-not-at-top
   (tmp_path / 'metrics.jsonl').write_text(
       '{"step": 2, "train/elapsed_s": 5.0}\n{"step": 4, "train/elapsed_s": 9.0}\n'
       '{"step": 6, "train/elapsed_s": 14.0}\n{"step": 8, "train/ela')  # Cut by a kill.
-  assert writers.logged_value(str(tmp_path), 'train/elapsed_s', 5) == 9.0
-  assert writers.logged_value(str(tmp_path), 'train/elapsed_s', 100) == 14.0
-  assert writers.logged_value(str(tmp_path), 'train/elapsed_s', 1) == 0.0
-  assert writers.logged_value(str(tmp_path / 'none'), 'train/elapsed_s', 9) == 0.0
+  assert run_folder.logged_value(str(tmp_path), 'train/elapsed_s', 5) == 9.0
+  assert run_folder.logged_value(str(tmp_path), 'train/elapsed_s', 100) == 14.0
+  assert run_folder.logged_value(str(tmp_path), 'train/elapsed_s', 1) == 0.0
+  assert run_folder.logged_value(str(tmp_path / 'none'), 'train/elapsed_s', 9) == 0.0
 
 
 def test_init_from_starts_a_new_run_from_another_runs_weights(
@@ -404,7 +404,7 @@ def test_a_run_evaluates_predicts_and_exports_with_its_moving_average(finished_r
       np.array_equal, exported.variables['params'], saved['params']['model'])))
   # The run's metrics are the average's; the last step's weights score otherwise.
   data = datasets.load(config.data)
-  exp = loop.prepare(config, data, loop.read_data_stats(workdir))
+  exp = loop.prepare(config, data, run_folder.read_data_stats(workdir))
   state = checkpoint_lib.restore_for_evaluation(manager, 6, exp.init_state())
   baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
   with_average = evaluate_lib.evaluate(exp.eval_step, state, data.test, baselines, config,

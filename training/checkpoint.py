@@ -12,6 +12,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from training import run_folder
+
 
 class CheckpointMismatchError(ValueError):
   """A checkpoint holds another model or other shapes than the config builds."""
@@ -19,7 +21,7 @@ class CheckpointMismatchError(ValueError):
 
 def checkpoint_dir(workdir: str) -> str:
   """Where a run's checkpoints live."""
-  return os.path.join(os.path.abspath(workdir), 'checkpoints')
+  return run_folder.path(os.path.abspath(workdir), run_folder.CHECKPOINTS)
 
 
 # The test metric the best checkpoint has the highest of (`--step best`).

@@ -7,6 +7,7 @@ import numpy as np
 
 from datasets import pipeline
 from losses import metrics as metrics_lib
+from training import run_folder
 
 BASELINE_SAMPLES = 2048  # Train samples used to fit the baselines.
 
@@ -18,7 +19,7 @@ def fit_baselines(train_source, config, workdir: str, dataset_name: str
   Fit once on up to BASELINE_SAMPLES train samples and cached in the workdir for this
   dataset and image size.
   """
-  path = os.path.join(workdir, 'baselines.npz')
+  path = run_folder.path(workdir, run_folder.BASELINES)
   if os.path.exists(path):
     with np.load(path) as cached:
       if (str(cached['dataset']) == dataset_name and

@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 import datasets
@@ -22,6 +21,7 @@ from training import checkpoint as checkpoint_lib
 from training import evaluate as evaluate_lib
 from training import optim
 from training import profile as profile_lib
+from training import run_folder
 from training import steps as steps_lib
 from training import visualize
 from training import writers
@@ -59,23 +59,9 @@ def make_mesh() -> jax.sharding.Mesh:
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def _run_json(workdir: str, name: str) -> dict | None:
-  """The run's JSON file `name` in `workdir`, or None before its first write."""
-  path = os.path.join(workdir, name)
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
-def _saved_config(workdir: str) -> dict | None:
-  """The run's `config.json` in `workdir`, or None before its first write."""
-  return _run_json(workdir, 'config.json')
-
-
 def refuse_other_model(config, workdir: str):
   """Raises ValueError when `workdir` holds a run of another model (its config.json)."""
-  previous = _saved_config(workdir)
+  previous = run_folder.read_config(workdir)
   if previous is None:
     return
   model = zoo.complete(config.model)
@@ -127,7 +113,7 @@ def with_the_runs_optimizer(config, workdir: str):
   every field it sets, the learning rate included. Either way the run says which
   optimizer and schedule fields differ from its `config.json`, and which values it uses.
   """
-  saved = _saved_config(workdir) or {}
+  saved = run_folder.read_config(workdir) or {}
   name = saved.get('optimizer', {}).get('name')
   if name is None:
     return config
@@ -174,7 +160,7 @@ def with_the_runs_evaluation(config, workdir: str):
   stays without it when it is resumed or evaluated again. A new run takes the config's
   values.
   """
-  saved = _saved_config(workdir)
+  saved = run_folder.read_config(workdir)
   if saved is None:
     return config
   kept = {('eval', 'hflip_average'): runs_hflip_average(saved),
@@ -224,7 +210,7 @@ def with_the_runs_data(config, workdir: str):
   `--mode eval` evaluates a run on any set, and `train.init_from` starts a new run from
   a run's weights.
   """
-  saved = _saved_config(workdir)
+  saved = run_folder.read_config(workdir)
   kept = runs_data_set(saved) if saved else None
   if kept is None:
     return config
@@ -253,7 +239,7 @@ def with_the_runs_loss(config, workdir: str):
   fields of this config it does not use. Train another loss in another --workdir, or
   start from this run's weights with `train.init_from`.
   """
-  saved = (_saved_config(workdir) or {}).get('loss')
+  saved = (run_folder.read_config(workdir) or {}).get('loss')
   if not saved:
     return config
   kept = dict(_LOSS_FIELDS_OF_BEFORE, **_without_nulls(saved))
@@ -279,8 +265,7 @@ def write_config(config, workdir: str):
   refuse_other_model(config, workdir)
   saved = json.loads(config.to_json_best_effort())
   saved['model'] = zoo.complete(config.model)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    json.dump(saved, f, indent=2, sort_keys=True)
+  run_folder.write_json(workdir, run_folder.CONFIG, saved)
 
 
 def same_model(saved_model, model) -> bool:
@@ -358,12 +343,6 @@ class Experiment:
     return jax.eval_shape(self._jitted_init(), jax.random.key(self.config.seed))
 
 
-def read_data_stats(workdir: str) -> dict[str, Any] | None:
-  """The normalization a run was trained with (`data_stats.json`), or None if absent."""
-  saved = _run_json(workdir, 'data_stats.json')
-  return None if saved is None else {key: saved[key] for key in ('bg', 'fg_bg')}
-
-
 def prepare(config, data, stats: dict[str, Any] | None = None) -> Experiment:
   """Builds the model, optimizer, mesh and jitted steps for `config` on `data`.
 
@@ -395,11 +374,6 @@ def init_from(state: steps_lib.TrainState, path: str) -> steps_lib.TrainState:
   return state.replace(params=dict(state.params, model=params), batch_stats=batch_stats)
 
 
-def trained_dataset_name(workdir: str) -> str | None:
-  """The name of the dataset the run in `workdir` trained on (its data_stats.json), or None."""
-  return (_run_json(workdir, 'data_stats.json') or {}).get('dataset')
-
-
 def evaluation_folder(workdir: str, dataset_name: str, out: str | None = None,
                       latest: bool = True) -> str:
   """Where an evaluation of `workdir`'s run on `dataset_name` writes its results.
@@ -412,9 +386,9 @@ def evaluation_folder(workdir: str, dataset_name: str, out: str | None = None,
   """
   if out:
     return out
-  if latest and trained_dataset_name(workdir) == dataset_name:
+  if latest and run_folder.trained_dataset_name(workdir) == dataset_name:
     return workdir
-  return os.path.join(workdir, 'evals', dataset_name)
+  return os.path.join(run_folder.path(workdir, run_folder.EVALS), dataset_name)
 
 
 def evaluate_checkpoint(config, workdir: str, which: str = 'latest',
@@ -428,7 +402,7 @@ def evaluate_checkpoint(config, workdir: str, which: str = 'latest',
   """
   config = with_the_runs_loss(with_the_runs_evaluation(config, workdir), workdir)
   data = datasets.load(config.data)
-  exp = prepare(config, data, read_data_stats(workdir))
+  exp = prepare(config, data, run_folder.read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
   state = checkpoint_lib.restore_for_evaluation(manager, step, exp.init_state())
@@ -480,8 +454,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
     state = init_from(state, config.train.init_from)
   # Only now: a config whose checkpoint did not fit leaves the run's files as they were.
   write_config(config, workdir)
-  with open(os.path.join(workdir, 'data_stats.json'), 'w') as f:
-    json.dump(dict(dataset=data.name, **exp.stats), f, indent=2)
+  run_folder.write_data_stats(workdir, data.name, exp.stats)
 
   baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
   writer = writers.RunWriter(workdir)
@@ -492,7 +465,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   last_eval = None
   wait_time, last_log_time, last_log_step = 0.0, time.time(), step
   # Wall seconds of training, carried over from before a resume (train/elapsed_s).
-  elapsed_before = writers.logged_value(workdir, 'train/elapsed_s', step)
+  elapsed_before = run_folder.logged_value(workdir, 'train/elapsed_s', step)
   start_time = time.time()
   profiler = profile_lib.StepProfiler(config, workdir)
   try:
@@ -597,12 +570,10 @@ def _evaluate_and_log(exp, state, data, baselines, writer, workdir) -> dict[str,
   metrics = dict(metrics, step=step)
   writer.scalars(step, {k: v for k, v in metrics.items() if k != 'step'}, 'eval/')
   grid = visualize.prediction_grid(batch, prediction, config.eval.num_grid_samples)
-  os.makedirs(os.path.join(workdir, 'samples'), exist_ok=True)
-  visualize.save_png(grid, os.path.join(workdir, 'samples', f'step_{step:07d}.png'))
+  visualize.save_png(grid, run_folder.sample_grid_path(workdir, step))
   writer.image(step, 'eval/predictions', grid)
   writer.histograms(step, state.params['model'])
-  with open(os.path.join(workdir, 'eval_metrics.json'), 'w') as f:
-    json.dump(metrics, f, indent=2, sort_keys=True)
+  run_folder.write_eval_metrics(workdir, metrics)
   return metrics
 
 

@@ -16,7 +16,6 @@ import collections
 import concurrent.futures
 import dataclasses
 import functools
-import json
 import os
 from typing import Any, Iterator, NamedTuple
 
@@ -32,6 +31,7 @@ from datasets import user_data
 from training import checkpoint as checkpoint_lib
 from training import evaluate as evaluate_lib
 from training import loop
+from training import run_folder
 from training import visualize
 
 MASK_THRESHOLD = 0.5
@@ -60,16 +60,6 @@ class Result:
   skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
-def read_run_config(workdir: str) -> dict[str, Any]:
-  """The resolved config a run saved (`config.json`) as nested dicts."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    raise FileNotFoundError(f'{path}: not found; --workdir must be the folder of a '
-                            'training run')
-  with open(path) as f:
-    return json.load(f)
-
-
 def load_model(workdir: str, which: str | int = 'latest',
                config: dict[str, Any] | None = None,
                hflip_average: bool | None = None) -> tuple[zoo.ExportedModel, int]:
@@ -80,13 +70,13 @@ def load_model(workdir: str, which: str | int = 'latest',
   averages its predictions with the mirror image's (`eval.hflip_average`, as its own
   evaluation did; not for runs older than the option) unless `hflip_average` says.
   """
-  config = config or read_run_config(workdir)
+  config = config or run_folder.require_config(workdir)
   if hflip_average is None:
     hflip_average = loop.runs_hflip_average(config)
-  stats = loop.read_data_stats(workdir)
+  stats = run_folder.read_data_stats(workdir)
   if stats is None:
     raise FileNotFoundError(
-        f'{os.path.join(workdir, "data_stats.json")}: not found, so the input '
+        f'{run_folder.path(workdir, run_folder.DATA_STATS)}: not found, so the input '
         'normalization the model was trained with is unknown; resume the run '
         '(`--mode train` with the same config writes it)')
   image_size = config['data']['image_size']
@@ -352,7 +342,7 @@ def run(workdir: str, bg: str | None, fg_bg: str | None, out: str | None,
   result = Result(skipped=list(unpaired))
   where = ''
   if pairs:
-    config = read_run_config(workdir)
+    config = run_folder.require_config(workdir)
     exported, step = load_model(workdir, which, config)
     predicted = predict(exported, pairs, out, batch_size=config['eval']['batch_size'],
                         progress=os.path.isdir(fg_bg))

@@ -1,13 +1,13 @@
 """Where a train step's time goes: a forward / loss / backward / optimizer split, and
 the `config.train.profile` switch that logs it and writes a `jax.profiler` trace."""
 import functools
-import os
 import statistics
 import time
 
 import jax
 import jax.numpy as jnp
 
+from training import run_folder
 from training import steps as steps_lib
 
 SPLIT_KEYS = ('forward_ms', 'loss_ms', 'backward_ms', 'optimizer_ms', 'total_ms')
@@ -92,7 +92,7 @@ class StepProfiler:
 
   def __init__(self, config, workdir: str):
     self.steps = config.train.get('profile_steps', 5)
-    self.log_dir = os.path.join(workdir, 'tb')
+    self.log_dir = run_folder.path(workdir, run_folder.TENSORBOARD)
     self._pending = bool(config.train.get('profile', False))
     self._trace_end = None
 

@@ -9,7 +9,6 @@ It reads only what a run leaves in its workdir (`metrics.jsonl`, `eval_metrics.j
 """
 import dataclasses
 import glob
-import json
 import math
 import os
 import re
@@ -21,7 +20,8 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.figure import Figure  # Not pyplot: no global state, always Agg for PNG.
 
-METRICS_FILE = 'metrics.jsonl'
+from training import run_folder
+
 # Final eval metrics in table order; others follow sorted. Baselines sit beside theirs.
 EVAL_ORDER = ('mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
               'depth_delta1', 'depth_delta2', 'depth_delta3', 'depth_ssim_acc')
@@ -70,12 +70,12 @@ def resolve_workdirs(spec: str) -> list[str]:
       continue
     if glob.has_magic(part):
       matches = [m for m in sorted(glob.glob(part))
-                 if os.path.isfile(os.path.join(m, METRICS_FILE))]
+                 if run_folder.has_metrics(m)]
       if not matches:
-        raise ValueError(f'--workdir {part}: no folder matching it holds {METRICS_FILE}')
+        raise ValueError(f'--workdir {part}: no folder matching it holds {run_folder.METRICS}')
       workdirs.extend(matches)
-    elif not os.path.isfile(os.path.join(part, METRICS_FILE)):
-      raise ValueError(f'{part} holds no {METRICS_FILE}: not a workdir of a run '
+    elif not run_folder.has_metrics(part):
+      raise ValueError(f'{part} holds no {run_folder.METRICS}: not a workdir of a run '
                        '(or the run has not logged yet)')
     else:
       workdirs.append(part)
@@ -87,46 +87,16 @@ def resolve_workdirs(spec: str) -> list[str]:
   return list(unique.values())
 
 
-def read_metrics(path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-  """`metrics.jsonl` as key -> (steps, values), sorted by step.
-
-  A resumed run appends to the file, so a step may appear more than once: the last
-  value logged for a (key, step) wins. A line cut short (a killed run) is skipped.
-  """
-  by_key: dict[str, dict[int, float]] = {}
-  with open(path) as f:
-    for line in f:
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError:
-        continue
-      if not isinstance(record, dict) or 'step' not in record:
-        continue
-      step = int(record['step'])
-      for key, value in record.items():
-        if key != 'step' and isinstance(value, (int, float)):
-          by_key.setdefault(key, {})[step] = float(value)
-  return {key: (np.array(sorted(values)), np.array([values[s] for s in sorted(values)]))
-          for key, values in by_key.items()}
-
-
-def _read_json(path: str) -> dict[str, Any]:
-  if not os.path.isfile(path):
-    return {}
-  with open(path) as f:
-    return json.load(f)
-
-
 def load_run(workdir: str, name: str | None = None) -> Run:
   """Reads one workdir; ValueError if it holds no `metrics.jsonl`."""
-  path = os.path.join(workdir, METRICS_FILE)
-  if not os.path.isfile(path):
-    raise ValueError(f'{workdir} holds no {METRICS_FILE}: not a workdir of a run')
+  if not run_folder.has_metrics(workdir):
+    raise ValueError(f'{workdir} holds no {run_folder.METRICS}: not a workdir of a run')
   return Run(name=name or os.path.basename(os.path.normpath(os.path.abspath(workdir))),
-             workdir=workdir, series=read_metrics(path),
-             eval_metrics=_read_json(os.path.join(workdir, 'eval_metrics.json')),
-             config=_read_json(os.path.join(workdir, 'config.json')),
-             samples=sorted(glob.glob(os.path.join(workdir, 'samples', '*.png'))))
+             workdir=workdir, series=run_folder.read_metrics(workdir),
+             eval_metrics=run_folder.read_eval_metrics(workdir),
+             config=run_folder.read_config(workdir) or {},
+             samples=sorted(glob.glob(os.path.join(run_folder.path(workdir, run_folder.SAMPLES),
+                                                   '*.png'))))
 
 
 def _run_names(workdirs: Sequence[str]) -> list[str]:

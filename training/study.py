@@ -24,6 +24,7 @@ from training import checkpoint as checkpoint_lib
 from training import evaluate as evaluate_lib
 from training import loop
 from training import report
+from training import run_folder
 from training import steps as steps_lib
 from training import validate
 from training import visualize
@@ -101,7 +102,7 @@ def _flatten(tree, prefix='') -> dict:
 
 
 def _series(logged: dict, key: str) -> tuple[list[int], list[float]]:
-  """(steps, values) of `key` in a run's `report.read_metrics`; empty lists if absent."""
+  """(steps, values) of `key` in a run's `run_folder.read_metrics`; empty lists if absent."""
   steps, values = logged.get(key, ((), ()))
   return list(steps), list(values)
 
@@ -118,7 +119,7 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
   predictions = {}
   for name, variant in variants.items():
     # Each model keeps the normalization it was trained with, whatever set it sees here.
-    exp = loop.prepare(variant, data, loop.read_data_stats(os.path.join(workdir, name)))
+    exp = loop.prepare(variant, data, run_folder.read_data_stats(os.path.join(workdir, name)))
     manager = checkpoint_lib.make_manager(os.path.join(workdir, name), read_only=True)
     state = checkpoint_lib.restore_for_evaluation(manager, manager.latest_step(),
                                                   exp.init_state())
@@ -182,8 +183,7 @@ def write_page(study_config, variants, results, workdir: str):
   name = study_config.name
   visualize.save_png(_prediction_grid(variants, workdir, study_config.num_grid_samples),
                      os.path.join(workdir, f'{name}_predictions.png'))
-  logged = {run: report.read_metrics(os.path.join(workdir, run, report.METRICS_FILE))
-            for run in variants}
+  logged = {run: run_folder.read_metrics(os.path.join(workdir, run)) for run in variants}
   _loss_curves(logged, os.path.join(workdir, f'{name}_curves.png'))
   baseline = next(iter(results.values()))
   fields = _changed_fields(study_config)
@@ -192,7 +192,7 @@ def write_page(study_config, variants, results, workdir: str):
            '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   # The dataset each run trained and tested on (its data_stats.json), at its image size:
   # augmentations and loader settings leave the test split as it is.
-  one_test_set = len({(loop.trained_dataset_name(os.path.join(workdir, run)),
+  one_test_set = len({(run_folder.trained_dataset_name(os.path.join(workdir, run)),
                        variants[run].data.image_size) for run in results}) == 1
   # Runs on different sets each get their own baselines' row, on their own test split.
   baseline_rows = ({'baselines': baseline} if one_test_set else

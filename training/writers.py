@@ -1,6 +1,5 @@
 """Where a run's numbers go: TensorBoard (tensorboardX), `metrics.jsonl`, the console."""
 import json
-import os
 import resource
 import sys
 import time
@@ -11,7 +10,7 @@ import numpy as np
 import psutil
 import tqdm
 
-from training import report
+from training import run_folder
 
 
 class RunWriter:
@@ -21,8 +20,8 @@ class RunWriter:
     # Imported here: tensorboardX imports torch whenever it is installed (seconds, on
     # Colab), which the modes that write no run (predict, export, summary...) never need.
     import tensorboardX  # pylint: disable=g-import-not-at-top
-    self.tb = tensorboardX.SummaryWriter(os.path.join(workdir, 'tb'))
-    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    self.tb = tensorboardX.SummaryWriter(run_folder.path(workdir, run_folder.TENSORBOARD))
+    self._jsonl = open(run_folder.path(workdir, run_folder.METRICS), 'a')
 
   def scalars(self, step: int, values: dict[str, Any], prefix: str = ''):
     """Logs `values` (numbers) at `step` under `prefix/` in TensorBoard and as JSON."""
@@ -52,20 +51,6 @@ class RunWriter:
     """Flushes and closes both outputs."""
     self.tb.close()
     self._jsonl.close()
-
-
-def logged_value(workdir: str, key: str, up_to_step: int, default: float = 0.0) -> float:
-  """The value of `key` that `metrics.jsonl` holds at the last step <= `up_to_step`.
-
-  Read with `report.read_metrics` (a line cut short by a killed run is skipped);
-  `default` where the file or such a step is missing.
-  """
-  path = os.path.join(workdir, report.METRICS_FILE)
-  if not os.path.exists(path):
-    return default
-  steps, values = report.read_metrics(path).get(key, ((), ()))
-  earlier = [value for step, value in zip(steps, values) if step <= up_to_step]
-  return float(earlier[-1]) if earlier else default
 
 
 def memory_stats() -> dict[str, float]:
