@@ -22,7 +22,8 @@ per run, and writes `runs/capacity_study/capacity_study.md`.
   v1       every level twice as wide (widths (32, 64, 128), dmnet_cnn_v1's).
   wide_1500  wide in 1,500 steps instead of 2,400: about the default's wall time.
 
-`v1` is the default since (configs/cnn.py).
+`v1` was the default from then until configs/outline_study.py widened its full-resolution
+level to 48 features (configs/cnn.py).
 """
 from configs import base
 from configs import cnn

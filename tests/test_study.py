@@ -158,17 +158,35 @@ def test_the_head_weight_study_starts_from_equal_heads_and_depth2_is_the_default
   assert variants['depth2'].model.widths == (16, 32, 64)
 
 
-def test_the_capacity_study_starts_from_the_small_model_and_v1_is_the_default():
-  from configs import capacity_study, cnn  # pylint: disable=g-import-not-at-top
+def test_the_capacity_study_starts_from_the_small_model_and_v1_starts_the_outline_study():
+  from configs import capacity_study, cnn, outline_study  # pylint: disable=g-import-not-at-top
   variants = study.variant_configs(capacity_study.get_config())
   assert list(variants) == ['default', 'fine32', 'wide', 'blocks2', 'finewide', 'v1',
                             'wide_1500']
   assert variants['default'].model.widths == (16, 32, 64)
-  assert variants['v1'].to_dict() == cnn.get_config().to_dict()
+  # v1 became the default, then the starting point of the outline study.
+  assert variants['v1'].to_dict() == study.variant_configs(
+      outline_study.get_config())['default'].to_dict()
   assert variants['wide_1500'].train.steps == 1500
   for name, variant in variants.items():  # One change of the model at a time, same set.
     assert variant.data.to_dict() == cnn.get_config().data.to_dict(), name
     assert variant.loss.to_dict() == cnn.get_config().loss.to_dict(), name
+
+
+def test_the_outline_study_changes_the_full_resolution_width_and_fine48_is_the_default():
+  from configs import cnn, cnn_96, outline_study  # pylint: disable=g-import-not-at-top
+  variants = study.variant_configs(outline_study.get_config())
+  assert list(variants) == ['default', 'fine48', 'fine64', 'default_seed1', 'fine48_seed1',
+                            'fine48_placements2']
+  assert variants['default'].model.widths == (32, 64, 128)
+  assert variants['fine48'].to_dict() == cnn.get_config().to_dict()
+  assert variants['fine48_seed1'].seed == 1
+  assert variants['fine48_placements2'].data.synthetic.placements == 2
+  for name, variant in variants.items():
+    assert variant.model.widths[1:] == (64, 128), name
+    assert variant.loss.to_dict() == cnn.get_config().loss.to_dict(), name
+  # The 96 px recipe keeps the widths it was measured with.
+  assert cnn_96.get_config().model.widths == (32, 64, 128)
 
 
 def test_the_mask_loss_study_changes_the_mask_loss_only():
@@ -221,4 +239,6 @@ def test_the_96_px_recipe_renders_the_default_people_at_96_px_twice_each():
                 'near_share', 'flips'):
     assert synthetic[field] == default[field], field
   assert (synthetic.placements, synthetic.render_size) == (2, 96)
-  assert cnn_96.get_config().model.to_dict() == cnn.get_config().model.to_dict()
+  # The default's model, at the widths the recipe was measured with.
+  assert cnn_96.get_config().model.to_dict() == dict(cnn.get_config().model.to_dict(),
+                                                     widths=(32, 64, 128))
