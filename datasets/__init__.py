@@ -9,6 +9,7 @@ from typing import Any
 from datasets import builder as builder_lib
 from datasets import sources as sources_lib
 from datasets import synthetic
+from datasets import user_data
 
 
 @dataclasses.dataclass
@@ -39,7 +40,7 @@ def make_source(data_config) -> sources_lib.Source:
   """The source that `data.source` names: 'synthetic' or a path of the user's data."""
   if data_config.source == 'synthetic':
     return sources_lib.SyntheticSource(synthetic_spec(data_config))
-  return sources_lib.from_path(data_config.source)
+  return user_data.from_path(data_config.source)
 
 
 def synthetic_spec(data_config) -> synthetic.SyntheticSpec:

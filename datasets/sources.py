@@ -1,5 +1,7 @@
-"""Where samples come from: the synthetic classroom, or a user's folders, zips or CSV.
+"""Where samples come from: the types every source shares, and the synthetic classroom's.
 
+A user's folders, zips or CSV are `datasets.user_data`'s sources, built on these types
+(`user_data.from_path`); `datasets.make_source` picks one or the other from the config.
 A source lists its samples as `Entry`s and loads one sample as encoded image bytes plus
 the decoded `bg`/`fg_bg` arrays (for the dataset statistics). Sources are small frozen
 dataclasses so that builder worker processes can receive them by pickling.
@@ -96,15 +98,3 @@ class SyntheticSource:
     return LoadedSample(key=sample['name'], encoded=encoded, bg=sample['bg'],
                         fg_bg=sample['fg_bg'])
 
-
-def from_path(path: str) -> Source:
-  """The source of the user's own data at `path`, read in place.
-
-  `path` is a folder holding `bg/ fg_bg/ mask/ depth/` (or the four zips `bg.zip`,
-  `fg_bg.zip`, `mask.zip`, `depth.zip`), a `.zip` of the four folders, or a CSV
-  manifest with columns `bg,fg_bg,mask,depth`. `datasets.user_data` describes the
-  layouts and checks; a path that is none of them raises BadSampleError naming it.
-  """
-  # Imported here: user_data builds on this module's types.
-  from datasets import user_data  # pylint: disable=g-import-not-at-top
-  return user_data.from_path(path)

@@ -85,7 +85,7 @@ def build_fails(path, tmp_path, *fragments, options=OPTIONS) -> str:
   """Builds `path` expecting a BadSampleError whose one line holds every fragment."""
   data_dir = tmp_path / 'data'
   with pytest.raises(sources.BadSampleError) as info:
-    builder_lib.build(sources.from_path(path), options, data_dir)
+    builder_lib.build(user_data.from_path(path), options, data_dir)
   message = str(info.value)
   assert '\n' not in message
   for fragment in fragments:
@@ -101,7 +101,7 @@ def folder_with(tmp_path, changes: dict[str, bytes | None]) -> str:
 
 def test_good_layout_builds(tmp_path):
   root = write(tmp_path / 'root', good_files())
-  builder, _ = builder_lib.build(sources.from_path(root), OPTIONS, tmp_path / 'data')
+  builder, _ = builder_lib.build(user_data.from_path(root), OPTIONS, tmp_path / 'data')
   assert builder.info.splits['train'].num_examples + builder.info.splits[
       'test'].num_examples == len(STEMS)
 
@@ -204,7 +204,7 @@ def test_mask_modes_that_are_single_channel_at_heart_are_accepted(tmp_path):
   root = write(tmp_path / 'root', {**good_files(),
                                    'mask/fg001_bg001_01.png': encode(mask),
                                    'depth/fg001_bg001_01.png': buffer.getvalue()})
-  source = sources.from_path(root)
+  source = user_data.from_path(root)
   loaded = source.load(sources.Entry('fg001_bg001_01', 'img_001'))
   np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(loaded.encoded['mask']))),
                                 mask.astype(np.uint8) * 255)
@@ -225,7 +225,7 @@ def test_skip_mode_skips_and_lists_every_bad_file(tmp_path):
          f'mask/{train[1]}.png': (encode(rgb()), 'mask must be an 8-bit'),
          f'depth/{test[0]}.png': (None, 'missing depth partner')}
   root = write(tmp_path / 'root', {**good_files(stems), **{k: v[0] for k, v in bad.items()}})
-  builder, _ = builder_lib.build(sources.from_path(root), options, tmp_path / 'data')
+  builder, _ = builder_lib.build(user_data.from_path(root), options, tmp_path / 'data')
   skipped = builder.info.metadata['skipped']
   assert len(skipped) == len(bad)
   for path, (_, problem) in bad.items():
@@ -234,7 +234,7 @@ def test_skip_mode_skips_and_lists_every_bad_file(tmp_path):
   assert builder.info.splits['train'].num_examples == len(train) - 2
   assert builder.info.splits['test'].num_examples == len(test) - 1
   # The list is stored with the dataset.
-  again = builder_lib.make_builder(sources.from_path(root), options, tmp_path / 'data')
+  again = builder_lib.make_builder(user_data.from_path(root), options, tmp_path / 'data')
   assert again.is_prepared() and list(again.info.metadata['skipped']) == list(skipped)
 
 
@@ -371,7 +371,7 @@ def test_known_junk_is_ignored(tmp_path):
                                 'depth/desktop.ini': b'[.ShellClassInfo]',
                                 'notes.txt': b'next to the four folders'})
   assert os.path.exists(os.path.join(root, 'fg_bg', '.DS_Store'))
-  builder, _ = builder_lib.build(sources.from_path(root), OPTIONS, tmp_path / 'data')
+  builder, _ = builder_lib.build(user_data.from_path(root), OPTIONS, tmp_path / 'data')
   assert builder.info.metadata['skipped'] == []
 
 

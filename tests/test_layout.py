@@ -1,4 +1,4 @@
-"""The repository's own packages win over same-named packages from PyPI."""
+"""The repository's own packages win over same-named ones from PyPI, and import in layers."""
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -16,3 +16,44 @@ def test_every_top_level_package_imports_from_the_repo():
   import losses, training, zoo  # pylint: disable=g-import-not-at-top,multiple-imports
   for package in (losses, training, zoo):
     assert os.path.abspath(package.__file__).startswith(ROOT)
+
+
+LAYERS = ('zoo', 'losses', 'datasets')  # The lowest layer: none imports another, nor training.
+
+
+def _repo_imports():
+  """Module name -> the repository modules it imports (at the top or inside functions)."""
+  import ast  # pylint: disable=g-import-not-at-top
+  modules = {}
+  for package in (*LAYERS, 'training'):
+    for name in sorted(os.listdir(os.path.join(ROOT, package))):
+      if name.endswith('.py'):
+        module = package if name == '__init__.py' else f'{package}.{name[:-3]}'
+        with open(os.path.join(ROOT, package, name)) as f:
+          modules[module] = ast.parse(f.read())
+  imports = {}
+  for module, tree in modules.items():
+    found = set()
+    for node in ast.walk(tree):
+      if isinstance(node, ast.Import):
+        found.update(alias.name for alias in node.names)
+      elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        found.update(f'{node.module}.{alias.name}' if f'{node.module}.{alias.name}' in modules
+                     else node.module for alias in node.names)
+    imports[module] = {name for name in found if name in modules and name != module}
+  return imports
+
+
+def test_the_lowest_packages_import_neither_each_other_nor_training():
+  for module, imported in _repo_imports().items():
+    package = module.split('.')[0]
+    if package in LAYERS:
+      others = {name for name in imported if name.split('.')[0] != package}
+      assert not others, f'{module} imports {sorted(others)}'
+
+
+def test_no_two_modules_import_each_other():
+  imports = _repo_imports()
+  circles = sorted({tuple(sorted((a, b))) for a, targets in imports.items() for b in targets
+                    if a in imports.get(b, ()) and a.split('.')[0] != a and b.split('.')[0] != b})
+  assert not circles, f'modules that import each other: {circles}'

@@ -152,7 +152,7 @@ def name_of(example) -> str:
 @pytest.mark.parametrize('kind', sorted(WRITERS))
 def test_layout_builds_the_original_samples_and_split(kind, tmp_path):
   files = make_files()
-  source = sources.from_path(WRITERS[kind](tmp_path, files))
+  source = user_data.from_path(WRITERS[kind](tmp_path, files))
   assert source.fingerprint()['kind'] == kind
   assert os.path.isabs(source.fingerprint()['path'])
   builder, reused = builder_lib.build(source, OPTIONS, tmp_path / 'data')
@@ -172,7 +172,7 @@ def test_layout_builds_the_original_samples_and_split(kind, tmp_path):
 
 
 def test_entries_are_sorted_and_grouped_by_background(tmp_path):
-  source = sources.from_path(write_folder(tmp_path / 'root', make_files()))
+  source = user_data.from_path(write_folder(tmp_path / 'root', make_files()))
   entries = source.entries()
   assert [e.key for e in entries] == sorted(e.key for e in entries)
   assert entries[0] == sources.Entry('fg001_bg001_01', 'img_001')
@@ -181,7 +181,7 @@ def test_entries_are_sorted_and_grouped_by_background(tmp_path):
 
 @pytest.mark.parametrize('kind', ['folder', 'csv'])
 def test_split_by_bg_keeps_each_background_in_one_split(kind, tmp_path):
-  source = sources.from_path(WRITERS[kind](tmp_path, make_files()))
+  source = user_data.from_path(WRITERS[kind](tmp_path, make_files()))
   options = builder_lib.BuildOptions(workers=1, split_by='bg')
   builder, _ = builder_lib.build(source, options, tmp_path / 'data')
   groups = {entry.key: entry.group for entry in source.entries()}
@@ -193,7 +193,7 @@ def test_split_by_bg_keeps_each_background_in_one_split(kind, tmp_path):
 
 
 def test_statistics_equal_numpy_over_the_train_split(tmp_path):
-  source = sources.from_path(write_zip(tmp_path / 'set.zip', make_files()))
+  source = user_data.from_path(write_zip(tmp_path / 'set.zip', make_files()))
   builder, _ = builder_lib.build(source, OPTIONS, tmp_path / 'data')
   train = read_split(builder, 'train')
   for role in ('bg', 'fg_bg'):
@@ -211,7 +211,7 @@ def test_zips_are_read_without_extracting(kind, tmp_path):
   snapshot = lambda: sorted((p, os.path.getsize(os.path.join(d, p)))
                             for d, _, names in os.walk(tmp_path / 'in') for p in names)
   before = snapshot()
-  builder_lib.build(sources.from_path(path),
+  builder_lib.build(user_data.from_path(path),
                     builder_lib.BuildOptions(workers=2), tmp_path / 'data')
   assert snapshot() == before
   extracted = [name for _, _, names in os.walk(tmp_path / 'data' / 'downloads')
@@ -223,13 +223,13 @@ def test_zips_are_read_without_extracting(kind, tmp_path):
 def test_same_inputs_reuse_and_a_changed_file_changes_the_fingerprint(kind, tmp_path):
   files = make_files()
   path = WRITERS[kind](tmp_path, files)
-  first, reused_first = builder_lib.build(sources.from_path(path), OPTIONS,
+  first, reused_first = builder_lib.build(user_data.from_path(path), OPTIONS,
                                           tmp_path / 'data')
-  second, reused_second = builder_lib.build(sources.from_path(path), OPTIONS,
+  second, reused_second = builder_lib.build(user_data.from_path(path), OPTIONS,
                                             tmp_path / 'data')
   assert (reused_first, reused_second) == (False, True)
   assert first.builder_config.name == second.builder_config.name
-  fingerprint = sources.from_path(path).fingerprint()
+  fingerprint = user_data.from_path(path).fingerprint()
 
   changed = dict(files)
   mask = np.zeros((HEIGHT, WIDTH), np.uint8)
@@ -244,8 +244,8 @@ def test_same_inputs_reuse_and_a_changed_file_changes_the_fingerprint(kind, tmp_
         shutil.rmtree(tmp_path / name) if (tmp_path / name).is_dir() else os.remove(
             tmp_path / name)
     assert WRITERS[kind](tmp_path, changed) == path
-  assert sources.from_path(path).fingerprint() != fingerprint
-  third, reused_third = builder_lib.build(sources.from_path(path), OPTIONS,
+  assert user_data.from_path(path).fingerprint() != fingerprint
+  third, reused_third = builder_lib.build(user_data.from_path(path), OPTIONS,
                                           tmp_path / 'data')
   assert not reused_third
   assert third.builder_config.name != first.builder_config.name
@@ -302,7 +302,7 @@ def test_free_names_and_sizes_build_or_fail_with_bad_sample_error(samples):
       writer.writeheader()
       writer.writerows(rows)
 
-    source = sources.from_path(manifest)
+    source = user_data.from_path(manifest)
     data_dir = os.path.join(tmp, 'data')
     if mismatched or len(samples) < 2:
       with pytest.raises(sources.BadSampleError) as info:
@@ -327,7 +327,7 @@ def test_free_names_and_sizes_build_or_fail_with_bad_sample_error(samples):
 
 
 def test_sources_pickle_without_open_handles(tmp_path):
-  source = sources.from_path(write_zip(tmp_path / 'set.zip', make_files()))
+  source = user_data.from_path(write_zip(tmp_path / 'set.zip', make_files()))
   entries = source.entries()
   copy = pickle.loads(pickle.dumps(source))
   assert copy == source
