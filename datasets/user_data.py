@@ -5,7 +5,8 @@ Layouts (`from_path` tells them apart):
 * `folder`: `ROOT/{bg,fg_bg,mask,depth}/`. A `fg_bg` file is named `fgAAA_bgBBB_NN`
   (digits, any count, any case) with extension `.jpg`, `.jpeg` or `.png`; its
   background is `bg/img_BBB.*` (numbers compare as integers, so `bg7` finds
-  `img_007`); its `mask` and `depth` carry its stem.
+  `img_007`; the naming is `datasets.naming`'s, which `--mode predict` pairs by too);
+  its `mask` and `depth` carry its stem.
 * `zip`: one `.zip` holding the four folders at its top or inside one top-level folder.
 * `zips`: a folder holding `bg.zip`, `fg_bg.zip`, `mask.zip`, `depth.zip`, each with
   its images at its top or inside a folder of the zip's name.
@@ -45,13 +46,13 @@ import functools
 import hashlib
 import io
 import os
-import re
 import zipfile
 from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image
 
+from datasets import naming
 from datasets import sources as sources_lib
 
 BadSampleError = sources_lib.BadSampleError
@@ -60,10 +61,7 @@ FOLDERS = sources_lib.IMAGE_KEYS
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 CSV_COLUMNS = FOLDERS
 
-_FG_BG_NAME = re.compile(r'fg(\d+)_bg(\d+)_(\d+)', re.IGNORECASE)
-_BG_NAME = re.compile(r'img_(\d+)', re.IGNORECASE)
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-_JUNK_NAMES = frozenset({'thumbs.db', 'desktop.ini'})
 _EXPECTED_NAME = ('fgAAA_bgBBB_NN (digits, e.g. fg001_bg012_03.jpg, background '
                   'bg/img_012.jpg)')
 _CSV_HINT = ('or describe the samples in a CSV manifest with columns bg,fg_bg,mask,depth '
@@ -246,13 +244,6 @@ def _size_text(size: tuple[int, int]) -> str:
   return f'{size[0]}x{size[1]}'
 
 
-def _is_junk(name: str) -> bool:
-  """Operating-system clutter that is skipped silently (see the module docstring)."""
-  parts = name.rstrip('/').split('/')
-  return ('__MACOSX' in parts or parts[-1].startswith('.')
-          or parts[-1].lower() in _JUNK_NAMES)
-
-
 def _digest(items) -> str:
   """A short hex digest of an iterable of tuples of str/int."""
   hasher = hashlib.sha256()
@@ -350,7 +341,7 @@ class _NamedLayout:
     index = _fresh_index(self, self._build_index)
     result = []
     for key in sorted(index.fg_bg):
-      bg_number = _FG_BG_NAME.fullmatch(key).group(2)
+      bg_number = naming.FG_BG_NAME.fullmatch(key).group(2)
       backgrounds = index.backgrounds.get(int(bg_number))
       group = (os.path.splitext(backgrounds[0])[0] if backgrounds
                else f'img_{bg_number}')
@@ -364,7 +355,7 @@ class _NamedLayout:
       raise _error(f'{self._where("fg_bg", entry.key)}: no such fg_bg file')
     names = {'fg_bg': index.fg_bg[entry.key]}
     fg_where = self._where('fg_bg', names['fg_bg'])
-    bg_number = _FG_BG_NAME.fullmatch(entry.key).group(2)
+    bg_number = naming.FG_BG_NAME.fullmatch(entry.key).group(2)
     names['bg'] = self._partner(index.backgrounds.get(int(bg_number), []), 'bg',
                                 f'img_{bg_number}', fg_where)
     for role in ('mask', 'depth'):
@@ -389,7 +380,7 @@ class _NamedLayout:
     for folder, names in self._list().items():
       stems = collections.defaultdict(list)
       for name in sorted(names):
-        if _is_junk(name):
+        if naming.is_junk(name):
           continue
         if '/' in name:
           raise _error(
@@ -412,7 +403,7 @@ class _NamedLayout:
         raise _error(f'{found}: duplicate sample name {stem!r}; keep one')
       fg_bg[stem] = names[0]
     misnamed = [name for stem, name in sorted(fg_bg.items())
-                if not _FG_BG_NAME.fullmatch(stem)]
+                if not naming.FG_BG_NAME.fullmatch(stem)]
     if misnamed:
       more = f' (and {len(misnamed) - 1} more)' if len(misnamed) > 1 else ''
       raise _error(
@@ -420,7 +411,7 @@ class _NamedLayout:
           f'{_EXPECTED_NAME}; rename the files {_CSV_HINT}')
     backgrounds = collections.defaultdict(list)
     for stem, names in by_stem['bg'].items():
-      match = _BG_NAME.fullmatch(stem)
+      match = naming.BG_NAME.fullmatch(stem)
       if match:
         backgrounds[int(match.group(1))].extend(names)
     return _NameIndex(fg_bg=fg_bg, backgrounds=dict(backgrounds),
@@ -657,7 +648,7 @@ def _read_manifest(path: str) -> list[_ManifestRow]:
 
 def _from_folder(path: str) -> sources_lib.Source:
   """A folder of the four image folders, or of the four zips."""
-  names = [name for name in os.listdir(path) if not _is_junk(name)]
+  names = [name for name in os.listdir(path) if not naming.is_junk(name)]
   if not names:
     raise _error(f'{path}: empty folder; expected bg/, fg_bg/, mask/, depth/ '
                  'folders or bg.zip, fg_bg.zip, mask.zip, depth.zip')
@@ -682,14 +673,14 @@ def _from_folder(path: str) -> sources_lib.Source:
 
 def _zip_prefix(zip_path: str, folder: str) -> str:
   """'<folder>/' if every file of the zip sits in that folder, else ''."""
-  names = [n for n in _open_zip(zip_path).namelist() if not _is_junk(n)]
+  names = [n for n in _open_zip(zip_path).namelist() if not naming.is_junk(n)]
   inside = [n for n in names if n.startswith(folder + '/')]
   return folder + '/' if names and len(inside) == len(names) else ''
 
 
 def _from_zip(path: str) -> ZipSource:
   """One zip of the four folders, at its top or inside one top-level folder."""
-  names = [n for n in _open_zip(path).namelist() if not _is_junk(n)]
+  names = [n for n in _open_zip(path).namelist() if not naming.is_junk(n)]
   if not [n for n in names if not n.endswith('/')]:
     raise _error(f'{path}: empty zip; expected bg/, fg_bg/, mask/, depth/ '
                  'folders inside')

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from datasets import naming
 from tests.test_predict import predicted_depth
 from training import predict as predict_lib
 
@@ -40,7 +41,7 @@ def test_the_notebook_trains_and_predicts(tiny_data_dir, tmp_path, monkeypatch):
       resources={'metadata': {'path': os.path.join(ROOT, 'notebooks')}})
   client.execute()
   predictions = workdir / 'predictions'
-  pairs, unpaired = predict_lib.find_pairs(str(workdir / 'inputs' / 'bg'),
+  pairs, unpaired = naming.find_pairs(str(workdir / 'inputs' / 'bg'),
                                            str(workdir / 'inputs' / 'fg_bg'))
   assert len(pairs) == 2 and not unpaired
   model, _ = predict_lib.load_model(str(workdir))

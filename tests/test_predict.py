@@ -11,6 +11,7 @@ from PIL import Image
 import pytest
 
 import datasets
+from datasets import naming
 from datasets import pipeline
 from datasets import synthetic
 from tests.conftest import tiny_config
@@ -118,7 +119,7 @@ def test_folders_pair_by_the_original_naming(workdir, model, tmp_path):
     bgs[s['name']] = save(s['bg'], bg_dir / f'{s["bg_name"]}.png')
     expected[s['name']] = save(s['fg_bg'], fg_dir / f'{s["name"]}.jpg')
   save(s['bg'], bg_dir / 'img_999.png')  # Used by no fg_bg.
-  pairs, unpaired = predict_lib.find_pairs(str(bg_dir), str(fg_dir))
+  pairs, unpaired = naming.find_pairs(str(bg_dir), str(fg_dir))
   assert not unpaired
   assert {(p.name, p.fg_bg, os.path.basename(p.bg)) for p in pairs} == {
       (name, path, f'img_{name.split("_bg")[1][:3]}.png') for name, path in expected.items()}
@@ -138,7 +139,7 @@ def test_original_naming_compares_numbers_and_other_names_pair_by_name(tmp_path)
     save(s['bg'], bg_dir / name)
   for name in ('fg001_bg007_03.jpg', 'kitchen.jpg', 'hall.png'):
     save(s['fg_bg'], fg_dir / name)
-  pairs, unpaired = predict_lib.find_pairs(str(bg_dir), str(fg_dir))
+  pairs, unpaired = naming.find_pairs(str(bg_dir), str(fg_dir))
   assert not unpaired
   assert {p.name: os.path.basename(p.bg) for p in pairs} == {
       'fg001_bg007_03': 'img_7.jpg', 'kitchen': 'kitchen.png', 'hall': 'hall.png'}
@@ -151,7 +152,7 @@ def test_folders_pair_by_equal_names_in_fixed_size_batches(model, tmp_path):
     s = sample(index)
     save(s['bg'], bg_dir / f'{name}.png')
     save(s['fg_bg'], fg_dir / f'{name}.png')
-  pairs, unpaired = predict_lib.find_pairs(str(bg_dir), str(fg_dir))
+  pairs, unpaired = naming.find_pairs(str(bg_dir), str(fg_dir))
   assert not unpaired
   assert [(p.name, p.bg) for p in pairs] == [(n, str(bg_dir / f'{n}.png')) for n in names]
   out = str(tmp_path / 'out')

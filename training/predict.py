@@ -12,7 +12,6 @@ dataset is built or read. For each pair it writes, sized like the `fg_bg` image:
 
 `<name>` is the `fg_bg` file's stem (`stem_ext` where two files share a stem).
 """
-import collections
 import concurrent.futures
 import dataclasses
 import functools
@@ -26,6 +25,7 @@ from PIL import ImageOps
 import tqdm
 
 import zoo
+from datasets import naming
 from datasets import pipeline
 from datasets import user_data
 from training import checkpoint as checkpoint_lib
@@ -37,20 +37,8 @@ from training import visualize
 MASK_THRESHOLD = 0.5
 OVERLAY_COLOR = np.array([255, 40, 40], np.float32)
 OVERLAY_ALPHA = 0.5
-# The original dataset's naming and OS clutter, as the dataset reader knows them.
-# pylint: disable=protected-access
-_FG_BG_NAME, _BG_NAME, _is_junk = user_data._FG_BG_NAME, user_data._BG_NAME, user_data._is_junk
-# pylint: enable=protected-access
 # PIL "converts" these to RGB by clipping at 255, which would feed the model garbage.
 _HIGH_BIT_DEPTH_MODES = ('I', 'F')
-
-
-@dataclasses.dataclass(frozen=True)
-class Pair:
-  """One prediction to make: the output name and the two input files."""
-  name: str
-  bg: str
-  fg_bg: str
 
 
 @dataclasses.dataclass
@@ -113,78 +101,6 @@ def _restore_weights(manager, step: int, model_config, image_size: int):
                      images, images))
   return checkpoint_lib.restore_model_weights(
       manager, step, initial['params'], initial.get('batch_stats', {}))
-
-
-def find_pairs(bg: str, fg_bg: str) -> tuple[list[Pair], list[tuple[str, str]]]:
-  """Pairs every `fg_bg` image with its background.
-
-  Args:
-    bg: a background image (used for every `fg_bg`) or a folder of them.
-    fg_bg: an image or a folder of them.
-
-  Returns:
-    (pairs, unpaired): with a `bg` folder, `fgAAA_bgBBB_NN.*` pairs with `img_BBB.*`
-    (the original naming; numbers compare as integers), any other file with the `bg`
-    file of the same name, else of the same stem; `unpaired` lists (file, reason) for
-    the `fg_bg` files without one.
-  """
-  for flag, path in (('--bg', bg), ('--fg_bg', fg_bg)):
-    if not os.path.exists(path):
-      raise FileNotFoundError(f'{flag} {path}: no such file or folder')
-  fg_files = _list_files(fg_bg) if os.path.isdir(fg_bg) else [fg_bg]
-  if not fg_files:
-    raise ValueError(f'--fg_bg {fg_bg}: an empty folder')
-  find_bg = _background_finder(bg)
-  names = _output_names(fg_files)
-  pairs, unpaired = [], []
-  for fg_file in fg_files:
-    bg_file = find_bg(fg_file)
-    if bg_file is None:
-      unpaired.append((fg_file, f'no background in {bg} (neither img_BBB.* for a '
-                                'fgAAA_bgBBB_NN name nor a file of the same name)'))
-    else:
-      pairs.append(Pair(names[fg_file], bg_file, fg_file))
-  return pairs, unpaired
-
-
-def _list_files(folder: str) -> list[str]:
-  """The files directly in `folder`, sorted, without OS clutter (`.DS_Store`, ...)."""
-  return sorted(entry.path for entry in os.scandir(folder)
-                if entry.is_file() and not _is_junk(entry.name))
-
-
-def _background_finder(bg: str):
-  """fg_bg path -> its background path or None."""
-  if not os.path.isdir(bg):
-    return lambda fg_file: bg
-  by_name, by_stem, by_number = {}, {}, collections.defaultdict(list)
-  for path in _list_files(bg):
-    name = os.path.basename(path)
-    stem = os.path.splitext(name)[0]
-    by_name[name] = path
-    by_stem.setdefault(stem, path)
-    match = _BG_NAME.fullmatch(stem)
-    if match:
-      by_number[int(match.group(1))].append(path)
-
-  def find(fg_file):
-    name = os.path.basename(fg_file)
-    stem = os.path.splitext(name)[0]
-    match = _FG_BG_NAME.fullmatch(stem)
-    if match and by_number.get(int(match.group(2))):
-      return by_number[int(match.group(2))][0]
-    return by_name.get(name) or by_stem.get(stem)
-  return find
-
-
-def _output_names(files: list[str]) -> dict[str, str]:
-  """File -> output name: its stem, or stem_ext where two files share a stem."""
-  stems = collections.Counter(os.path.splitext(os.path.basename(f))[0] for f in files)
-  names = {}
-  for path in files:
-    stem, extension = os.path.splitext(os.path.basename(path))
-    names[path] = f'{stem}_{extension.lstrip(".")}' if stems[stem] > 1 else stem
-  return names
 
 
 def read_rgb(path: str) -> np.ndarray:
@@ -260,7 +176,7 @@ class _Loaded(NamedTuple):
   fg_bg_small: np.ndarray
 
 
-def _load(pair: Pair, size: int, read_background) -> _Loaded | str:
+def _load(pair: naming.Pair, size: int, read_background) -> _Loaded | str:
   """The pair's images, or the reason (one line) to skip it."""
   try:
     fg_bg = read_rgb(pair.fg_bg)
@@ -278,7 +194,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
     yield items[start:start + size]
 
 
-def predict(exported: zoo.ExportedModel, pairs: list[Pair], out: str, *,
+def predict(exported: zoo.ExportedModel, pairs: list[naming.Pair], out: str, *,
             batch_size: int, progress: bool = False) -> Result:
   """Predicts every pair in fixed-size batches (one compile) and writes the PNGs.
 
@@ -331,7 +247,7 @@ def run(workdir: str, bg: str | None, fg_bg: str | None, out: str | None,
     if not value:
       raise ValueError(f'--mode predict needs {flag} (--bg and --fg_bg: an image or a '
                        'folder of them; --out: the output folder)')
-  pairs, unpaired = find_pairs(bg, fg_bg)
+  pairs, unpaired = naming.find_pairs(bg, fg_bg)
   if os.path.isfile(bg):
     try:
       read_rgb(bg)
