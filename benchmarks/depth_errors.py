@@ -19,7 +19,8 @@ latest checkpoint:
   the share of all pixels failing there, and its bias in levels;
 - mask IoU by the person's area in pixels, and where the masks' wrong pixels lie: the share
   of them within one and two pixels of the person's true outline, missed pixels for each
-  false alarm, and the IoU the masks would have with every pixel next to the outline right.
+  false alarm, and the IoU the masks would have with every pixel next to the outline right;
+- mask IoU with the probabilities cut at 0.3, 0.35, ..., 0.6 instead of 0.5.
 `--split train` analyses the train split instead (without augmentation): how far apart
 the two splits are says whether a model is short of capacity or of data.
 The last line is one JSON object with every figure.
@@ -36,6 +37,7 @@ NEARNESS_RANGES = ((0, 16), (16, 32), (32, 64), (64, 128), (128, 256))
 AREA_RANGES = ((0, 30), (30, 80), (80, 200), (200, None))
 DELTA1 = 1.25  # A pixel counts for delta1 when max(p'/g', g'/p') is below it.
 ROW_BANDS = 8
+MASK_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
 def analyse(workdir: str, max_samples: int | None = None, split: str = 'test') -> dict:
@@ -101,7 +103,27 @@ def analyse(workdir: str, max_samples: int | None = None, split: str = 'test') -
               failing_at_edges_share=float((edges & ~within).mean()),
               by_rows=by_row_band(within, depth, true_depth), mask_iou=float(iou.mean()),
               by_area=by_area,
-              mask_errors=mask_errors(mask_prob[..., 0] > 0.5, true_mask[..., 0] > 127))
+              mask_errors=mask_errors(mask_prob[..., 0] > 0.5, true_mask[..., 0] > 127),
+              mask_iou_by_threshold=iou_by_threshold(mask_prob[..., 0], true_mask[..., 0] > 127))
+
+
+def iou_by_threshold(mask_prob, true, thresholds=MASK_THRESHOLDS) -> dict[str, float]:
+  """The mean per-sample mask IoU with the probabilities cut at each threshold.
+
+  How far the IoU at 0.5 (what the model draws) is from the best threshold's says
+  whether the masks are calibrated: a large gap would be won back by a threshold.
+
+  Args:
+    mask_prob: Mask probabilities, N x H x W.
+    true: Boolean true masks, same shape.
+    thresholds: The cuts; a pixel is drawn where its probability is above one.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  from losses import metrics  # pylint: disable=g-import-not-at-top
+  return {f'{threshold:.2f}': float(np.asarray(
+      metrics.binary_overlap(mask_prob > threshold, true)[0]).mean())
+          for threshold in thresholds}
 
 
 def near_outline(mask, radius: int = 1):
@@ -226,6 +248,8 @@ def print_report(result: dict):
         f"outline (which holds {errors['band_share_of_drawn_or_true']:.3f} of the pixels "
         f"drawn or true), {errors['within_2px_share']:.3f} within 2 px; mask IoU with every pixel "
         f"next to the outline right {errors['mask_iou_outline_right']:.3f}")
+  print('  mask IoU by threshold: ' + ', '.join(
+      f'{threshold} {iou:.4f}' for threshold, iou in result['mask_iou_by_threshold'].items()))
 
 
 def main():

@@ -99,7 +99,8 @@ def main():
   parser.add_argument('--decays', default='0.99,0.998,0.999',
                       help="comma-separated decays to average at beside the config's own")
   args = parser.parse_args()
-  if os.path.exists(os.path.join(args.workdir, 'checkpoints')):
+  from training import run_folder  # pylint: disable=g-import-not-at-top
+  if os.path.exists(run_folder.path(args.workdir, run_folder.CHECKPOINTS)):
     raise SystemExit(f'--workdir {args.workdir}: holds a run already; the extra averages '
                      'need the whole trajectory, so give a new folder')
   module = os.path.splitext(os.path.relpath(args.config, ROOT))[0].replace(os.sep, '.')

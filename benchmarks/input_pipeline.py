@@ -164,14 +164,16 @@ def _device_step(config, stats, placement):
   """The jitted part of the train step before the model: (augment), normalize."""
   import jax  # pylint: disable=g-import-not-at-top
   from datasets import augment  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from datasets import pipeline  # pylint: disable=g-import-not-at-top
+  import zoo  # pylint: disable=g-import-not-at-top
   entries = augment_entries(config) if placement.startswith('device') else ()
 
   @jax.jit
   def step(key, index, batch):
     unit = augment.apply(entries, jax.random.fold_in(key, index),
                          pipeline.to_unit_range(batch))
-    return pipeline.standardize(unit, stats)
+    return dict(unit, **zoo.standardize_inputs(unit, stats, jnp.float32))
 
   return step
 

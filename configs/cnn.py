@@ -12,7 +12,7 @@ def get_config():
   # 0.818 -> 0.844, depth delta1 0.930 -> 0.948, for 2.4 times the training time
   # (configs/capacity_study.py). 48 features at full resolution, where the outline is
   # drawn, against 32: mask IoU 0.844 -> 0.849 and 0.840 -> 0.848, delta1 0.948 -> 0.951
-  # in both of two seeds, for 1.17 times the training time (configs/outline_study.py;
+  # in both of two seeds, for 1.16-1.20 times the training time (configs/outline_study.py;
   # BENCHMARKS.md).
   config.model.widths = (48, 64, 128)
   config.model.blocks = 1  # Conv blocks per level after the first.

@@ -9,7 +9,7 @@ def get_config():
   config.model.widths = (32, 64, 128)  # Features per level, finest first.
   config.model.blocks = 1  # Conv blocks per level after the first.
   config.model.dilations = (1, 2, 4, 8, 1)  # Dilated blocks at the coarsest level.
-  # make run's widths with batches of 32 (48,000 samples seen), which keep a GPU busier
+  # The widths make run had before configs/outline_study.py, with batches of 32 (48,000 samples seen), which keep a GPU busier
   # than the default 8.
   config.train.steps = 1500
   config.train.batch_size = 32

@@ -1,11 +1,11 @@
 """More features at full resolution, where dmnet_cnn draws the person's outline.
 
 On `make run`'s test rooms with widths (32, 64, 128), 94% of the wrongly drawn mask pixels
-lie within one pixel of the true outline, and the train split's mask IoU (0.878) is 0.034
-above the test split's (0.844) (`python benchmarks/depth_errors.py --workdir runs/cnn
-[--split train]`). In configs/capacity_study.py the full-resolution width was the mask's
-strongest lever: 16 -> 32 features there alone raised mask IoU 0.818 -> 0.833, as much as
-making every level 1.5 times as wide.
+lie within one pixel of the true outline, and the train split's mask IoU (0.879) is 0.035
+above the test split's (0.844) (`python benchmarks/depth_errors.py --workdir
+runs/capacity_study/v1 [--split train]`). In configs/capacity_study.py the full-resolution
+width was the mask's strongest lever for its time: 16 -> 32 features there alone raised mask
+IoU 0.818 -> 0.833, nearly as much as making every level 1.5 times as wide (0.836).
 
 `python run.py --config configs/outline_study.py --workdir runs/outline_study` trains
 configs/cnn.py's recipe and set (seed 0) with one change of the full-resolution width per

@@ -218,14 +218,3 @@ def eval_batches(data_source, *, image_size: int, batch_size: int,
 def to_unit_range(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
   """uint8 images and targets -> float32 in [0, 1]."""
   return {key: batch[key].astype(jnp.float32) / 255.0 for key in IMAGE_KEYS}
-
-
-def standardize(batch: dict[str, jax.Array], stats: dict[str, Any],
-                dtype=jnp.float32) -> dict[str, jax.Array]:
-  """Standardizes `bg` and `fg_bg` (in [0, 1]) by the dataset's per-channel mean and std."""
-  out = dict(batch)
-  for key in ('bg', 'fg_bg'):
-    mean = jnp.asarray(stats[key]['mean'], jnp.float32)
-    std = jnp.asarray(stats[key]['std'], jnp.float32)
-    out[key] = ((batch[key] - mean) / std).astype(dtype)
-  return out

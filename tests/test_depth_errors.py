@@ -68,3 +68,12 @@ def test_mask_errors_say_where_the_wrong_pixels_lie_and_what_iou_they_cost():
   assert errors['band_share_of_drawn_or_true'] == pytest.approx(12 / 17)
   # With the outline's pixels right, only the false alarm is left: IoU 16 / 17.
   assert errors['mask_iou_outline_right'] == pytest.approx(16 / 17)
+
+
+def test_iou_by_threshold_cuts_the_probabilities_at_each_threshold():
+  true = np.zeros((1, 4, 4), bool)
+  true[:, :2] = True  # 8 pixels.
+  prob = np.where(true, 0.6, 0.0)
+  prob[:, 2, :] = 0.42  # Four false alarms that only cuts below 0.42 draw.
+  ious = depth_errors.iou_by_threshold(prob, true, thresholds=(0.4, 0.5, 0.6))
+  assert ious == pytest.approx({'0.40': 8 / 12, '0.50': 1.0, '0.60': 0.0})

@@ -1,4 +1,4 @@
-"""A run's folder (its `--workdir`): what it holds, and the one place that names its files.
+"""A run's folder (its `--workdir`): what training and evaluation write there, named here only.
 
   config.json        the resolved config the run was started with (model fields complete)
   data_stats.json    the dataset's name and the input normalization the model was trained with
@@ -11,6 +11,7 @@
   tb/                TensorBoard event files
   evals/<dataset>/   an evaluation on another dataset, or of an earlier checkpoint, in a
                      folder of these same files (`--mode eval`)
+  export/            `--mode export`'s default output (modes.py)
 
 Readers return None (or empty) for a file not written yet, and skip a `metrics.jsonl` line
 cut short by a killed run; JSON files are written whole or not at all.

@@ -100,7 +100,7 @@ def update_plateau(state: TrainState, test_loss, *, plateau) -> TrainState:
 def model_inputs(batch_uint8, stats, dtype_name: str):
   """uint8 batch -> (float targets in [0, 1], standardized inputs in the compute dtype)."""
   unit = pipeline.to_unit_range(batch_uint8)
-  return unit, pipeline.standardize(unit, stats, zoo.compute_dtype(dtype_name))
+  return unit, zoo.standardize_inputs(unit, stats, zoo.compute_dtype(dtype_name))
 
 
 def apply_model(model, params, batch_stats, inputs, *, train: bool):
@@ -120,7 +120,8 @@ def train_inputs(state: TrainState, batch, *, config, stats):
   augmented with the step's own RNG, then normalized."""
   step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   targets = augment.apply(config.data.augment, step_rng, pipeline.to_unit_range(batch))
-  return targets, pipeline.standardize(targets, stats, zoo.compute_dtype(config.model.dtype))
+  return targets, zoo.standardize_inputs(targets, stats,
+                                         zoo.compute_dtype(config.model.dtype))
 
 
 def train_loss(params, state: TrainState, targets, inputs, *, model, loss_fn):

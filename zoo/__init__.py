@@ -21,6 +21,7 @@ from zoo.export import probabilities
 from zoo.export import save_exported
 from zoo.export import save_jax_export
 from zoo.export import save_onnx
+from zoo.export import standardize_inputs
 from zoo.export import with_mirror
 from zoo.registry import EARLIER_VERSIONS
 from zoo.registry import build

@@ -32,12 +32,23 @@ FORMAT = 'dmnet-zoo-export'
 VERSION = 3
 
 
-def standardize(images_uint8: jax.Array, stats: dict[str, Any], dtype) -> jax.Array:
-  """uint8 images -> (x / 255 - mean) / std in `dtype`, as the model saw in training."""
-  unit = images_uint8.astype(jnp.float32) / 255.0
-  mean = jnp.asarray(stats['mean'], jnp.float32)
-  std = jnp.asarray(stats['std'], jnp.float32)
-  return ((unit - mean) / std).astype(dtype)
+def standardize_inputs(inputs: dict[str, jax.Array], stats: dict[str, Any],
+                       dtype) -> dict[str, jax.Array]:
+  """`bg` and `fg_bg` in [0, 1] -> (x - mean) / std per channel, in `dtype`.
+
+  `stats` holds each image's per-channel `mean` and `std` (the train split's); training,
+  evaluation and exported models all standardize with this one function.
+  """
+  standardized = {}
+  for key in ('bg', 'fg_bg'):
+    mean = jnp.asarray(stats[key]['mean'], jnp.float32)
+    std = jnp.asarray(stats[key]['std'], jnp.float32)
+    standardized[key] = ((inputs[key] - mean) / std).astype(dtype)
+  return standardized
+
+
+def _unit_range(images_uint8: jax.Array) -> jax.Array:
+  return images_uint8.astype(jnp.float32) / 255.0
 
 
 def probabilities(logits: dict[str, jax.Array]) -> dict[str, jax.Array]:
@@ -83,8 +94,8 @@ def forward(variables, bg, fg_bg, *, model, stats, dtype_name: str,
   dtype = registry.compute_dtype(dtype_name)
 
   def probabilities_of(bg, fg_bg):
-    return probabilities(model.apply(variables, standardize(bg, stats['bg'], dtype),
-                                     standardize(fg_bg, stats['fg_bg'], dtype), train=False))
+    inputs = standardize_inputs(dict(bg=_unit_range(bg), fg_bg=_unit_range(fg_bg)), stats, dtype)
+    return probabilities(model.apply(variables, inputs['bg'], inputs['fg_bg'], train=False))
   if hflip_average:
     return mirror_averaged(probabilities_of, bg, fg_bg)
   return probabilities_of(bg, fg_bg)
