@@ -70,10 +70,10 @@ def evaluate_variants(workdir: str, averages: dict) -> dict:
 
   config = ml_collections.ConfigDict(run_folder.require_config(workdir))
   data = datasets.load(config.data)
-  exp = loop.prepare(config, data, run_folder.read_data_stats(workdir))
+  experiment = loop.prepare(config, data, run_folder.read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   state = checkpoint_lib.restore_for_evaluation(manager, manager.latest_step(),
-                                                exp.init_state())
+                                                experiment.init_state())
   baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
   variants = {'last_step': state.replace(ema=None)}
   if state.ema is not None:
@@ -83,8 +83,8 @@ def evaluate_variants(workdir: str, averages: dict) -> dict:
         ema=dict(params=params, batch_stats=batch_stats))
   results = {}
   for name, variant in variants.items():
-    metrics = evaluate_lib.evaluate(exp.eval_step, variant, data.test, baselines, config,
-                                    exp.place)[0]
+    metrics = evaluate_lib.evaluate(experiment.eval_step, variant, data.test, baselines, config,
+                                    experiment.place)[0]
     results[name] = {key: float(metrics[key]) for key in METRICS}
   return results
 

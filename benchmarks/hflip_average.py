@@ -48,11 +48,11 @@ def measure(workdir: str, rounds: int) -> dict:
   for name, hflip_average in (('plain', False), ('hflip_average', True)):
     config = ml_collections.ConfigDict(saved)
     config.eval.hflip_average = hflip_average  # Absent in runs older than the option.
-    exp = loop.prepare(config, data, run_folder.read_data_stats(workdir))
-    state = checkpoint_lib.restore_for_evaluation(manager, step, exp.init_state())
-    evaluations[name] = lambda exp=exp, state=state, config=config: (
-        evaluate_lib.evaluate(exp.eval_step, state, data.test, baselines, config,
-                              exp.place)[0])
+    experiment = loop.prepare(config, data, run_folder.read_data_stats(workdir))
+    state = checkpoint_lib.restore_for_evaluation(manager, step, experiment.init_state())
+    evaluations[name] = lambda experiment=experiment, state=state, config=config: (
+        evaluate_lib.evaluate(experiment.eval_step, state, data.test, baselines, config,
+                              experiment.place)[0])
     results[name] = dict(metrics=evaluations[name](), seconds=[])  # This pass compiles.
   for _ in range(rounds):
     for name, evaluation in evaluations.items():

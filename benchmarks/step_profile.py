@@ -52,17 +52,17 @@ def model_config(name: str):
   return config, f'configs/base.py with model.name={name} (no configs/{short}.py)'
 
 
-def experiment(config, batch_size: int):
+def make_experiment(config, batch_size: int):
   """A `loop.Experiment` for `config` with the stand-in statistics."""
   config.train.batch_size = batch_size
   return loop.prepare(config, types.SimpleNamespace(stats=STATS))
 
 
-def steps_per_s(exp, state, batches, steps: int, fetch_every: int):
+def steps_per_s(experiment, state, batches, steps: int, fetch_every: int):
   """Runs `steps` train steps, fetching the metrics every `fetch_every`; (rate, state)."""
   start = time.perf_counter()
   for i in range(steps):
-    state, metrics = exp.train_step(state, exp.place(batches[i % len(batches)]))
+    state, metrics = experiment.train_step(state, experiment.place(batches[i % len(batches)]))
     if (i + 1) % fetch_every == 0:
       jax.device_get(metrics)
   jax.block_until_ready((state, metrics))
@@ -73,28 +73,29 @@ def profile_model(name: str, batch_size: int | None, repeats: int, rng):
   """The step timing split of zoo model `name`; (figures, experiment, state)."""
   config, source = model_config(name)
   batch_size = batch_size or config.train.batch_size
-  exp = experiment(config, batch_size)
-  state = exp.init_state()
+  experiment = make_experiment(config, batch_size)
+  state = experiment.init_state()
   batch = random_batch(rng, batch_size, config.data.image_size)
-  split = profile.step_timing_split(exp, state, batch, repeats=repeats)
+  split = profile.step_timing_split(experiment, state, batch, repeats=repeats)
   figures = dict(config=source, batch_size=batch_size, image_size=config.data.image_size,
                  **split, images_per_s=batch_size / split['total_ms'] * 1e3)
-  return figures, exp, state
+  return figures, experiment, state
 
 
-def logging_overhead(exp, state, steps: int, rounds: int, rng) -> dict:
+def logging_overhead(experiment, state, steps: int, rounds: int, rng) -> dict:
   """Steps/s of a loop fetching the metrics to the host every step vs every 100."""
-  batches = [random_batch(rng, exp.config.train.batch_size, exp.config.data.image_size)
+  config = experiment.config
+  batches = [random_batch(rng, config.train.batch_size, config.data.image_size)
              for _ in range(4)]
-  _, state = steps_per_s(exp, state, batches, 2, 1)  # Compiles, if not yet.
+  _, state = steps_per_s(experiment, state, batches, 2, 1)  # Compiles, if not yet.
   every_step, every_100 = [], []
   for _ in range(rounds):  # Alternating, so a change in load hits both.
-    rate, state = steps_per_s(exp, state, batches, steps, 1)
+    rate, state = steps_per_s(experiment, state, batches, steps, 1)
     every_step.append(rate)
-    rate, state = steps_per_s(exp, state, batches, steps, 100)
+    rate, state = steps_per_s(experiment, state, batches, steps, 100)
     every_100.append(rate)
   each, hundred = statistics.median(every_step), statistics.median(every_100)
-  return dict(model=exp.config.model.name, batch_size=exp.config.train.batch_size,
+  return dict(model=experiment.config.model.name, batch_size=experiment.config.train.batch_size,
               steps=steps, rounds=rounds, fetch_every_step_steps_per_s=each,
               fetch_every_100_steps_per_s=hundred, slowdown=1 - each / hundred)
 
@@ -118,8 +119,8 @@ def main(argv=None):
 
   results, experiments = {}, {}
   for name in names:
-    figures, exp, state = profile_model(name, batch_size, repeats, rng)
-    results[name], experiments[name] = figures, (exp, state)
+    figures, experiment, state = profile_model(name, batch_size, repeats, rng)
+    results[name], experiments[name] = figures, (experiment, state)
     print(f'{name:<14} {figures["image_size"]}px batch {figures["batch_size"]}: ' +
           ' '.join(f'{k[:-3]} {figures[k]:7.2f} ms' for k in profile.SPLIT_KEYS) +
           f'  [{figures["config"]}]', flush=True)

@@ -39,16 +39,16 @@ def _check_split(split):
 def test_step_timing_split_is_positive_and_adds_up_to_the_step(tiny_data_dir):
   config = small_config(tiny_data_dir)
   stats = {key: dict(mean=[0.5] * 3, std=[0.25] * 3) for key in ('bg', 'fg_bg')}
-  exp = loop.prepare(config, types.SimpleNamespace(stats=stats))
-  state = exp.init_state()
+  experiment = loop.prepare(config, types.SimpleNamespace(stats=stats))
+  state = experiment.init_state()
   rng = np.random.default_rng(0)
   size, batch_size = config.data.image_size, config.train.batch_size
   batch = {key: rng.integers(0, 256, (batch_size, size, size, channels), np.uint8)
            for key, channels in (('bg', 3), ('fg_bg', 3), ('mask', 1), ('depth', 1))}
-  split = profile.step_timing_split(exp, state, batch, repeats=3)
+  split = profile.step_timing_split(experiment, state, batch, repeats=3)
   _check_split(split)
   assert int(jax.device_get(state.step)) == 0  # Not donated, not advanced.
-  state, _ = exp.train_step(state, exp.place(batch))
+  state, _ = experiment.train_step(state, experiment.place(batch))
   assert int(jax.device_get(state.step)) == 1
 
 

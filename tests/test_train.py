@@ -81,19 +81,19 @@ def plateau_config(data_dir):
 
 def test_reduce_on_plateau_scales_the_parameter_update_itself(tiny_data_dir):
   config = plateau_config(tiny_data_dir)
-  exp = loop.prepare(config, datasets.load(config.data))
+  experiment = loop.prepare(config, datasets.load(config.data))
   rng = np.random.default_rng(0)
-  batch = exp.place({
+  batch = experiment.place({
       'bg': rng.integers(0, 256, (4, 32, 32, 3), np.uint8),
       'fg_bg': rng.integers(0, 256, (4, 32, 32, 3), np.uint8),
       'mask': (rng.random((4, 32, 32, 1)) > 0.5).astype(np.uint8) * 255,
       'depth': rng.integers(0, 256, (4, 32, 32, 1), np.uint8)})
-  state = exp.init_state()
+  state = experiment.init_state()
   before = jax.device_get(state.params)
   halved = state.replace(plateau=state.plateau._replace(scale=jax.numpy.float32(0.5)))
   halved = jax.tree.map(jax.numpy.copy, halved)  # The step donates its state.
-  full, _ = exp.train_step(state, batch)
-  half, metrics = exp.train_step(halved, batch)
+  full, _ = experiment.train_step(state, batch)
+  half, metrics = experiment.train_step(halved, batch)
   assert float(metrics['lr']) == pytest.approx(0.005)
   full_change = jax.tree.map(np.subtract, jax.device_get(full.params), before)
   half_change = jax.tree.map(np.subtract, jax.device_get(half.params), before)
@@ -171,8 +171,8 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(
   tuned = checkpoint_lib.restore_raw(tuned_manager, 1)['params']['model']
   jax.tree.map(np.testing.assert_array_equal, tuned, trained)
   # The optimizer and step start fresh: only the model's weights came over.
-  exp = loop.prepare(config, datasets.load(config.data))
-  state = loop.init_from(exp.init_state(), source)
+  experiment = loop.prepare(config, datasets.load(config.data))
+  state = loop.init_from(experiment.init_state(), source)
   assert int(state.step) == 0
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(state.params['model']), trained)
 
@@ -404,13 +404,13 @@ def test_a_run_evaluates_predicts_and_exports_with_its_moving_average(finished_r
       np.array_equal, exported.variables['params'], saved['params']['model'])))
   # The run's metrics are the average's; the last step's weights score otherwise.
   data = datasets.load(config.data)
-  exp = loop.prepare(config, data, run_folder.read_data_stats(workdir))
-  state = checkpoint_lib.restore_for_evaluation(manager, 6, exp.init_state())
+  experiment = loop.prepare(config, data, run_folder.read_data_stats(workdir))
+  state = checkpoint_lib.restore_for_evaluation(manager, 6, experiment.init_state())
   baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
-  with_average = evaluate_lib.evaluate(exp.eval_step, state, data.test, baselines, config,
-                                       exp.place)[0]
-  last_step = evaluate_lib.evaluate(exp.eval_step, state.replace(ema=None), data.test,
-                                    baselines, config, exp.place)[0]
+  with_average = evaluate_lib.evaluate(experiment.eval_step, state, data.test, baselines, config,
+                                       experiment.place)[0]
+  last_step = evaluate_lib.evaluate(experiment.eval_step, state.replace(ema=None), data.test,
+                                    baselines, config, experiment.place)[0]
   assert with_average['loss'] == pytest.approx(metrics['loss'], rel=1e-6)
   assert last_step['loss'] != pytest.approx(metrics['loss'], rel=1e-4)
 

@@ -402,16 +402,16 @@ def evaluate_checkpoint(config, workdir: str, which: str = 'latest',
   """
   config = with_the_runs_loss(with_the_runs_evaluation(config, workdir), workdir)
   data = datasets.load(config.data)
-  exp = prepare(config, data, run_folder.read_data_stats(workdir))
+  experiment = prepare(config, data, run_folder.read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
-  state = checkpoint_lib.restore_for_evaluation(manager, step, exp.init_state())
+  state = checkpoint_lib.restore_for_evaluation(manager, step, experiment.init_state())
   folder = evaluation_folder(workdir, data.name, out, latest=step == manager.latest_step())
   os.makedirs(folder, exist_ok=True)
   baselines = evaluate_lib.fit_baselines(data.train, config, folder, data.name)
   writer = writers.RunWriter(folder)
   try:
-    metrics = _evaluate_and_log(exp, state, data, baselines, writer, folder)
+    metrics = _evaluate_and_log(experiment, state, data, baselines, writer, folder)
   finally:
     writer.close()
   print(f'checkpoint {step} of {workdir} on {data.name} (results in {folder}):')
@@ -436,8 +436,8 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
         f'{len(data.test)} test ({"reused" if data.reused else "built"}, '
         f'{data.builder.data_path})', flush=True)
 
-  exp = prepare(config, data)
-  state = exp.init_state()
+  experiment = prepare(config, data)
+  state = experiment.init_state()
   iterator = pipeline.ResizingIterator(
       lambda image_size: iter(pipeline.train_dataset(
           data.train, image_size=image_size,
@@ -454,7 +454,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
     state = init_from(state, config.train.init_from)
   # Only now: a config whose checkpoint did not fit leaves the run's files as they were.
   write_config(config, workdir)
-  run_folder.write_data_stats(workdir, data.name, exp.stats)
+  run_folder.write_data_stats(workdir, data.name, experiment.stats)
 
   baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
   writer = writers.RunWriter(workdir)
@@ -483,7 +483,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
       if logging_step:  # Time this one step alone: nothing queued before it.
         jax.block_until_ready(state)
         step_start = time.perf_counter()
-      state, metrics = exp.train_step(state, exp.place(batch))
+      state, metrics = experiment.train_step(state, experiment.place(batch))
       if logging_step:
         jax.block_until_ready((state, metrics))
         step_time_ms = (time.perf_counter() - step_start) * 1e3
@@ -501,13 +501,13 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
                       elapsed_s=elapsed_before + now - start_time)
         writer.scalars(step, dict(**metrics, **timing, **writers.memory_stats()), 'train/')
         progress.update(step, dict(loss=metrics['loss'], lr=metrics['lr']))
-        if profiler.after_log(exp, state, batch, step, writer):
+        if profiler.after_log(experiment, state, batch, step, writer):
           now = time.time()  # The profile's own time is not training time.
         wait_time, last_log_time, last_log_step = 0.0, now, step
       if step % config.eval.every == 0 or step == config.train.steps:
         _check_finite(state)
-        last_eval = _evaluate_and_log(exp, state, data, baselines, writer, workdir)
-        state = _update_plateau(exp, state, last_eval['loss'])
+        last_eval = _evaluate_and_log(experiment, state, data, baselines, writer, workdir)
+        state = _update_plateau(experiment, state, last_eval['loss'])
       if step % config.train.checkpoint_every == 0 or step == config.train.steps:
         _check_finite(state)
         checkpoint_lib.save(manager, state, iterator,
@@ -531,7 +531,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
     stop.restore()
 
   if last_eval is None:  # The run was already complete: evaluate what it left.
-    last_eval = _evaluate_and_log(exp, state, data, baselines, writer, workdir)
+    last_eval = _evaluate_and_log(experiment, state, data, baselines, writer, workdir)
   writer.hparams(_flat_hparams(config), {k: v for k, v in last_eval.items()
                                          if isinstance(v, float)})
   writer.close()
@@ -553,9 +553,9 @@ def _check_finite(state):
         'set optimizer.grad_clip_norm.')
 
 
-def _update_plateau(exp, state, test_loss: float):
+def _update_plateau(experiment, state, test_loss: float):
   scale_before = float(jax.device_get(state.plateau.scale))
-  state = exp.update_plateau(state, test_loss)
+  state = experiment.update_plateau(state, test_loss)
   scale = float(jax.device_get(state.plateau.scale))
   if scale != scale_before:
     print(f'\ntest loss {test_loss:.4g} plateaued: the learning rate is now {scale:.3g} x '
@@ -563,10 +563,10 @@ def _update_plateau(exp, state, test_loss: float):
   return state
 
 
-def _evaluate_and_log(exp, state, data, baselines, writer, workdir) -> dict[str, Any]:
-  config, step = exp.config, int(jax.device_get(state.step))
+def _evaluate_and_log(experiment, state, data, baselines, writer, workdir) -> dict[str, Any]:
+  config, step = experiment.config, int(jax.device_get(state.step))
   metrics, (batch, prediction) = evaluate_lib.evaluate(
-      exp.eval_step, state, data.test, baselines, config, exp.place)
+      experiment.eval_step, state, data.test, baselines, config, experiment.place)
   metrics = dict(metrics, step=step)
   writer.scalars(step, {k: v for k, v in metrics.items() if k != 'step'}, 'eval/')
   grid = visualize.prediction_grid(batch, prediction, config.eval.num_grid_samples)

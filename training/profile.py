@@ -13,32 +13,33 @@ from training import steps as steps_lib
 SPLIT_KEYS = ('forward_ms', 'loss_ms', 'backward_ms', 'optimizer_ms', 'total_ms')
 
 
-def _forward(state, batch, *, exp):
-  _, inputs = steps_lib.train_inputs(state, batch, config=exp.config, stats=exp.stats)
-  return steps_lib.apply_model(exp.model, state.params, state.batch_stats, inputs,
+def _forward(state, batch, *, experiment):
+  _, inputs = steps_lib.train_inputs(state, batch, config=experiment.config, stats=experiment.stats)
+  return steps_lib.apply_model(experiment.model, state.params, state.batch_stats, inputs,
                                train=True)
 
 
-def _loss(params, state, batch, *, exp):
-  targets, inputs = steps_lib.train_inputs(state, batch, config=exp.config, stats=exp.stats)
-  return steps_lib.train_loss(params, state, targets, inputs, model=exp.model,
-                              loss_fn=exp.loss_fn)
+def _loss(params, state, batch, *, experiment):
+  targets, inputs = steps_lib.train_inputs(state, batch, config=experiment.config,
+                                           stats=experiment.stats)
+  return steps_lib.train_loss(params, state, targets, inputs, model=experiment.model,
+                              loss_fn=experiment.loss_fn)
 
 
-def _staged_steps(exp):
+def _staged_steps(experiment):
   """(fn, donates) for four prefixes of the train step, each doing more than the last.
 
-  The last is `exp.train_step` itself, which donates its state (so it needs a copy)
+  The last is `experiment.train_step` itself, which donates its state (so it needs a copy)
   and is already compiled in a running trainer. All four compile with the train step's
   XLA options, so that their differences are the step's parts.
   """
-  loss_fn = functools.partial(_loss, exp=exp)
+  loss_fn = functools.partial(_loss, experiment=experiment)
   jit = functools.partial(jax.jit, compiler_options=steps_lib.train_compiler_options())
-  return ((jit(functools.partial(_forward, exp=exp)), False),
+  return ((jit(functools.partial(_forward, experiment=experiment)), False),
           (jit(lambda state, batch: loss_fn(state.params, state, batch)), False),
           (jit(lambda state, batch: jax.value_and_grad(loss_fn, has_aux=True)(
               state.params, state, batch)), False),
-          (exp.train_step, True))
+          (experiment.train_step, True))
 
 
 def _time_ms(fn, state, batch, donates: bool) -> float:
@@ -49,17 +50,17 @@ def _time_ms(fn, state, batch, donates: bool) -> float:
   return (time.perf_counter() - start) * 1e3
 
 
-def step_timing_split(exp, state, batch_uint8, repeats: int = 5) -> dict[str, float]:
-  """Times one train step of `exp` on a uint8 batch, split into its parts (ms).
+def step_timing_split(experiment, state, batch_uint8, repeats: int = 5) -> dict[str, float]:
+  """Times one train step of `experiment` on a uint8 batch, split into its parts (ms).
 
   Four separately jitted functions do ever more of the step: the forward pass
   (augmentation and normalization included), forward + loss, `value_and_grad`, and
-  the whole train step (`exp.train_step` itself, on a copy of the state). Each part
+  the whole train step (`experiment.train_step` itself, on a copy of the state). Each part
   is the difference between neighbours' median times over `repeats` runs (compile
   time excluded; a part below the timing noise reads 0).
 
   Args:
-    exp: A `loop.Experiment` (model, optimizer, schedule, config, stats, mesh).
+    experiment: A `loop.Experiment` (model, optimizer, schedule, config, stats, mesh).
     state: A train state; it is neither changed nor donated.
     batch_uint8: A host batch of uint8 arrays, as the input pipeline yields.
     repeats: Timed runs of each function.
@@ -68,8 +69,8 @@ def step_timing_split(exp, state, batch_uint8, repeats: int = 5) -> dict[str, fl
     dict(forward_ms, loss_ms, backward_ms, optimizer_ms, total_ms), total_ms being
     the whole step's median time.
   """
-  batch = exp.place(batch_uint8)
-  stages = _staged_steps(exp)
+  batch = experiment.place(batch_uint8)
+  stages = _staged_steps(experiment)
   for fn, donates in stages:  # Compiles (if not yet), and warms caches.
     _time_ms(fn, state, batch, donates)
   times = [[] for _ in stages]
@@ -96,12 +97,12 @@ class StepProfiler:
     self._pending = bool(config.train.get('profile', False))
     self._trace_end = None
 
-  def after_log(self, exp, state, batch_uint8, step: int, writer) -> bool:
+  def after_log(self, experiment, state, batch_uint8, step: int, writer) -> bool:
     """Called at every logging step; profiles at the first one only (returns True)."""
     if not self._pending:
       return False
     self._pending = False
-    split = step_timing_split(exp, state, batch_uint8)
+    split = step_timing_split(experiment, state, batch_uint8)
     writer.scalars(step, split, 'profile/')
     print('profile: ' + ' '.join(f'{k}={v:.2f}' for k, v in split.items()), flush=True)
     if self.steps > 0:

@@ -119,12 +119,13 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
   predictions = {}
   for name, variant in variants.items():
     # Each model keeps the normalization it was trained with, whatever set it sees here.
-    exp = loop.prepare(variant, data, run_folder.read_data_stats(os.path.join(workdir, name)))
+    stats = run_folder.read_data_stats(os.path.join(workdir, name))
+    experiment = loop.prepare(variant, data, stats)
     manager = checkpoint_lib.make_manager(os.path.join(workdir, name), read_only=True)
     state = checkpoint_lib.restore_for_evaluation(manager, manager.latest_step(),
-                                                  exp.init_state())
+                                                  experiment.init_state())
     predictions[name] = jax.device_get(steps_lib.predict(
-        *state.prediction_weights(), batch, model=exp.model, stats=exp.stats,
+        *state.prediction_weights(), batch, model=experiment.model, stats=experiment.stats,
         dtype_name=variant.model.dtype, hflip_average=variant.eval.hflip_average))
   tiles = []
   for i in range(len(batch['bg'])):

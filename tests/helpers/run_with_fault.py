@@ -62,14 +62,14 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
   original_prepare, original_save = loop.prepare, checkpoint_lib.save
 
   def prepare(config, data):
-    exp = original_prepare(config, data)
-    train_step = exp.train_step
+    experiment = original_prepare(config, data)
+    train_step = experiment.train_step
 
     nan_config = copy.deepcopy(config)
     nan_config.loss.mask_weight = float('inf')  # Makes the loss Inf, its gradients NaN.
     nan_step = jax.jit(functools.partial(
-        steps_lib.train_step, model=exp.model, optimizer=exp.optimizer,
-        schedule=exp.schedule, config=nan_config, stats=exp.stats,
+        steps_lib.train_step, model=experiment.model, optimizer=experiment.optimizer,
+        schedule=experiment.schedule, config=nan_config, stats=experiment.stats,
         loss_fn=losses.build(nan_config.loss)))
 
     def faulty_step(state, batch):
@@ -91,8 +91,8 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
       if fault == 'sigint_at_step' and step == at:
         os.kill(os.getpid(), signal.SIGINT)
       return new_state, metrics
-    exp.train_step = faulty_step
-    return exp
+    experiment.train_step = faulty_step
+    return experiment
 
   original_manager_save = ocp.CheckpointManager.save
 
