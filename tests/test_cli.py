@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -75,3 +77,5 @@ def test_mode_preview_writes_a_contact_sheet_of_synthetic_samples(tmp_path):
   assert result.stdout.strip().splitlines()[-1] == str(out)
   with Image.open(out) as sheet:
     assert sheet.format == 'PNG' and sheet.width > 32 and sheet.height > 32
+    pixels = np.asarray(sheet.convert('RGB'), np.float32)
+  assert pixels.std() > 10  # Rooms, people, masks and depth maps, not a blank sheet.

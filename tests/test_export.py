@@ -45,13 +45,13 @@ def inputs(config, count=3):
 
 def checkpoint_prediction(config, workdir, batch):
   """What evaluation computes: the whole train state restored, `steps.predict`."""
-  exp = loop.prepare(config, datasets.load(config.data), run_folder.read_data_stats(workdir))
+  experiment = loop.prepare(config, datasets.load(config.data), run_folder.read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
-  state = checkpoint_lib.restore(manager, manager.latest_step(), exp.abstract_state())
+  state = checkpoint_lib.restore(manager, manager.latest_step(), experiment.abstract_state())
   zeros = np.zeros(batch['bg'].shape[:3] + (1,), np.uint8)
   return steps_lib.predict(*state.prediction_weights(),
-                           dict(batch, mask=zeros, depth=zeros), model=exp.model,
-                           stats=exp.stats, dtype_name=config.model.dtype,
+                           dict(batch, mask=zeros, depth=zeros), model=experiment.model,
+                           stats=experiment.stats, dtype_name=config.model.dtype,
                            hflip_average=config.eval.hflip_average)
 
 
@@ -296,6 +296,11 @@ EVERY_MODEL = {
                          stem_width=8),
     'unet': dict(name='unet', widths=(8, 16), convs=1),
 }
+
+
+def test_every_registered_model_is_in_the_end_to_end_test():
+  import zoo  # pylint: disable=g-import-not-at-top
+  assert {variant['name'] for variant in EVERY_MODEL.values()} == set(zoo.names())
 
 
 @pytest.mark.parametrize('variant', sorted(EVERY_MODEL))

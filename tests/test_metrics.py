@@ -98,6 +98,24 @@ def test_ssim_accuracy_uses_the_thresholds():
   assert _result(per_sample)['depth_ssim_acc'] == 0.5
 
 
+def test_a_value_at_the_threshold_passes_and_each_head_has_its_own_threshold():
+  true = _random(2, (2, SIZE, SIZE, 1))
+  noisy = 0.6 * true + 0.4 * _random(3, (2, SIZE, SIZE, 1))  # SSIM about 0.6-0.8.
+  values = metrics.per_sample_metrics(noisy, noisy, true, true)
+  mask_ssim, depth_ssim = (np.asarray(values[key]) for key in ('mask_ssim', 'depth_ssim'))
+  # Exactly at the threshold counts as accurate; the next float above does not.
+  at = metrics.per_sample_metrics(noisy, noisy, true, true,
+                                  mask_ssim_threshold=float(mask_ssim[0]),
+                                  depth_ssim_threshold=float(np.nextafter(depth_ssim[0], 2)))
+  assert (at['mask_ssim_ok'][0], at['depth_ssim_ok'][0]) == (1.0, 0.0)
+  # A depth map between the two default thresholds passes as depth, not as a mask.
+  assert 0.5 <= depth_ssim[0] < 0.9, depth_ssim
+  defaults = metrics.per_sample_metrics(noisy, noisy, true, true, mask_ssim_threshold=0.9,
+                                        depth_ssim_threshold=0.5)
+  assert 0.5 <= mask_ssim[0] < 0.9, mask_ssim
+  assert (defaults['mask_ssim_ok'][0], defaults['depth_ssim_ok'][0]) == (0.0, 1.0)
+
+
 def test_rmse_is_over_all_pixels_not_the_mean_of_per_sample_rmses():
   """Errors 0.1 and 0.3 on two samples: sqrt((0.01 + 0.09) / 2), not (0.1 + 0.3) / 2."""
   true = np.zeros((2, SIZE, SIZE, 1), np.float32)

@@ -1,4 +1,5 @@
 """`--mode predict` on files and folders, and `--mode eval` of a run on another dataset."""
+import itertools
 import json
 import os
 import pathlib
@@ -86,8 +87,7 @@ def assert_each_output_is_its_own_pairs(model, out, pairs):
   for name, depth in expected.items():
     _, written = read(os.path.join(out, f'{name}_depth.png'))
     np.testing.assert_allclose(written / 255.0, depth, atol=1.5 / 255, err_msg=name)
-  names = sorted(expected)
-  for a, b in zip(names, names[1:]):
+  for a, b in itertools.combinations(sorted(expected), 2):
     assert np.abs(expected[a] - expected[b]).max() > 4 / 255, (a, b)
 
 
@@ -162,6 +162,9 @@ def test_folders_pair_by_equal_names_in_fixed_size_batches(model, tmp_path):
   assert model._forward._cache_size() - before <= 1  # pylint: disable=protected-access
   for name in names:
     assert_outputs(out, name, 32, 32)
+  # The padded last batch wrote its own pair's prediction, not a padding row's.
+  assert_each_output_is_its_own_pairs(model, out, {
+      name: (str(bg_dir / f'{name}.png'), str(fg_dir / f'{name}.png')) for name in names})
 
 
 def test_one_bg_serves_a_folder_of_fg_bg(workdir, model, tmp_path):
