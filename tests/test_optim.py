@@ -177,6 +177,28 @@ def test_muon_weight_decay_is_decoupled_on_kernels_and_on_the_rest():
     np.testing.assert_allclose(updates[name], -0.01, rtol=1e-4, atol=1e-6)
 
 
+def test_muon_momentum_carries_the_first_gradient_into_the_second_update():
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  params = dict(kernel=jnp.ones((8, 4)))
+  first = dict(kernel=jnp.asarray(np.random.default_rng(0).normal(size=(8, 4)), jnp.float32))
+  second = dict(kernel=jnp.asarray(np.random.default_rng(1).normal(size=(8, 4)), jnp.float32))
+
+  def second_update(momentum, gradients):
+    config = config_with('constant', lr=0.1, warmup_steps=0)
+    config.optimizer.update(name='muon', grad_clip_norm=0.0, muon_momentum=momentum)
+    optimizer = optim.make_optimizer(config)
+    state = optimizer.init(params)
+    for gradient in gradients:
+      updates, state = optimizer.update(gradient, state, params)
+    return np.asarray(updates['kernel'])
+
+  # Without momentum the second update is the second gradient's alone, as from a fresh
+  # start; with 0.95 the first gradient still steers it.
+  alone = second_update(0.0, [second])
+  np.testing.assert_allclose(second_update(0.0, [first, second]), alone, rtol=1e-5, atol=1e-6)
+  assert np.abs(second_update(0.95, [first, second]) - alone).max() > 1e-3
+
+
 def test_muon_at_momentum_0_95_and_lr_6e_3_is_the_default_and_sgd_keeps_0_9():
   config = base.get_config()
   assert (config.optimizer.name, config.optimizer.muon_momentum) == ('muon', 0.95)
