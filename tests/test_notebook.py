@@ -51,7 +51,13 @@ def test_the_notebook_trains_and_predicts(tiny_data_dir, tmp_path, monkeypatch):
                                  predicted_depth(model, pair.bg, pair.fg_bg), atol=1.5 / 255)
     with Image.open(predictions / f'{pair.name}_mask.png') as mask:
       assert mask.size == (80, 80) and set(np.unique(np.asarray(mask))) <= {0, 255}
-    assert (predictions / f'{pair.name}_overlay.png').exists()
+    with Image.open(predictions / f'{pair.name}_overlay.png') as overlay, \
+        Image.open(pair.fg_bg) as fg_bg:
+      # The photo with the mask tinted, changed where the person is, beside the depth.
+      assert overlay.size == (160, 80)
+      tinted = np.asarray(overlay.convert('RGB'), np.float32)[:, :80]
+      plain = np.asarray(fg_bg.convert('RGB'), np.float32)
+      assert np.abs(tinted - plain).max() > 20
   shown = [output for cell in notebook.cells if cell.cell_type == 'code'
            for output in cell.outputs if 'image/png' in output.get('data', {})]
   assert len(shown) == 2

@@ -97,7 +97,10 @@ def test_a_comparison_has_one_row_per_run_and_overlaid_curves(runs):
   assert 'depth mse;' in rows[1] and '0.7500' in rows[1]
   header = next(line for line in text.splitlines() if line.startswith('| run |'))
   assert 'mask_iou' in header and 'depth_rmse' in header and 'steps/s' in header
-  assert all(os.path.getsize(image) > 0 for image in images)
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  for image in images:  # Plots and prediction grids, none of them blank.
+    with Image.open(image) as picture:
+      assert np.asarray(picture.convert('L'), np.float32).std() > 1, image
   assert {'predictions_a.png', 'predictions_b.png'} <= {os.path.basename(p) for p in images}
 
   loaded = [report.load_run(w, n) for w, n in zip(workdirs, ('a', 'b'))]

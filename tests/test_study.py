@@ -1,7 +1,9 @@
 """A study trains one run per variant of a config and writes one comparison page."""
+import json
 import os
 
 import ml_collections
+import numpy as np
 import pytest
 
 from configs import loss_study
@@ -85,9 +87,15 @@ def test_a_study_writes_a_table_a_grid_and_curves(tiny_data_dir, tmp_path):
   wall_minutes = float(next(line for line in page.splitlines()
                             if line.startswith('| bce |')).split(' | ')[4])
   assert wall_minutes > 0
+  from PIL import Image  # pylint: disable=g-import-not-at-top
   for name in ('loss_study_predictions.png', 'loss_study_curves.png'):
-    assert os.path.getsize(tmp_path / name) > 1000
-  assert os.path.exists(tmp_path / 'bce' / 'eval_metrics.json')
+    with Image.open(tmp_path / name) as picture:
+      assert np.asarray(picture.convert('L'), np.float32).std() > 1, name  # Not blank.
+  # The predictions grid: fg_bg, true mask and a mask per run; two rows per sample.
+  with Image.open(tmp_path / 'loss_study_predictions.png') as grid:
+    assert grid.width > grid.height / 2
+  with open(tmp_path / 'bce' / 'eval_metrics.json') as f:
+    assert json.load(f)['mask_iou'] == pytest.approx(results['bce']['mask_iou'])
 
 
 def test_the_model_study_compares_every_documented_model_on_one_budget():
