@@ -53,8 +53,8 @@ def test_outputs_are_float32_logit_maps_of_the_input_size(
     name, height, width, train):
   model = zoo.build(dict(name=name))
   bg, fg_bg = _images(height, width)
-  # Shapes and dtypes are fixed when tracing: no need to compute (the training
-  # test below runs every model for real).
+  # Shapes and dtypes are fixed when tracing: no need to compute (tests/test_export.py
+  # trains, checkpoints and exports every model for real).
   outputs, _ = jax.eval_shape(
       functools.partial(model.apply, train=train, mutable=['batch_stats']),
       _abstract_variables(model), bg, fg_bg)
