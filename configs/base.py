@@ -1,6 +1,8 @@
 """The base config: every field a run reads, with its default. Other configs change a few."""
 import ml_collections
 
+import zoo
+
 
 # The same 10 people in every room, none of them close to the camera: the sets below,
 # measured before configs/people_study.py.
@@ -60,6 +62,18 @@ WITH_GEOMETRY = [
          independent=True),
     dict(name='cutout', size=0.25, p=0.3),
 ]
+
+
+def model(name: str, **changes) -> ml_collections.ConfigDict:
+  """A model section with every field of zoo model `name`: its module's defaults, then `changes`.
+
+  The module (zoo/) is the one source of an architecture's defaults; a config names the
+  model and only what it changes, and still every field can be set on the command line
+  (`--config.model.blocks=2`).
+  """
+  fields = zoo.complete(dict(name=name, **changes))
+  return ml_collections.ConfigDict({key: tuple(value) if isinstance(value, list) else value
+                                    for key, value in fields.items()})
 
 
 def study(name, variants, num_grid_samples=4):

@@ -5,12 +5,9 @@ from configs import base
 def get_config():
   """dmnet_cnn_v1, 64 px, the default synthetic set, 1,500 steps of 32."""
   config = base.get_config()
-  config.model.name = 'dmnet_cnn_v1'
-  config.model.widths = (32, 64, 128)  # Features per level, finest first.
-  config.model.blocks = 1  # Conv blocks per level after the first.
-  config.model.dilations = (1, 2, 4, 8, 1)  # Dilated blocks at the coarsest level.
-  # The widths make run had before configs/outline_study.py, with batches of 32 (48,000 samples seen), which keep a GPU busier
-  # than the default 8.
+  config.model = base.model('dmnet_cnn_v1')  # Widths (32, 64, 128) (zoo/dmnet_cnn.py).
+  # The widths make run had before configs/outline_study.py, with batches of 32 (48,000
+  # samples seen), which keep a GPU busier than the default 8.
   config.train.steps = 1500
   config.train.batch_size = 32
   config.train.log_every = 20

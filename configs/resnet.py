@@ -24,11 +24,9 @@ def get_config():
   config.data.synthetic.foregrounds_per_background = 1
   config.data.synthetic.flips = 2
   config.data.synthetic.placements = 2
-  config.model.name = 'dmnet_resnet'
-  config.model.stage_widths = (32, 64, 128, 256)  # Features of each encoder stage.
-  config.model.stage_blocks = (1, 2, 2, 1)  # Multi-dilation blocks per stage.
-  config.model.dilations = (1, 2, 4)  # Receptive fields mixed inside every block.
-  config.model.stem_width = 16  # Features of each input's stem.
+  # Its module's defaults (zoo/dmnet_resnet.py): stages of (32, 64, 128, 256) features with
+  # (1, 2, 2, 1) multi-dilation blocks mixing dilations (1, 2, 4), stems of 16 features.
+  config.model = base.model('dmnet_resnet')
   config.optimizer.lr = 2e-3
   config.schedule.min_lr = 1e-3
   config.train.steps = 20000

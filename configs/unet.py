@@ -5,9 +5,9 @@ from configs import base
 def get_config():
   """unet at 64 px on the default synthetic set, 1,500 steps of 32."""
   config = base.get_config()
-  config.model.name = 'unet'
-  config.model.widths = (32, 64, 128, 256)  # Features per level, finest first.
-  config.model.convs = 2  # Conv blocks per level, in the encoder and the decoder.
+  # Its module's defaults (zoo/unet.py): levels of (32, 64, 128, 256) features, two conv
+  # blocks a level in the encoder and the decoder.
+  config.model = base.model('unet')
   # Larger than make run's model: batches of 32 (48,000 samples seen), which keep a GPU
   # busier than the default 8.
   config.train.steps = 1500
