@@ -187,9 +187,10 @@ def test_variants_grow_in_capacity():
   assert count('dmnet_cnn') < count('dmnet_cnn_v1')
 
 
-def test_bfloat16_predicts_what_float32_predicts_with_the_same_weights():
-  model, variables = _model_and_variables('dmnet_cnn')
-  bf16 = zoo.build(dict(name='dmnet_cnn', dtype='bfloat16'))
+@pytest.mark.parametrize('name', zoo.names())
+def test_bfloat16_predicts_what_float32_predicts_with_the_same_weights(name):
+  model, variables = _model_and_variables(name)
+  bf16 = zoo.build(dict(name=name, dtype='bfloat16'))
   bg, fg_bg = _images()
   probabilities = lambda m: jax.tree.map(jax.nn.sigmoid, jax.jit(
       functools.partial(m.apply, train=False))(variables, bg, fg_bg))
