@@ -71,9 +71,7 @@ def model(name: str, **changes) -> ml_collections.ConfigDict:
   model and only what it changes, and still every field can be set on the command line
   (`--config.model.blocks=2`).
   """
-  fields = zoo.complete(dict(name=name, **changes))
-  return ml_collections.ConfigDict({key: tuple(value) if isinstance(value, list) else value
-                                    for key, value in fields.items()})
+  return ml_collections.ConfigDict(zoo.config_fields(dict(name=name, **changes)))
 
 
 def study(name, variants, num_grid_samples=4):

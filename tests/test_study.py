@@ -124,6 +124,22 @@ def test_the_configs_measured_before_the_capacity_study_pin_the_small_model(name
       base.SMALL_CNN['model']['name'], base.SMALL_CNN['model']['widths'])
 
 
+def test_a_variant_naming_another_model_gets_that_models_defaults():
+  from configs import cnn  # pylint: disable=g-import-not-at-top
+  config = cnn.get_config()
+  config.study = ml_collections.ConfigDict(dict(name='x', num_grid_samples=2, variants=dict(
+      same=dict(model=dict(widths=(8, 16, 32))),
+      other=dict(model=dict(name='unet', widths=(16, 32, 64))))))
+  variants = study.variant_configs(config)
+  # The same model: the shared section, one field changed.
+  assert variants['same'].model.to_dict() == dict(cnn.get_config().model.to_dict(),
+                                                  widths=(8, 16, 32))
+  # Another model: none of dmnet_cnn's fields (blocks, dilations, ...), unet's own.
+  assert variants['other'].model.to_dict() == dict(
+      name='unet', widths=(16, 32, 64), convs=2, difference=True, input_skip=False,
+      dtype='float32')
+
+
 def test_a_variant_changing_an_unknown_section_is_refused():
   config = loss_study.get_config()
   config.study.variants = ml_collections.ConfigDict(dict(x=dict(losses=dict(mask='mse'))))

@@ -12,6 +12,7 @@ import os
 
 import jax
 import matplotlib
+import ml_collections
 import numpy as np
 
 matplotlib.use('Agg')
@@ -39,7 +40,11 @@ BASELINE_KEYS = {'mask_iou': 'baseline_mask_iou', 'mask_dice': 'baseline_mask_di
 
 
 def variant_configs(config) -> dict[str, object]:
-  """One full config per study variant: the shared config updated with its changes."""
+  """One full config per study variant: the shared config updated with its changes.
+
+  A variant whose model section names another model than the shared config's gets that
+  model's own defaults (zoo/), changed by the variant's fields, and the shared dtype.
+  """
   variants = {}
   for name, changes in config.study.variants.items():
     variant = copy.deepcopy(config)
@@ -50,8 +55,15 @@ def variant_configs(config) -> dict[str, object]:
       if unknown:
         raise ValueError(f'unknown config section(s) {", ".join(unknown)}; a variant '
                          f'changes sections such as loss=dict(...) or model=dict(...)')
+      changes = changes.to_dict()
       with variant.unlocked():
-        variant.update(changes.to_dict())
+        model = changes.get('model', {})
+        if model.get('name', variant.model.name) != variant.model.name:
+          # Another model: its own module's defaults, not the shared model's fields.
+          variant.model = ml_collections.ConfigDict(zoo.config_fields(
+              dict(dict(dtype=variant.model.get('dtype', 'float32')), **model)))
+          changes = {key: value for key, value in changes.items() if key != 'model'}
+        variant.update(changes)
       validate.validate_config(variant)
     except ValueError as error:
       raise ValueError(f'study.variants.{name}: {error}') from None

@@ -184,6 +184,11 @@ def complete(model_config) -> dict[str, Any]:
   return {key: _as_lists(value) for key, value in config.items()}
 
 
+def config_fields(model_config) -> dict[str, Any]:
+  """`complete(model_config)` with sequences as tuples: the values a config section holds."""
+  return {key: _as_tuples(value) for key, value in complete(model_config).items()}
+
+
 def _as_lists(value):
   """Tuples as lists, as a JSON or msgpack round trip gives them back."""
   return [_as_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
