@@ -28,7 +28,7 @@ browser:
 	  echo 'note: no chromium/chromedriver (apt-get install chromium chromium-driver): the demo browser test is skipped'
 
 # Two worker processes, each module on one of them (its trained runs are module fixtures).
-test: venv browser  ## the test suite (CPU; 8-10 minutes on 2 cores)
+test: venv browser  ## the test suite (CPU; about 4 minutes on a recent 2-core AMD EPYC)
 	$(PY) -m pytest -n 2 --dist loadfile tests
 
 clean:
