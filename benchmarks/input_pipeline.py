@@ -163,8 +163,9 @@ def _grain_dataset(data, config, placement):
 def _device_step(config, stats, placement):
   """The jitted part of the train step before the model: (augment), normalize."""
   import jax  # pylint: disable=g-import-not-at-top
-  from datasets import augment  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from datasets import augment  # pylint: disable=g-import-not-at-top
   from datasets import pipeline  # pylint: disable=g-import-not-at-top
   import zoo  # pylint: disable=g-import-not-at-top
   entries = augment_entries(config) if placement.startswith('device') else ()

@@ -25,8 +25,10 @@ def get_config():
   config.schedule.warmup_steps = 50
   config.train.checkpoint_every = 200
   config.eval.every = 200
-  models = [base.SMALL_CNN['model']] + [module.get_config().model.to_dict()
-                                         for module in (cnn_v1, resnet, unet)]
+  # Each model's architecture from its config; the dtype is the shared one.
+  models = [base.SMALL_CNN['model']] + [
+      {key: value for key, value in module.get_config().model.items() if key != 'dtype'}
+      for module in (cnn_v1, resnet, unet)]
   config.study = base.study('model_study', {model['name']: dict(model=model)
                                             for model in models})
   return config

@@ -140,6 +140,17 @@ def test_a_variant_naming_another_model_gets_that_models_defaults():
       dtype='float32')
 
 
+@pytest.mark.parametrize('model, message', [
+    ('unet', r"model='unet': a variant changes the model with model=dict"),
+    (dict(name='unet', widths=None), 'study.variants.x: '),
+])
+def test_a_bad_model_change_names_the_variant(model, message):
+  config = loss_study.get_config()
+  config.study.variants = ml_collections.ConfigDict(dict(x=dict(model=model)))
+  with pytest.raises(ValueError, match=message):
+    study.variant_configs(config)
+
+
 def test_a_variant_changing_an_unknown_section_is_refused():
   config = loss_study.get_config()
   config.study.variants = ml_collections.ConfigDict(dict(x=dict(losses=dict(mask='mse'))))

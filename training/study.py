@@ -43,7 +43,8 @@ def variant_configs(config) -> dict[str, object]:
   """One full config per study variant: the shared config updated with its changes.
 
   A variant whose model section names another model than the shared config's gets that
-  model's own defaults (zoo/), changed by the variant's fields, and the shared dtype.
+  model's own defaults (zoo/), changed by the variant's fields (its own `dtype` if it names
+  one, else the shared config's).
   """
   variants = {}
   for name, changes in config.study.variants.items():
@@ -56,8 +57,11 @@ def variant_configs(config) -> dict[str, object]:
         raise ValueError(f'unknown config section(s) {", ".join(unknown)}; a variant '
                          f'changes sections such as loss=dict(...) or model=dict(...)')
       changes = changes.to_dict()
+      model = changes.get('model', {})
+      if not isinstance(model, dict):
+        raise ValueError(f'model={model!r}: a variant changes the model with '
+                         "model=dict(name=..., ...)")
       with variant.unlocked():
-        model = changes.get('model', {})
         if model.get('name', variant.model.name) != variant.model.name:
           # Another model: its own module's defaults, not the shared model's fields.
           variant.model = ml_collections.ConfigDict(zoo.config_fields(
@@ -65,7 +69,7 @@ def variant_configs(config) -> dict[str, object]:
           changes = {key: value for key, value in changes.items() if key != 'model'}
         variant.update(changes)
       validate.validate_config(variant)
-    except ValueError as error:
+    except (ValueError, TypeError) as error:
       raise ValueError(f'study.variants.{name}: {error}') from None
     variants[name] = variant
   return variants

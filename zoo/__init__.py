@@ -26,8 +26,8 @@ from zoo.export import with_mirror
 from zoo.registry import EARLIER_VERSIONS
 from zoo.registry import build
 from zoo.registry import complete
-from zoo.registry import config_fields
 from zoo.registry import compute_dtype
+from zoo.registry import config_fields
 from zoo.registry import fields
 from zoo.registry import names
 from zoo.registry import register
