@@ -5,6 +5,7 @@ import traceback
 from typing import Callable
 
 from absl import logging
+import jax
 
 import datasets
 import zoo
@@ -32,6 +33,11 @@ def mode(fn):
 def run(name: str, config, flags):
   """Validates the config, then runs mode `name`."""
   try:
+    if jax.process_count() > 1 and (name != 'train' or 'study' in config):
+      raise ValueError(
+          f'--mode {name}{" with a study config" if "study" in config else ""} runs in one '
+          f'process, not {jax.process_count()}: only training a single run spans several '
+          'hosts; run this without --num_processes (or with --num_processes=1)')
     if 'study' in config:
       study.variant_configs(config)  # Validates every variant.
     else:

@@ -20,6 +20,7 @@ if not os.path.abspath(datasets.__file__).startswith(os.path.dirname(os.path.abs
            'datasets/ package; run run.py from the repository root.')
 
 import modes  # pylint: disable=g-import-not-at-top
+from training import distributed  # pylint: disable=g-import-not-at-top
 
 
 
@@ -58,6 +59,14 @@ flags.DEFINE_string('fg_bg', None, 'predict: a foreground image or a folder of t
 flags.DEFINE_integer('port', 7860, 'demo: the port of the web page.')
 flags.DEFINE_string('out', None,
                     'predict, preview, export, report, eval: the output folder or file.')
+flags.DEFINE_string('coordinator_address', None,
+                    'train on several hosts: host:port of process 0, which every process '
+                    'reaches (jax.distributed.initialize).')
+flags.DEFINE_integer('num_processes', None,
+                     'train on several hosts: how many processes take part (one per host); '
+                     '1 runs alone even where JAX detects a cluster.')
+flags.DEFINE_integer('process_id', None, 'train on several hosts: this process, 0 to '
+                     'num_processes - 1; process 0 writes the run\'s logs and results.')
 
 
 def main(argv):
@@ -66,6 +75,10 @@ def main(argv):
   if not FLAGS['verbosity'].present:  # Library chatter (TFDS, orbax) only on request: -v 0.
     logging.set_verbosity(logging.ERROR)
   try:
+    # Before anything touches a device: without the three flags JAX's own cluster
+    # detection (SLURM, TPU pod slices) decides whether other processes take part.
+    distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes,
+                           FLAGS.process_id)
     modes.run(FLAGS.mode, FLAGS.config, FLAGS)
   except modes.UserError as error:
     print(f'error: {error}', file=sys.stderr)

@@ -15,6 +15,7 @@ differs by less than it has not shown anything. Variants:
   no_ynn           no YNNPACK fusion at all (jax 0.10's CPU library).
   ynn_convs        YNNPACK for convolutions too (jax 0.10's default).
   onednn, fast_math, vector_512, concurrency_scheduler: one more XLA CPU option each.
+  bfloat16         the model computes in bfloat16 (`--config.model.dtype=bfloat16`).
 The last line is one JSON object.
 """
 import argparse
@@ -49,6 +50,7 @@ XLA_OPTIONS = {
     'fast_math': dict(CURRENT, xla_cpu_enable_fast_math=True),
     'vector_512': dict(CURRENT, xla_cpu_prefer_vector_width=512),
     'concurrency_scheduler': dict(CURRENT, xla_cpu_enable_concurrency_optimized_scheduler=True),
+    'bfloat16': CURRENT,
 }
 
 
@@ -66,7 +68,7 @@ def build(model: str, variant: str, rng) -> train_speed.OursRunner:
     layers.upsample = resize_upsample
   try:
     config = train_speed.benchmark_config(model, argparse.Namespace(
-        no_augment=False, dtype=''))
+        no_augment=False, dtype='bfloat16' if variant == 'bfloat16' else ''))
     return train_speed.OursRunner(config, rng, compiler_options=XLA_OPTIONS[variant])
   finally:
     layers.upsample = stencil

@@ -215,6 +215,49 @@ def eval_batches(data_source, *, image_size: int, batch_size: int,
   return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=2)))
 
 
+class IndexedView:
+  """A random-access view of `source` at `indices` (repeats allowed), in that order."""
+
+  def __init__(self, source, indices: np.ndarray):
+    self.source, self.indices = source, np.asarray(indices, np.int64)
+
+  def __len__(self) -> int:
+    return len(self.indices)
+
+  def __getitem__(self, index: int):
+    return self.source[int(self.indices[index])]
+
+
+def padded_batch_indices(num_samples: int, batch_size: int) -> list[np.ndarray]:
+  """Each batch's sample indices in order; the last one filled up to `batch_size` by
+  repeating its first sample, so that every batch splits evenly over the devices."""
+  batches = []
+  for start in range(0, num_samples, batch_size):
+    indices = np.arange(start, min(start + batch_size, num_samples))
+    batches.append(np.concatenate([indices, np.full(batch_size - len(indices), start)]))
+  return batches
+
+
+def process_eval_batches(data_source, *, image_size: int, batch_size: int,
+                         rows: slice) -> Iterator[tuple[dict[str, np.ndarray], int]]:
+  """The split in order, once, as (`rows` of each padded batch, the batch's real size).
+
+  Each batch holds `batch_size` samples (`padded_batch_indices`); this process reads and
+  decodes only its `rows` of each, and the real size says how many of the batch's
+  leading rows are samples rather than padding.
+  """
+  batches = padded_batch_indices(len(data_source), batch_size)
+  if not batches:
+    return
+  share = len(range(batch_size)[rows])
+  local = np.concatenate([indices[rows] for indices in batches])
+  ds = grain.MapDataset.source(IndexedView(data_source, local))
+  ds = ds.map(ResizeAndDrop(image_size)).batch(share, drop_remainder=False)
+  read = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=2)))
+  for start, batch in zip(range(0, len(data_source), batch_size), read):
+    yield batch, min(batch_size, len(data_source) - start)
+
+
 def to_unit_range(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
   """uint8 images and targets -> float32 in [0, 1]."""
   return {key: batch[key].astype(jnp.float32) / 255.0 for key in IMAGE_KEYS}

@@ -9,6 +9,7 @@ from typing import Any
 
 import grain
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -176,10 +177,46 @@ def _check_same_shapes(saved, abstract_state, where: str):
         f'{"; ".join(problems[:3])}{more}')
 
 
+# grain saves each JAX process's iterator position in its own file of this name.
+_ITERATOR_FILE = re.compile(r'process_(\d+)-of-(\d+)\.json$')
+
+
+def saved_process_count(manager, step: int) -> int | None:
+  """How many JAX processes wrote checkpoint `step` (None if it holds no data iterator)."""
+  folder = os.path.join(str(manager.directory), str(step), 'data')
+  counts = {int(found.group(2)) for found in map(_ITERATOR_FILE.match, _listdir(folder))
+            if found}
+  return max(counts) if counts else None
+
+
+def _listdir(folder: str) -> list[str]:
+  try:
+    return os.listdir(folder)
+  except FileNotFoundError:
+    return []
+
+
+def check_process_count(manager, step: int):
+  """Raises CheckpointMismatchError unless as many JAX processes run now as wrote `step`.
+
+  Each process's position in the data is saved on its own; a run resumes with the
+  process count it was started with.
+  """
+  saved = saved_process_count(manager, step)
+  if saved is not None and saved != jax.process_count():
+    raise CheckpointMismatchError(
+        f'checkpoint {manager.directory}/{step} was written by {saved} JAX processes and '
+        f'{jax.process_count()} run now: resume with --num_processes={saved} (each '
+        "process's place in the data is saved on its own), or start a new --workdir with "
+        f'train.init_from={os.path.dirname(str(manager.directory))}')
+
+
 def restore(manager, step: int, abstract_state, data_iterator=None):
   """Restores the state (with the shardings of `abstract_state`) and, if given, the
   data iterator's position; checks first that the checkpoint fits."""
   check_compatible(manager, step, abstract_state)
+  if data_iterator is not None:
+    check_process_count(manager, step)
   target = _saved_layout(manager, step, abstract_state)
   items = dict(state=ocp.args.StandardRestore(target))
   if data_iterator is not None:
@@ -285,11 +322,16 @@ def restore_latest_intact(manager, abstract_state, data_iterator):
 
 
 def _move_aside(manager, step: int) -> str:
+  """Moves checkpoint `step` to checkpoints_damaged/ (the first JAX process moves it;
+  every process must call this, as each met the same damaged files)."""
   source = os.path.join(str(manager.directory), str(step))
   target_dir = os.path.join(os.path.dirname(str(manager.directory)), 'checkpoints_damaged')
-  os.makedirs(target_dir, exist_ok=True)
   target = os.path.join(target_dir, f'{step}_{int(time.time())}')
-  shutil.move(source, target)
+  if jax.process_index() == 0:
+    os.makedirs(target_dir, exist_ok=True)
+    shutil.move(source, target)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(f'moved aside checkpoint {step}')
   manager.reload()
   return target
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from datasets import pipeline
 from losses import metrics as metrics_lib
+from training import distributed
 from training import run_folder
 
 BASELINE_SAMPLES = 2048  # Train samples used to fit the baselines.
@@ -58,25 +59,30 @@ def evaluate(eval_step, state, test_source, baselines, config, place) -> tuple[d
 
   The model predicts with `state.prediction_weights()` (the moving average, if kept).
 
-  `place` puts a host batch on the devices. Returns the metrics (model and baselines)
-  and, for the picture grid, `config.eval.num_grid_samples` samples spread over the
-  split with their predictions.
+  `place` puts this process's rows of a batch on the devices: with several JAX
+  processes each reads and decodes only its share of every batch
+  (`pipeline.process_eval_batches`), and all of them get every sample's metrics.
+  Returns the metrics (model and baselines) and, for the picture grid,
+  `config.eval.num_grid_samples` samples spread over the split with their predictions.
   """
   accumulator = metrics_lib.MetricAccumulator()
   wanted = grid_indices(len(test_source), config.eval.num_grid_samples)
+  read = pipeline.ResizeAndDrop(config.data.image_size)
   grid_rows = []
   batch_size, offset = config.eval.batch_size, 0
-  for batch in pipeline.eval_batches(test_source, image_size=config.data.image_size,
-                                     batch_size=batch_size):
-    rows = len(batch['bg'])
+  for batch, rows in pipeline.process_eval_batches(
+      test_source, image_size=config.data.image_size, batch_size=batch_size,
+      rows=distributed.process_rows(batch_size)):
     per_sample, baseline_per_sample, prediction = eval_step(
-        *state.prediction_weights(), place(pad_batch(batch, batch_size)), baselines)
-    trim = lambda tree: jax.tree.map(lambda x: np.asarray(x)[:rows], tree)
+        *state.prediction_weights(), place(batch), baselines)
+    trim = lambda tree: jax.tree.map(lambda x: x[:rows], distributed.to_host(tree))
     accumulator.update(trim(dict(per_sample, **baseline_per_sample)))
-    picked = wanted[(wanted >= offset) & (wanted < offset + rows)] - offset
+    picked = wanted[(wanted >= offset) & (wanted < offset + rows)]
     if len(picked):
-      take = lambda tree: jax.tree.map(lambda x: np.asarray(x)[picked], tree)
-      grid_rows.append((take(batch), take(prediction)))
+      samples = [read.map(test_source[int(index)]) for index in picked]
+      grid_rows.append((jax.tree.map(lambda *xs: np.stack(xs), *samples),
+                        jax.tree.map(lambda x: x[picked - offset],
+                                     distributed.to_host(prediction))))
     offset += rows
   stack = lambda trees: jax.tree.map(lambda *xs: np.concatenate(xs), *trees)
   grid = (stack([b for b, _ in grid_rows]), stack([p for _, p in grid_rows]))

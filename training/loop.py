@@ -18,6 +18,7 @@ import losses
 import zoo
 from datasets import pipeline
 from training import checkpoint as checkpoint_lib
+from training import distributed
 from training import evaluate as evaluate_lib
 from training import optim
 from training import profile as profile_lib
@@ -401,15 +402,16 @@ def evaluate_checkpoint(config, workdir: str, which: str = 'latest',
   metrics.jsonl, baselines.npz) go to `evaluation_folder(workdir, dataset, out)`.
   """
   config = with_the_runs_loss(with_the_runs_evaluation(config, workdir), workdir)
-  data = datasets.load(config.data)
+  data = distributed.main_first(lambda: datasets.load(config.data), 'dataset')
   experiment = prepare(config, data, run_folder.read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
   state = checkpoint_lib.restore_for_evaluation(manager, step, experiment.init_state())
   folder = evaluation_folder(workdir, data.name, out, latest=step == manager.latest_step())
   os.makedirs(folder, exist_ok=True)
-  baselines = evaluate_lib.fit_baselines(data.train, config, folder, data.name)
-  writer = writers.RunWriter(folder)
+  baselines = distributed.main_first(
+      lambda: evaluate_lib.fit_baselines(data.train, config, folder, data.name), 'baselines')
+  writer = writers.for_this_process(folder)
   try:
     metrics = _evaluate_and_log(experiment, state, data, baselines, writer, folder)
   finally:
@@ -431,7 +433,8 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   refuse_other_model(config, workdir)
   config = with_the_runs_evaluation(with_the_runs_optimizer(config, workdir), workdir)
   config = with_the_runs_loss(with_the_runs_data(config, workdir), workdir)
-  data = datasets.load(config.data)
+  # The first process builds a missing set; the others then open what it wrote.
+  data = distributed.main_first(lambda: datasets.load(config.data), 'dataset')
   print(f'dataset {data.name}: {len(data.train)} train, '
         f'{len(data.test)} test ({"reused" if data.reused else "built"}, '
         f'{data.builder.data_path})', flush=True)
@@ -453,15 +456,18 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   elif config.train.init_from:
     state = init_from(state, config.train.init_from)
   # Only now: a config whose checkpoint did not fit leaves the run's files as they were.
-  write_config(config, workdir)
-  run_folder.write_data_stats(workdir, data.name, experiment.stats)
+  if distributed.is_main():
+    write_config(config, workdir)
+    run_folder.write_data_stats(workdir, data.name, experiment.stats)
 
-  baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
-  writer = writers.RunWriter(workdir)
+  baselines = distributed.main_first(
+      lambda: evaluate_lib.fit_baselines(data.train, config, workdir, data.name), 'baselines')
+  writer = writers.for_this_process(workdir)
   stop = StopRequested()
   step = int(jax.device_get(state.step))
   iterator.at_step(step)
-  progress = writers.Progress(config.train.steps, step, config.train.log_every)
+  progress = writers.Progress(config.train.steps, step, config.train.log_every,
+                              shown=distributed.is_main())
   last_eval = None
   wait_time, last_log_time, last_log_step = 0.0, time.time(), step
   # Wall seconds of training, carried over from before a resume (train/elapsed_s).
@@ -470,7 +476,7 @@ def train_and_evaluate(config, workdir: str, *, stop_at: int | None = None
   profiler = profile_lib.StepProfiler(config, workdir)
   try:
     end = config.train.steps if stop_at is None else min(stop_at, config.train.steps)
-    while step < end and stop.signal is None:
+    while step < end and not _stop_agreed(stop, step, config.train.log_every):
       size_before = iterator.image_size
       if iterator.at_step(step).image_size != size_before:
         print(f'\nstep {step}: training at {iterator.image_size} x {iterator.image_size} '
@@ -544,6 +550,18 @@ class NonFiniteLossError(RuntimeError):
   """Training met a NaN or Inf; the last checkpoint before it is kept."""
 
 
+def _stop_agreed(stop: StopRequested, step: int, log_every: int) -> bool:
+  """Whether to stop after `step`, as every process decides alike.
+
+  One process stops at the first step after a signal. Several decide together at the
+  logging steps only (a signal reaches them at different steps, and each must run
+  every step the others run): all stop if any was signalled.
+  """
+  if jax.process_count() == 1:
+    return stop.signal is not None
+  return step % log_every == 0 and distributed.any_process(stop.signal is not None)
+
+
 def _check_finite(state):
   bad_step = int(jax.device_get(state.nonfinite_step))
   if bad_step >= 0:
@@ -569,11 +587,12 @@ def _evaluate_and_log(experiment, state, data, baselines, writer, workdir) -> di
       experiment.eval_step, state, data.test, baselines, config, experiment.place)
   metrics = dict(metrics, step=step)
   writer.scalars(step, {k: v for k, v in metrics.items() if k != 'step'}, 'eval/')
-  grid = visualize.prediction_grid(batch, prediction, config.eval.num_grid_samples)
-  visualize.save_png(grid, run_folder.sample_grid_path(workdir, step))
-  writer.image(step, 'eval/predictions', grid)
-  writer.histograms(step, state.params['model'])
-  run_folder.write_eval_metrics(workdir, metrics)
+  if distributed.is_main():
+    grid = visualize.prediction_grid(batch, prediction, config.eval.num_grid_samples)
+    visualize.save_png(grid, run_folder.sample_grid_path(workdir, step))
+    writer.image(step, 'eval/predictions', grid)
+    writer.histograms(step, state.params['model'])
+    run_folder.write_eval_metrics(workdir, metrics)
   return metrics
 
 

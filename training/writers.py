@@ -53,6 +53,30 @@ class RunWriter:
     self._jsonl.close()
 
 
+class NoWriter:
+  """A RunWriter that writes nothing: what every JAX process but the first logs to."""
+
+  def scalars(self, step: int, values: dict[str, Any], prefix: str = ''):
+    """Writes nothing."""
+
+  def image(self, step: int, name: str, image: np.ndarray):
+    """Writes nothing."""
+
+  def histograms(self, step: int, params):
+    """Writes nothing."""
+
+  def hparams(self, hparams: dict[str, Any], final_metrics: dict[str, float]):
+    """Writes nothing."""
+
+  def close(self):
+    """Nothing to close."""
+
+
+def for_this_process(workdir: str) -> RunWriter | NoWriter:
+  """The run's writer in the first JAX process; one that writes nothing in the others."""
+  return RunWriter(workdir) if jax.process_index() == 0 else NoWriter()
+
+
 def memory_stats() -> dict[str, float]:
   """Host RSS and its peak, and device memory in use and peak where reported (MiB)."""
   stats = dict(host_rss_mib=psutil.Process().memory_info().rss / 2**20,
@@ -66,10 +90,12 @@ def memory_stats() -> dict[str, float]:
 
 
 class Progress:
-  """A tqdm bar on a terminal; plain log lines when output is a file or a pipe."""
+  """A tqdm bar on a terminal; plain log lines when output is a file or a pipe; nothing
+  where not `shown` (every JAX process but the first)."""
 
-  def __init__(self, total: int, initial: int, log_every: int):
-    self.interactive = sys.stderr.isatty()
+  def __init__(self, total: int, initial: int, log_every: int, shown: bool = True):
+    self.shown = shown
+    self.interactive = shown and sys.stderr.isatty()
     self.total, self.log_every = total, log_every
     self._start, self._start_step = time.time(), initial
     self.bar = tqdm.tqdm(total=total, initial=initial, dynamic_ncols=True,
@@ -77,6 +103,8 @@ class Progress:
 
   def update(self, step: int, values: dict[str, float]):
     """Moves to `step` (the number of steps done) and shows `values`."""
+    if not self.shown:
+      return
     shown = {k: f'{v:.4g}' for k, v in values.items()}
     if self.interactive:
       self.bar.update(step - self.bar.n)

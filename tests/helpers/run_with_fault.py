@@ -1,6 +1,7 @@
 """Runs the tiny training config in a subprocess and injects one fault.
 
 Usage: python run_with_fault.py DATA_DIR WORKDIR FAULT [ARG] [--set a.b=value ...]
+                                 [--distributed HOST:PORT,NUM_PROCESSES,PROCESS_ID]
 
 FAULT is one of:
   none                  train to the end;
@@ -14,8 +15,10 @@ FAULT is one of:
                         4 KiB (RLIMIT_FSIZE, SIGXFSZ ignored): orbax's own writer threads
                         meet a real EFBIG while checkpoint K is written.
 The final parameters are written to WORKDIR/final_params.npz when the run ends, and
-where the first step ran (device count, rows of the batch on each device, the
-parameters' devices) to WORKDIR/placement.json.
+where this process's first step ran (device count, rows of the batch on each device, the
+parameters' devices) to WORKDIR/placement.json. With --distributed, this process joins a
+run of several JAX processes (`training.distributed.initialize`) and the fault happens in
+this process only; process 0 writes those two files.
 """
 import copy
 import errno
@@ -33,8 +36,12 @@ sys.path.insert(0, ROOT)
 sys.modules['torch'] = None
 
 
-def main(data_dir, workdir, fault, arg=None, overrides=()):
+def main(data_dir, workdir, fault, arg=None, overrides=(), distributed_args=None):
   import jax  # pylint: disable=g-import-not-at-top
+  from training import distributed  # pylint: disable=g-import-not-at-top
+  if distributed_args:
+    address, count, index = distributed_args.split(',')
+    distributed.initialize(address, int(count), int(index))
   import numpy as np  # pylint: disable=g-import-not-at-top
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   import losses  # pylint: disable=g-import-not-at-top
@@ -74,10 +81,11 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
 
     def faulty_step(state, batch):
       step = int(state.step) + 1
-      if step == 1:  # What the step ran on, for tests/test_devices.py.
+      if not placement:  # What this process's first step ran on, for tests/test_devices.py.
         kernel = jax.tree.leaves(state.params)[0]
         placement.update(
             device_count=jax.device_count(),
+            process_count=jax.process_count(),
             bg_shard_rows=sorted(int(s.data.shape[0]) for s in batch['bg'].addressable_shards),
             params_devices=len(kernel.sharding.device_set),
             params_fully_replicated=bool(kernel.sharding.is_fully_replicated))
@@ -115,12 +123,15 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
 
   loop.prepare, checkpoint_lib.save = prepare, save
   try:
-    loop.train_and_evaluate(config, workdir)
+    if loop.train_and_evaluate(config, workdir) is None:
+      return  # Stopped early (in a run of several processes, by another's signal).
   except modes.UserError as error:  # As run.py reports it.
     print(f'error: {error}', file=sys.stderr)
     sys.exit(2)
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   restored = checkpoint_lib.restore_raw(manager, manager.latest_step())
+  if not distributed.is_main():
+    return
   flat = {jax.tree_util.keystr(path): np.asarray(leaf)
           for path, leaf in jax.tree_util.tree_leaves_with_path(restored['params'])}
   np.savez(os.path.join(workdir, 'final_params.npz'), **flat)
@@ -129,5 +140,12 @@ def main(data_dir, workdir, fault, arg=None, overrides=()):
 
 
 if __name__ == '__main__':
-  positional = [a for a in sys.argv[1:] if '=' not in a and a != '--set']
-  main(*positional, overrides=[a for a in sys.argv[1:] if '=' in a])
+  args = sys.argv[1:]
+  distributed_args = None
+  if '--distributed' in args:
+    at = args.index('--distributed')
+    distributed_args = args[at + 1]
+    del args[at:at + 2]
+  positional = [a for a in args if '=' not in a and a != '--set']
+  main(*positional, overrides=[a for a in args if '=' in a],
+       distributed_args=distributed_args)
