@@ -32,13 +32,22 @@ class ResizeAndDrop(grain.transforms.Map):
 
 
 @dataclasses.dataclass(frozen=True)
-class ProcessSlice(grain.transforms.Map):
-  """Keeps this process's rows [start, start + size) of a global batch."""
+class ReadRows(grain.transforms.Map):
+  """Reads this process's rows [start, start + size) of a global batch of sample indices.
+
+  Only those samples are read and decoded (`transform`, if any, applied to each), so
+  that N processes share the reading of every batch instead of each decoding all of it.
+  """
+  source: Any
+  transform: Any
   start: int
   size: int
 
-  def map(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {key: value[self.start:self.start + self.size] for key, value in batch.items()}
+  def map(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+    samples = [self.source[int(index)] for index in indices[self.start:self.start + self.size]]
+    if self.transform is not None:
+      samples = [self.transform.map(sample) for sample in samples]
+    return {key: np.stack([sample[key] for sample in samples]) for key in IMAGE_KEYS}
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -100,11 +109,11 @@ def train_dataset(data_source, *, image_size: int, global_batch_size: int, seed:
                   cache_mib: float = 0) -> grain.IterDataset:
   """Infinite shuffled batches of this process's share of the global batch.
 
-  Each epoch is reshuffled (seeded by `seed` and the epoch); every JAX process reads a
-  disjoint slice of each global batch, so a multi-host run sees the same global batches
-  as a single-host one. Without worker processes, the decoded samples are kept in memory
-  (`DecodedCache`) when the split takes at most `cache_mib` MiB decoded; the batches
-  are the same either way.
+  Each epoch is reshuffled (seeded by `seed` and the epoch); every JAX process reads and
+  decodes only its disjoint slice of each global batch, so a multi-host run sees the
+  same global batches as a single-host one. Without worker processes, the decoded
+  samples are kept in memory (`DecodedCache`) when the split takes at most `cache_mib`
+  MiB decoded; the batches are the same either way.
   """
   process_count = jax.process_count()
   if global_batch_size % process_count:
@@ -116,12 +125,10 @@ def train_dataset(data_source, *, image_size: int, global_batch_size: int, seed:
     data_source = reopen_by_path(data_source)
   elif decoded_bytes(len(data_source), image_size) <= cache_mib * 2**20:
     data_source, transform = DecodedCache(data_source, transform), None
-  ds = grain.MapDataset.source(data_source).seed(seed).shuffle().repeat()
-  if transform is not None:
-    ds = ds.map(transform)
+  # Shuffled and batched as indices; each process then reads its rows of every batch.
+  ds = grain.MapDataset.range(len(data_source)).seed(seed).shuffle().repeat()
   ds = ds.batch(global_batch_size, drop_remainder=True)
-  if process_count > 1:
-    ds = ds.map(ProcessSlice(jax.process_index() * per_process, per_process))
+  ds = ds.map(ReadRows(data_source, transform, jax.process_index() * per_process, per_process))
   iter_ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=prefetch))
   if num_workers > 0:
     # grain reads one of its absl flags when it starts workers, which raises while flags

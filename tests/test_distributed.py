@@ -89,3 +89,28 @@ def test_only_training_spans_several_processes():
     assert stderr.strip().splitlines()[-1] == (
         'error: --mode summary runs in one process, not 2: only training a single run '
         'spans several hosts; run this without --num_processes (or with --num_processes=1)')
+
+
+class CountingSource(list):
+  """A list of samples that records which indices were read."""
+
+  def __init__(self, samples):
+    super().__init__(samples)
+    self.read = []
+
+  def __getitem__(self, index):
+    self.read.append(index)
+    return super().__getitem__(index)
+
+
+def test_each_process_reads_only_its_rows_of_every_train_batch():
+  whole = pipeline.ReadRows(_samples(10), None, start=0, size=4).map(np.array([7, 2, 9, 0]))
+  halves = []
+  for start in (0, 2):
+    source = CountingSource(_samples(10))
+    halves.append(pipeline.ReadRows(source, None, start=start, size=2).map(
+        np.array([7, 2, 9, 0])))
+    assert source.read == [[7, 2], [9, 0]][start // 2]
+  for key in pipeline.IMAGE_KEYS:
+    np.testing.assert_array_equal(np.concatenate([half[key] for half in halves]), whole[key])
+  assert whole['bg'][:, 0, 0, 0].tolist() == [7, 2, 9, 0]
