@@ -144,7 +144,8 @@ def build(config, flags):
 def summary(config, flags):
   """Prints the model's layer table, parameters and FLOPs."""
   del flags
-  print(zoo.summary(zoo.build(config.model), config.data.image_size))
+  print(zoo.summary(zoo.build(config.model), config.data.image_size,
+                    title=config.model.name))
 
 
 @mode

@@ -119,7 +119,7 @@ class GlobalContext(nn.Module):
 
 
 class DMNetCNN(nn.Module):
-  """The twin of `zoo.dmnet_cnn.DMNetCNN`."""
+  """The twin of `zoo.dmnet_cnn.dmnet_cnn`."""
 
   def __init__(self, widths: Sequence[int] = (16, 32, 64), blocks: int = 1,
                dilations: Sequence[int] = (1, 2, 4, 8, 1), difference: bool = True,
@@ -166,12 +166,12 @@ class DMNetCNN(nn.Module):
 
 
 def split_features(features: int, parts: int) -> list[int]:
-  """As `zoo.dmnet_resnet.split_features`: near-equal widths, larger ones first."""
+  """As `zoo.layers.split_features`: near-equal widths, larger ones first."""
   return [features // parts + (i < features % parts) for i in range(parts)]
 
 
 class MultiDilationBlock(nn.Module):
-  """The twin of `zoo.dmnet_resnet.MultiDilationBlock`."""
+  """The twin of `zoo.layers.MultiDilationBlock`."""
 
   def __init__(self, in_features: int, features: int, dilations: Sequence[int],
                strides: int = 1, exact_padding: bool = False):
@@ -196,7 +196,7 @@ class MultiDilationBlock(nn.Module):
 
 
 class DMNetResNet(nn.Module):
-  """The twin of `zoo.dmnet_resnet.DMNetResNet`."""
+  """The twin of `zoo.dmnet_resnet.dmnet_resnet`."""
 
   def __init__(self, stage_widths: Sequence[int] = (32, 64, 128, 256),
                stage_blocks: Sequence[int] = (1, 2, 2, 1),
@@ -241,7 +241,7 @@ class DMNetResNet(nn.Module):
 
 
 class UNet(nn.Module):
-  """The twin of `zoo.unet.UNet`."""
+  """The twin of `zoo.unet.unet`."""
 
   def __init__(self, widths: Sequence[int] = (32, 64, 128, 256), convs: int = 2,
                difference: bool = True, input_skip: bool = False,

@@ -115,8 +115,7 @@ def test_difference_feeds_fg_bg_minus_bg_and_input_skip_adds_a_full_resolution_b
   assert 'InputSkip_0' not in shapes()  # Off by default.
   skip = shapes(input_skip=True)['InputSkip_0']
   assert [leaf.shape[2] for leaf in jax.tree.leaves(skip) if len(leaf.shape) == 4] == [
-      zoo.build(dict(name=name)).__getattribute__(
-          'stage_widths' if name == 'dmnet_resnet' else 'widths')[0] + 9]
+      zoo.build(dict(name=name)).widths[0] + 9]
 
 
 def test_pixel_coordinates_run_from_minus_one_at_the_top_left_to_one_at_the_bottom_right():
@@ -345,3 +344,61 @@ def test_the_mirror_average_is_the_mean_of_the_two_passes_and_mirrors_with_its_i
                                atol=1e-6)
     np.testing.assert_allclose(averaged_of_mirror[key], mirror(averaged[key]), atol=1e-6)
     assert np.abs(np.asarray(plain[key]) - mirror(mirrored[key])).max() > 1e-4  # Not trivial.
+
+
+@pytest.mark.parametrize('name', zoo.names())
+def test_every_zoo_model_is_the_one_encoder_decoder(name):
+  model = zoo.build(dict(name=name))
+  assert isinstance(model, zoo.EncoderDecoder)
+  assert model.stride == 2 ** (len(model.widths) - 1)
+
+
+def _param_names_and_sizes(model):
+  params = _abstract_variables(model)['params']
+  leaves = jax.tree.leaves(params)
+  return sorted(params), len(leaves), sum(int(np.prod(leaf.shape)) for leaf in leaves)
+
+
+# The modules and parameters of each model as checkpoints and exports hold them, from
+# before the models shared one module: the names are where a checkpoint's arrays go, so
+# changing them would leave every saved run unreadable.
+BLOCKS = lambda count: [f'ConvBlock_{i}' for i in range(count)]
+SAVED_LAYOUTS = {
+    'dmnet_cnn': (sorted(BLOCKS(12) + ['GlobalContext_0', 'Heads_0']), 45, 333_842),
+    'dmnet_cnn_v1': (sorted(BLOCKS(12) + ['GlobalContext_0', 'Heads_0']), 45, 1_330_210),
+    'unet': (sorted(BLOCKS(14) + ['Heads_0']), 46, 1_950_050),
+    'dmnet_resnet': (sorted(BLOCKS(3) + [f'MultiDilationBlock_{i}' for i in range(6)]
+                            + ['Heads_0', 'stem_bg', 'stem_fg_bg']), 79, 2_180_898),
+}
+
+
+@pytest.mark.parametrize('name', sorted(SAVED_LAYOUTS))
+def test_each_model_keeps_the_parameter_layout_saved_runs_hold(name):
+  assert _param_names_and_sizes(zoo.build(dict(name=name))) == SAVED_LAYOUTS[name]
+
+
+def test_the_parts_make_other_architectures_too():
+  # A U-Net of multi-dilation blocks, its inputs through stems: parts of three models.
+  model = zoo.EncoderDecoder(
+      widths=(8, 16), level_blocks=(1, 2),
+      encoder_block=functools.partial(layers.MultiDilationBlock, dilations=(1, 2)),
+      pool=layers.max_pool_2x2,
+      fusion=functools.partial(zoo.encoder_decoder.stem_features, width=4),
+      bottleneck_dilations=(2,), decoder_blocks=2)
+  bg = fg_bg = jax.ShapeDtypeStruct((2, 16, 16, 3), jnp.float32)
+  outputs = jax.eval_shape(functools.partial(model.apply, train=False),
+                           _abstract_variables(model), bg, fg_bg)
+  assert {k: v.shape for k, v in outputs.items()} == {'mask': (2, 16, 16, 1),
+                                                      'depth': (2, 16, 16, 1)}
+  names, _, _ = _param_names_and_sizes(model)
+  assert names == sorted(BLOCKS(3) + ['Heads_0', 'MultiDilationBlock_0',
+                                      'MultiDilationBlock_1', 'MultiDilationBlock_2',
+                                      'stem_bg', 'stem_fg_bg'])
+
+
+def test_a_models_fields_and_defaults_are_its_factorys_keyword_arguments():
+  assert zoo.fields('dmnet_cnn') == ['blocks', 'coordinates', 'difference', 'dilations',
+                                     'dtype', 'global_context', 'input_skip', 'widths']
+  assert zoo.defaults('dmnet_cnn')['widths'] == (16, 32, 64)
+  assert zoo.defaults('dmnet_cnn_v1')['widths'] == (32, 64, 128)  # The partial's.
+  assert zoo.defaults('dmnet_resnet')['stem_width'] == 16

@@ -13,6 +13,7 @@ Typical use:
 from zoo import dmnet_cnn
 from zoo import dmnet_resnet
 from zoo import unet
+from zoo.encoder_decoder import EncoderDecoder
 from zoo.export import ExportedModel
 from zoo.export import load_exported
 from zoo.export import mirror_averaged
@@ -28,6 +29,7 @@ from zoo.registry import build
 from zoo.registry import complete
 from zoo.registry import compute_dtype
 from zoo.registry import config_fields
+from zoo.registry import defaults
 from zoo.registry import fields
 from zoo.registry import names
 from zoo.registry import register

@@ -1,6 +1,6 @@
 """Building blocks shared by the models of the zoo."""
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from flax import linen as nn
 import jax
@@ -58,6 +58,45 @@ class ConvBlock(nn.Module):
         padding=same_padding(self.dilation) if self.strides == 1 else 'SAME',
     )(x)
     return self.act(self.norm()(x))
+
+
+def split_features(features: int, parts: int) -> list[int]:
+  """Splits `features` into `parts` near-equal widths, the larger ones first."""
+  return [features // parts + (i < features % parts) for i in range(parts)]
+
+
+class MultiDilationBlock(nn.Module):
+  """A residual block whose second conv looks at several receptive fields.
+
+  A 3x3 conv block (strided where the level downsamples) is followed by
+  parallel 3x3 convs, one per dilation, each with a share of the features;
+  their concatenation is normalized and added to the shortcut.
+  """
+
+  features: int
+  conv: ModuleDef
+  norm: ModuleDef
+  dilations: Sequence[int] = (1, 2, 4)
+  strides: int = 1
+
+  @nn.compact
+  def __call__(self, x):
+    residual = x
+    y = ConvBlock(self.features, self.conv, self.norm, strides=self.strides)(x)
+    widths = split_features(self.features, len(self.dilations))
+    y = jnp.concatenate(
+        [self.conv(width, (3, 3), kernel_dilation=dilation,
+                   padding=same_padding(dilation))(y)
+         for width, dilation in zip(widths, self.dilations)],
+        axis=-1)
+    # Zero-initialized scale: each block starts as the identity, as in the
+    # flax imagenet ResNet.
+    y = self.norm(scale_init=nn.initializers.zeros_init())(y)
+    if residual.shape != y.shape:
+      residual = self.conv(
+          self.features, (1, 1), strides=self.strides, name='conv_proj')(x)
+      residual = self.norm(name='norm_proj')(residual)
+    return nn.relu(residual + y)
 
 
 class Heads(nn.Module):

@@ -3,10 +3,12 @@
 A model config is a mapping (a dict or an `ml_collections.ConfigDict`) such as
 `dict(name='dmnet_cnn', dtype='bfloat16', widths=(32, 64))`: `name` picks the
 model, `dtype` sets the compute dtype (parameters stay float32), every other key
-sets a field of the model.
+sets a field of the model. A model's fields are the keyword arguments of its factory
+(a function returning the module, a module class, or a `functools.partial` of either),
+and their defaults are the factory's.
 """
-import dataclasses
 import functools
+import inspect
 from typing import Any, Callable, Mapping
 
 from flax import linen as nn
@@ -21,7 +23,8 @@ _RESERVED_FIELDS = ('parent', 'name')
 
 
 def register(name: str, factory: ModelFactory | None = None):
-  """Registers a model factory (a module class or a `functools.partial` of one).
+  """Registers a model factory (a function returning a module, a module class, or a
+  `functools.partial` of either).
 
   Use as `register('name', factory)` or as a decorator `@register('name')`.
 
@@ -53,13 +56,23 @@ def get(name: str) -> ModelFactory:
   return _MODELS[name]
 
 
+def _parameters(name: str) -> dict[str, inspect.Parameter]:
+  """The keyword arguments of model `name`'s factory that a config may set."""
+  kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+  return {parameter.name: parameter
+          for parameter in inspect.signature(get(name)).parameters.values()
+          if parameter.kind in kinds and parameter.name not in _RESERVED_FIELDS}
+
+
 def fields(name: str) -> list[str]:
   """Returns the sorted fields a config may set for model `name`."""
-  factory = get(name)
-  cls = factory.func if isinstance(factory, functools.partial) else factory
-  return sorted(
-      f.name for f in dataclasses.fields(cls)
-      if f.init and f.name not in _RESERVED_FIELDS)
+  return sorted(_parameters(name))
+
+
+def defaults(name: str) -> dict[str, Any]:
+  """Model `name`'s fields with their default values (a `partial`'s where it sets them)."""
+  return {field: parameter.default for field, parameter in _parameters(name).items()
+          if parameter.default is not inspect.Parameter.empty}
 
 
 def _as_tuples(value):
@@ -176,10 +189,10 @@ def complete(model_config) -> dict[str, Any]:
   the defaults. Sequences come back as lists, as JSON and msgpack store them.
   """
   config = _to_dict(model_config)
-  model = build(config)
-  for field in fields(config['name']):
+  build(config)  # Checks the name and fields.
+  for field, default in defaults(config['name']).items():
     if field != 'dtype' and field not in config:
-      config[field] = getattr(model, field)
+      config[field] = default
   config.setdefault('dtype', 'float32')
   return {key: _as_lists(value) for key, value in config.items()}
 

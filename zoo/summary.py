@@ -115,8 +115,9 @@ def _subtree(tree, path):
 
 
 def summary(model: nn.Module, image_size: ImageSize,
-            batch_size: int = 1) -> str:
-  """Returns a Keras-like table of the model's layers and its totals.
+            batch_size: int = 1, title: str | None = None) -> str:
+  """Returns a Keras-like table of the model's layers and its totals, headed by `title`
+  (the registered model name, say; the module's class name without one).
 
   One row per leaf module in call order: its path, type, output shape (for a
   batch of `batch_size`) and parameters. Below: total parameters, batch
@@ -142,7 +143,7 @@ def summary(model: nn.Module, image_size: ImageSize,
   flops = flops_per_image(model, (height, width))
   outputs = next(output for path, _, output in calls if not path)
   lines = [
-      f'{type(model).__name__} on {height}x{width} images, batch {batch_size}',
+      f'{title or type(model).__name__} on {height}x{width} images, batch {batch_size}',
       rule, fmt(rows[0]), rule, *map(fmt, rows[1:]), rule,
       f'Outputs: {_shape_str(outputs)}',
       f'Total parameters: {_size(params):,}',
