@@ -9,10 +9,10 @@ from typing import Any
 
 import grain
 import jax
-from jax.experimental import multihost_utils
 import numpy as np
 import orbax.checkpoint as ocp
 
+from training import distributed
 from training import run_folder
 
 
@@ -327,11 +327,10 @@ def _move_aside(manager, step: int) -> str:
   source = os.path.join(str(manager.directory), str(step))
   target_dir = os.path.join(os.path.dirname(str(manager.directory)), 'checkpoints_damaged')
   target = os.path.join(target_dir, f'{step}_{int(time.time())}')
-  if jax.process_index() == 0:
+  if distributed.is_main():
     os.makedirs(target_dir, exist_ok=True)
     shutil.move(source, target)
-  if jax.process_count() > 1:
-    multihost_utils.sync_global_devices(f'moved aside checkpoint {step}')
+  distributed.barrier(f'moved aside checkpoint {step}')
   manager.reload()
   return target
 

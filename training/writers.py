@@ -10,6 +10,7 @@ import numpy as np
 import psutil
 import tqdm
 
+from training import distributed
 from training import run_folder
 
 
@@ -74,7 +75,7 @@ class NoWriter:
 
 def for_this_process(workdir: str) -> RunWriter | NoWriter:
   """The run's writer in the first JAX process; one that writes nothing in the others."""
-  return RunWriter(workdir) if jax.process_index() == 0 else NoWriter()
+  return RunWriter(workdir) if distributed.is_main() else NoWriter()
 
 
 def memory_stats() -> dict[str, float]:
