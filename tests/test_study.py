@@ -224,6 +224,19 @@ def test_the_outline_study_changes_the_full_resolution_width_and_fine48_is_the_d
   assert cnn_96.get_config().model.widths == (32, 64, 128)
 
 
+def test_the_decoder_study_changes_the_model_only_and_starts_from_the_default():
+  from configs import cnn, decoder_study  # pylint: disable=g-import-not-at-top
+  variants = study.variant_configs(decoder_study.get_config())
+  assert list(variants) == ['default', 'fine64_up32_16', 'fine48_up32_16']
+  default = cnn.get_config().to_dict()
+  assert variants['default'].to_dict() == default
+  assert variants['fine64_up32_16'].model.widths == (64, 64, 128)
+  for name, variant in variants.items():
+    changed = {key for key in default if variant.to_dict()[key] != default[key]}
+    assert changed <= {'model'}, name
+    assert variant.model.upsample_widths in ((), (32, 16)), name
+
+
 def test_the_mask_loss_study_changes_the_mask_loss_only():
   from configs import capacity_study, mask_loss_study  # pylint: disable=g-import-not-at-top
   variants = study.variant_configs(mask_loss_study.get_config())

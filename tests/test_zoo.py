@@ -118,6 +118,25 @@ def test_difference_feeds_fg_bg_minus_bg_and_input_skip_adds_a_full_resolution_b
       zoo.build(dict(name=name)).widths[0] + 9]
 
 
+def test_upsample_widths_reduce_the_coarser_features_before_each_upsampling():
+  fields = dict(name='dmnet_cnn', widths=(16, 32, 64))
+  plain = _abstract_variables(zoo.build(fields))['params']
+  reduced = _abstract_variables(zoo.build(dict(fields, upsample_widths=(8, 4))))['params']
+  assert not any(key.startswith('upsample_') for key in plain)  # Off by default.
+  # A 1x1 conv at the coarser level: 64 -> 8, then 32 -> 4.
+  assert reduced['upsample_conv_0']['kernel'].shape == (1, 1, 64, 8)
+  assert reduced['upsample_conv_1']['kernel'].shape == (1, 1, 32, 4)
+  # The decoder's blocks see the reduced features beside the skips: 8 + 32, 4 + 16.
+  count = len([key for key in plain if key.startswith('ConvBlock_')])
+  last_two = lambda params: [params[f'ConvBlock_{k}']['Conv_0']['kernel'].shape[2]
+                             for k in (count - 2, count - 1)]
+  assert last_two(plain) == [64 + 32, 32 + 16]
+  assert last_two(reduced) == [8 + 32, 4 + 16]
+  model = zoo.build(dict(fields, upsample_widths=(8,)))
+  with pytest.raises(ValueError, match=r'upsample_widths \(8,\): one width per decoder level'):
+    _abstract_variables(model)
+
+
 def test_pixel_coordinates_run_from_minus_one_at_the_top_left_to_one_at_the_bottom_right():
   grid = np.asarray(layers.pixel_coordinates(jnp.zeros((2, 3, 5, 9))))
   assert grid.shape == (2, 3, 5, 2)
@@ -398,7 +417,8 @@ def test_the_parts_make_other_architectures_too():
 
 def test_a_models_fields_and_defaults_are_its_factorys_keyword_arguments():
   assert zoo.fields('dmnet_cnn') == ['blocks', 'coordinates', 'difference', 'dilations',
-                                     'dtype', 'global_context', 'input_skip', 'widths']
+                                     'dtype', 'global_context', 'input_skip', 'upsample_widths',
+                                     'widths']
   assert zoo.defaults('dmnet_cnn')['widths'] == (16, 32, 64)
   assert zoo.defaults('dmnet_cnn_v1')['widths'] == (32, 64, 128)  # The partial's.
   assert zoo.defaults('dmnet_resnet')['stem_width'] == 16

@@ -16,6 +16,7 @@ def dmnet_cnn(widths: Sequence[int] = (16, 32, 64), blocks: int = 1,
               # On the default set of 2026-11-30: depth delta1 0.841 -> 0.851, RMSE
               # 0.0364 -> 0.0345, about 5% more time a step (configs/context_study.py).
               global_context: bool = True, coordinates: bool = False,
+              upsample_widths: Sequence[int] = (),
               dtype: Any = jnp.float32) -> encoder_decoder.EncoderDecoder:
   """A light CNN: a few conv blocks per level, dilated convs at the coarsest.
 
@@ -41,13 +42,17 @@ def dmnet_cnn(widths: Sequence[int] = (16, 32, 64), blocks: int = 1,
     global_context: Whether the coarsest level ends with a block that sees the
       average of its features over the whole image.
     coordinates: Whether the first conv also sees each pixel's row and column.
+    upsample_widths: Features a 1x1 conv block reduces the coarser level's output to
+      before each upsampling, coarsest first (one per level after the first); empty:
+      none, the decoder's conv blocks see the coarser features at full width.
     dtype: Compute dtype; parameters stay float32.
   """
   widths = tuple(widths)
   return encoder_decoder.EncoderDecoder(
       widths=widths, level_blocks=(1 + blocks,) * (len(widths) - 1) + (1,),
       bottleneck_dilations=tuple(dilations), global_context=global_context,
-      difference=difference, coordinates=coordinates, input_skip=input_skip, dtype=dtype)
+      difference=difference, coordinates=coordinates, input_skip=input_skip,
+      upsample_widths=tuple(upsample_widths), dtype=dtype)
 
 
 registry.register('dmnet_cnn', dmnet_cnn)

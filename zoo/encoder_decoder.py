@@ -61,6 +61,10 @@ class EncoderDecoder(nn.Module):
     global_context: Whether a block that sees the whole image's average features ends
       the bottleneck (`layers.GlobalContext`).
     decoder_blocks: Conv blocks after each upsampling and skip concatenation.
+    upsample_widths: Before each upsampling (coarsest first), a 1x1 conv block at the
+      coarser resolution reduces the features to this many, so that the conv blocks
+      after the concatenation, at the finer resolution, see fewer channels; empty: the
+      coarser features are upsampled as they are.
     difference: Whether the fused inputs hold `fg_bg - bg` too.
     coordinates: Whether they hold each pixel's row and column too.
     input_skip: Whether a full-resolution block sees the fused inputs before the heads.
@@ -75,6 +79,7 @@ class EncoderDecoder(nn.Module):
   bottleneck_dilations: Sequence[int] = ()
   global_context: bool = False
   decoder_blocks: int = 1
+  upsample_widths: Sequence[int] = ()
   difference: bool = True
   coordinates: bool = False
   input_skip: bool = False
@@ -108,7 +113,13 @@ class EncoderDecoder(nn.Module):
     if self.global_context:
       x = layers.GlobalContext(self.widths[-1], conv, norm, self.dtype)(x)
 
-    for skip in reversed(skips):
+    if self.upsample_widths and len(self.upsample_widths) != len(skips):
+      raise ValueError(f'upsample_widths {tuple(self.upsample_widths)}: one width per '
+                       f'decoder level expected, {len(skips)} here')
+    for level, skip in enumerate(reversed(skips)):
+      if self.upsample_widths:
+        x = conv(self.upsample_widths[level], (1, 1), name=f'upsample_conv_{level}')(x)
+        x = nn.relu(norm(name=f'upsample_norm_{level}')(x))
       x = jnp.concatenate([layers.upsample(x, skip), skip], axis=-1)
       for _ in range(self.decoder_blocks):
         x = block(skip.shape[-1])(x)
