@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import os
 from typing import Any, Protocol
 
 import numpy as np
@@ -68,9 +69,14 @@ def encode_png(array: np.ndarray) -> bytes:
 
 @functools.cache
 def _renderer_digest() -> str:
-  """A hash of the renderer's source: any change to it makes a new dataset."""
-  with open(synthetic.__file__, 'rb') as f:
-    return hashlib.sha256(f.read()).hexdigest()[:12]
+  """A hash of the renderer's source, all its modules: any change to it makes a new dataset."""
+  folder = os.path.dirname(synthetic.__file__)
+  digest = hashlib.sha256()
+  for name in sorted(os.listdir(folder)):
+    if name.endswith('.py'):
+      with open(os.path.join(folder, name), 'rb') as f:
+        digest.update(name.encode() + b'\0' + f.read())
+  return digest.hexdigest()[:12]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,15 +22,18 @@ LAYERS = ('zoo', 'losses', 'datasets')  # The lowest layer: none imports another
 
 
 def _repo_imports():
-  """Module name -> the repository modules it imports (at the top or inside functions)."""
+  """Module name -> the repository modules it imports (at the top or inside functions),
+  subpackages (datasets/synthetic/) included."""
   import ast  # pylint: disable=g-import-not-at-top
   modules = {}
   for package in (*LAYERS, 'training'):
-    for name in sorted(os.listdir(os.path.join(ROOT, package))):
-      if name.endswith('.py'):
-        module = package if name == '__init__.py' else f'{package}.{name[:-3]}'
-        with open(os.path.join(ROOT, package, name)) as f:
-          modules[module] = ast.parse(f.read())
+    for folder, _, files in sorted(os.walk(os.path.join(ROOT, package))):
+      dotted = os.path.relpath(folder, ROOT).replace(os.sep, '.')
+      for name in sorted(files):
+        if name.endswith('.py'):
+          module = dotted if name == '__init__.py' else f'{dotted}.{name[:-3]}'
+          with open(os.path.join(folder, name)) as f:
+            modules[module] = ast.parse(f.read())
   imports = {}
   for module, tree in modules.items():
     found = set()

@@ -9,6 +9,9 @@ from PIL import Image
 import pytest
 
 from datasets import synthetic
+from datasets.synthetic import backgrounds
+from datasets.synthetic import capture
+from datasets.synthetic import figures
 
 SPEC = synthetic.SyntheticSpec(num_backgrounds=2, num_foregrounds=3, flips=2,
                                placements=2, render_size=48)
@@ -96,8 +99,8 @@ def test_near_share_brings_standing_people_close_to_the_camera():
                                  foregrounds_per_background=20, flips=1, placements=1,
                                  render_size=48)
   standing = [i for i in range(synthetic.num_samples(spec))
-              if synthetic._figure(spec.seed, synthetic.sample_index_to_ids(spec, i)[1],  # pylint: disable=protected-access
-                                   0).kind != 'seated_student']
+              if figures._figure(spec.seed, synthetic.sample_index_to_ids(spec, i)[1],  # pylint: disable=protected-access
+                                 0).kind != 'seated_student']
   far = _figure_heights(spec, standing)
   near = _figure_heights(dataclasses.replace(spec, near_share=1.0), standing)
   assert np.median(near) > 1.3 * np.median(far)
@@ -225,12 +228,12 @@ def test_shadow_darkens_the_floor_near_the_figure_only():
 # pylint: disable=protected-access
 def _figure_rows(spec, distance):
   """Image rows of figure 1, unoccluded, `distance` m ahead of background 0's camera."""
-  scene = synthetic._scene(spec.seed, spec.render_size, 0)
-  figure = synthetic._figure(spec.seed, 1, 0)
+  scene = backgrounds._scene(spec.seed, spec.render_size, 0)
+  figure = figures._figure(spec.seed, 1, 0)
   camera = scene.camera
   ahead = camera.axes[2][[0, 2]] / np.linalg.norm(camera.axes[2][[0, 2]])
   x, z = camera.origin[[0, 2]] + distance * ahead
-  hits = synthetic._cast_figure(camera, scene.dirs, figure, x, z, np.pi)
+  hits = figures._cast_figure(camera, scene.dirs, figure, x, z, np.pi)
   rows, _ = np.nonzero(np.isfinite(hits.t))
   return rows + hits.window[0]
 # pylint: enable=protected-access
@@ -269,7 +272,7 @@ def test_jpeg_artefacts_of_an_image_do_not_depend_on_its_partner():
   # bg and fg_bg share one JPEG encode for speed; each must still be coded alone.
   rng = np.random.default_rng(0)
   a, b, c = (rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(3))
-  a1, b1 = synthetic._jpeg_round_trip([a, b], 70)  # pylint: disable=protected-access
-  a2, c2 = synthetic._jpeg_round_trip([a, c], 70)  # pylint: disable=protected-access
+  a1, b1 = capture._jpeg_round_trip([a, b], 70)  # pylint: disable=protected-access
+  a2, c2 = capture._jpeg_round_trip([a, c], 70)  # pylint: disable=protected-access
   assert np.array_equal(a1, a2)
   assert not np.array_equal(b1, c2)
