@@ -76,9 +76,11 @@ def main(argv):
     logging.set_verbosity(logging.ERROR)
   try:
     # Before anything touches a device: without the three flags JAX's own cluster
-    # detection (SLURM, TPU pod slices) decides whether other processes take part.
+    # detection (SLURM, TPU pod slices) decides whether other processes take part, in
+    # training only: the other modes run in one process, and inside a SLURM job of
+    # several tasks one `--mode predict` would otherwise wait for peers that never come.
     distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes,
-                           FLAGS.process_id)
+                           FLAGS.process_id, detect=FLAGS.mode == 'train')
     modes.run(FLAGS.mode, FLAGS.config, FLAGS)
   except modes.UserError as error:
     print(f'error: {error}', file=sys.stderr)

@@ -124,7 +124,8 @@ class DMNetCNN(nn.Module):
   def __init__(self, widths: Sequence[int] = (16, 32, 64), blocks: int = 1,
                dilations: Sequence[int] = (1, 2, 4, 8, 1), difference: bool = True,
                input_skip: bool = False, global_context: bool = True,
-               coordinates: bool = False, exact_padding: bool = False):
+               coordinates: bool = False, upsample_widths: Sequence[int] = (),
+               exact_padding: bool = False):
     super().__init__()
     self.difference = difference
     self.coordinates = coordinates
@@ -141,7 +142,14 @@ class DMNetCNN(nn.Module):
         *[ConvBlock(widths[-1], widths[-1], dilation=d) for d in dilations])
     self.context = GlobalContext(widths[-1]) if global_context else None
     self.decoder = nn.ModuleList()
-    for width in reversed(widths[:-1]):
+    # A 1x1 conv block before each upsampling (`model.upsample_widths`), else none.
+    self.reduce = nn.ModuleList()
+    for level, width in enumerate(reversed(widths[:-1])):
+      if upsample_widths:
+        self.reduce.append(nn.Sequential(
+            nn.Conv2d(in_features, upsample_widths[level], 1, bias=False),
+            batch_norm(upsample_widths[level]), nn.ReLU()))
+        in_features = upsample_widths[level]
       self.decoder.append(ConvBlock(in_features + width, width))
       in_features = width
     self.input_skip = (InputSkip(in_features, fused_channels(difference, coordinates),
@@ -158,7 +166,9 @@ class DMNetCNN(nn.Module):
     x = self.dilated(x)
     if self.context is not None:
       x = self.context(x)
-    for skip, block in zip(reversed(skips[:-1]), self.decoder):
+    for level, (skip, block) in enumerate(zip(reversed(skips[:-1]), self.decoder)):
+      if self.reduce:
+        x = self.reduce[level](x)
       x = block(torch.cat([upsample(x, skip), skip], dim=1))
     if self.input_skip is not None:
       x = self.input_skip(x, fused)

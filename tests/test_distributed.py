@@ -30,6 +30,16 @@ def test_one_process_runs_alone_whatever_is_detected(monkeypatch):
     monkeypatch.setenv(key, value)
   assert distributed.detected_cluster() == ('SlurmCluster', 2)
   assert distributed.initialize(num_processes=1) == 1
+  # Modes other than training never join a detected cluster (run.py: detect=False).
+  assert distributed.initialize(detect=False) == 1
+
+
+def test_where_jaxs_private_cluster_detection_moved_nothing_is_detected(monkeypatch):
+  from jax._src.clusters import cluster  # pylint: disable=g-import-not-at-top
+  for key, value in dict(SLURM_JOB, SLURM_NTASKS='2').items():
+    monkeypatch.setenv(key, value)
+  monkeypatch.delattr(cluster.ClusterEnv, '_cluster_types')
+  assert distributed.detected_cluster() is None
 
 
 def test_a_cluster_of_one_task_is_no_cluster(monkeypatch):

@@ -37,6 +37,13 @@ def test_the_cnn_twin_sees_pixel_coordinates_as_the_zoo_model_does():
   assert train_speed.check_equivalence(config) < 1e-4
 
 
+def test_the_cnn_twin_reduces_the_features_before_each_upsampling_as_the_zoo_model_does():
+  config = train_speed.get_config('dmnet_cnn')
+  config.data.image_size = 16
+  config.model.update(dict(SMALL['dmnet_cnn'], upsample_widths=(4, 2)))
+  assert train_speed.check_equivalence(config) < 1e-4
+
+
 def test_the_twins_loss_is_our_default_loss():
   """Both sides of the race do the same work per step: the same five loss terms."""
   import numpy as np  # pylint: disable=g-import-not-at-top

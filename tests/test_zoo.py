@@ -132,9 +132,10 @@ def test_upsample_widths_reduce_the_coarser_features_before_each_upsampling():
                              for k in (count - 2, count - 1)]
   assert last_two(plain) == [64 + 32, 32 + 16]
   assert last_two(reduced) == [8 + 32, 4 + 16]
-  model = zoo.build(dict(fields, upsample_widths=(8,)))
-  with pytest.raises(ValueError, match=r'upsample_widths \(8,\): one width per decoder level'):
-    _abstract_variables(model)
+  for wrong in ((8,), (0, -3)):  # One positive width per decoder level, or none.
+    with pytest.raises(ValueError, match=r'upsample_widths .*: one positive width per decoder '
+                       r'level expected, 2 for widths \(16, 32, 64\)'):
+      zoo.build(dict(fields, upsample_widths=wrong))
 
 
 def test_pixel_coordinates_run_from_minus_one_at_the_top_left_to_one_at_the_bottom_right():

@@ -27,8 +27,12 @@ def detected_cluster() -> tuple[str, int] | None:
   MPI, Kubernetes jobs and Cloud TPU pod slices. A cluster of one process (a single-host
   TPU VM, a SLURM job of one task) counts as none.
   """
-  from jax._src.clusters import cluster  # pylint: disable=g-import-not-at-top
-  for env in cluster.ClusterEnv._cluster_types:  # pylint: disable=protected-access
+  try:  # JAX's detection is private API: where it moved, detect nothing.
+    from jax._src.clusters import cluster  # pylint: disable=g-import-not-at-top
+    cluster_types = cluster.ClusterEnv._cluster_types  # pylint: disable=protected-access
+  except (ImportError, AttributeError):
+    return None
+  for env in cluster_types:
     if getattr(env, 'opt_in_only_method', False) or not env.is_env_present():
       continue
     count = int(env.get_process_count())
@@ -37,20 +41,23 @@ def detected_cluster() -> tuple[str, int] | None:
 
 
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None) -> int:
+               process_id: int | None = None, *, detect: bool = True) -> int:
   """Joins this process to a multi-process run; returns the number of processes.
 
   With `num_processes` > 1, `coordinator_address` (host:port of process 0) and
   `process_id` (0 to num_processes - 1) must be given too, as `jax.distributed.initialize`
   takes them. Without any of the three, JAX's cluster detection decides
-  (`detected_cluster`); `num_processes=1` runs alone whatever is detected. Must run
-  before anything touches a device.
+  (`detected_cluster`), or, with `detect` False, this process runs alone;
+  `num_processes=1` runs alone whatever is detected. Must run before anything touches
+  a device.
   """
   given = dict(coordinator_address=coordinator_address, num_processes=num_processes,
                process_id=process_id)
   if num_processes == 1:
     return 1
   if all(value is None for value in given.values()):
+    if not detect:
+      return 1
     try:
       found = detected_cluster()
     except Exception as error:  # pylint: disable=broad-except
