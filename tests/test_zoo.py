@@ -392,9 +392,40 @@ SAVED_LAYOUTS = {
 }
 
 
+# Every parameter's path and shape (a digest), and the mean mask and depth logits of
+# weights initialized with key 0 on a fixed pair: what the models computed before they
+# shared one module (commit c566a16 printed the same). Blocks of equal shapes in another
+# order (say, the bottleneck's dilations) keep the digest but change the logits.
+SAVED_SHAPES_AND_OUTPUTS = {
+    'dmnet_cnn': ('c640393f98565028', 0.387037, -0.182310),
+    'dmnet_cnn_v1': ('6dc8310419e41182', 0.0763252, 0.0134361),
+    'unet': ('86e1f27b1cf02cdf', -0.0810197, -0.136709),
+    'dmnet_resnet': ('620ff333d4527fe0', -0.0766440, -0.384771),
+}
+
+
 @pytest.mark.parametrize('name', sorted(SAVED_LAYOUTS))
 def test_each_model_keeps_the_parameter_layout_saved_runs_hold(name):
   assert _param_names_and_sizes(zoo.build(dict(name=name))) == SAVED_LAYOUTS[name]
+
+
+@pytest.mark.parametrize('name', sorted(SAVED_SHAPES_AND_OUTPUTS))
+def test_each_model_keeps_every_parameters_path_and_shape_and_what_it_computes(name):
+  import hashlib  # pylint: disable=g-import-not-at-top
+  from flax import traverse_util  # pylint: disable=g-import-not-at-top
+  digest, mask_mean, depth_mean = SAVED_SHAPES_AND_OUTPUTS[name]
+  model = zoo.build(dict(name=name))
+  variables = zoo.init(model, jax.random.key(0), SIZE, BATCH)
+  flat = traverse_util.flatten_dict(variables['params'])
+  shapes = '\n'.join(f"{'/'.join(path)} {tuple(leaf.shape)}"
+                     for path, leaf in sorted(flat.items()))
+  assert hashlib.sha256(shapes.encode()).hexdigest()[:16] == digest
+  rng = np.random.default_rng(0)
+  bg = jnp.asarray(rng.normal(size=(BATCH, SIZE, SIZE, 3)).astype(np.float32))
+  fg_bg = bg.at[:, 8:24, 10:22].add(2.0)
+  outputs = model.apply(variables, bg, fg_bg, train=False)
+  assert float(outputs['mask'].mean()) == pytest.approx(mask_mean, rel=1e-3, abs=1e-5)
+  assert float(outputs['depth'].mean()) == pytest.approx(depth_mean, rel=1e-3, abs=1e-5)
 
 
 def test_the_parts_make_other_architectures_too():

@@ -7,6 +7,7 @@ import time
 import jax
 import jax.numpy as jnp
 
+from training import distributed
 from training import run_folder
 from training import steps as steps_lib
 
@@ -105,7 +106,7 @@ class StepProfiler:
     split = step_timing_split(experiment, state, batch_uint8)
     writer.scalars(step, split, 'profile/')
     print('profile: ' + ' '.join(f'{k}={v:.2f}' for k, v in split.items()), flush=True)
-    if self.steps > 0:
+    if self.steps > 0 and distributed.is_main():  # Process 0 alone writes to tb/.
       jax.block_until_ready(state)
       jax.profiler.start_trace(self.log_dir)
       self._trace_end = step + self.steps
