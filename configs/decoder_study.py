@@ -17,6 +17,10 @@ about the default's work (FLOPs per 64 px image, `--mode summary`):
 `python run.py --config configs/decoder_study.py --workdir runs/decoder_study` trains
 configs/cnn.py's recipe and set (seed 0) with one change per run, and writes
 `runs/decoder_study/decoder_study.md`.
+
+Neither was adopted: fine64_up32_16 drew worse masks than the default (mask IoU 0.8461
+against 0.8488, delta1 0.9515 against 0.9508), fine48_up32_16 trained 1.25 times as many
+images a second and lost 0.005 IoU and 0.004 delta1 (BENCHMARKS.md, "A lighter decoder").
 """
 from configs import cnn
 from configs import base
