@@ -72,6 +72,14 @@ def split_entries(entries: list[sources_lib.Entry],
   return splits
 
 
+def _image_sums(image: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+  """A uint8 RGB image's pixel count and per-channel sums of values and squares, in
+  [0, 1] units: computed where the sample is loaded, so that only three numbers a
+  channel, not the images, travel back to the writing process."""
+  pixels = image.reshape(-1, 3).astype(np.float64) / 255.0
+  return len(pixels), pixels.sum(0), (pixels ** 2).sum(0)
+
+
 class _ChannelStats:
   """Streaming per-channel mean and std of uint8 images, in [0, 1] units."""
 
@@ -80,11 +88,12 @@ class _ChannelStats:
     self.total = np.zeros(3, np.float64)
     self.total_sq = np.zeros(3, np.float64)
 
-  def update(self, image: np.ndarray):
-    pixels = image.reshape(-1, 3).astype(np.float64) / 255.0
-    self.count += len(pixels)
-    self.total += pixels.sum(0)
-    self.total_sq += (pixels ** 2).sum(0)
+  def add(self, sums: tuple[int, np.ndarray, np.ndarray]):
+    """Adds one image's `_image_sums`."""
+    count, total, total_sq = sums
+    self.count += count
+    self.total += total
+    self.total_sq += total_sq
 
   def result(self) -> dict[str, list[float]]:
     mean = self.total / max(self.count, 1)
@@ -93,13 +102,17 @@ class _ChannelStats:
 
 
 def _load_chunk(source, entries):
-  """Loads samples in a worker; a bad one becomes (entry, error message)."""
+  """Loads samples in a worker: (entry, (key, encoded images, bg's and fg_bg's
+  `_image_sums`)) each; a bad one becomes (entry, error message)."""
   results = []
   for entry in entries:
     try:
-      results.append((entry, source.load(entry)))
+      loaded = source.load(entry)
     except sources_lib.BadSampleError as error:
       results.append((entry, str(error)))
+      continue
+    results.append((entry, (loaded.key, loaded.encoded, _image_sums(loaded.bg),
+                            _image_sums(loaded.fg_bg))))
   return results
 
 
@@ -166,10 +179,11 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
           raise sources_lib.BadSampleError(loaded)
         self._skipped.append(loaded)
         continue
+      key, encoded, bg_sums, fg_bg_sums = loaded
       if with_stats:
-        bg_stats.update(loaded.bg)
-        fg_bg_stats.update(loaded.fg_bg)
-      yield loaded.key, dict(loaded.encoded, name=loaded.key)
+        bg_stats.add(bg_sums)
+        fg_bg_stats.add(fg_bg_sums)
+      yield key, dict(encoded, name=key)
       num_written += 1
     if not num_written:
       raise sources_lib.BadSampleError(
