@@ -36,6 +36,7 @@ def measure(workdir: str) -> dict:
   from training import loop
   from training import run_folder
   from training import steps as steps_lib
+  from zoo import layers
   # pylint: enable=g-import-not-at-top
   config = ml_collections.ConfigDict(run_folder.require_config(workdir))
   data = datasets.load(config.data)
@@ -53,7 +54,8 @@ def measure(workdir: str) -> dict:
     _, inputs = steps_lib.model_inputs(batch, stats, config.model.dtype)
     zeros = jax.tree.map(jnp.zeros_like, batch_stats)
     _, updated = steps_lib.apply_model(experiment.model, params, zeros, inputs, train=True)
-    momentum = 0.9  # zoo.layers.conv_and_norm's: updated = 0.9 * zeros + 0.1 * moments.
+    # BatchNorm's update from zeros: momentum * 0 + (1 - momentum) * the batch's moments.
+    momentum = layers.conv_and_norm(jnp.float32, True)[1].keywords['momentum']
     return jax.tree.map(lambda x: x / (1 - momentum), updated)
 
   moments = [batch_moments(batch) for batch in pipeline.eval_batches(
