@@ -115,11 +115,13 @@ def any_process(flag: bool) -> bool:
   return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
 
 
-def process_rows(num_rows: int) -> slice:
-  """This process's rows of a global batch of `num_rows` (each process an equal share)."""
+def process_rows(num_rows: int, field: str = 'eval.batch_size') -> slice:
+  """This process's rows of a global batch of `num_rows` (each process an equal share);
+  `field` names the config field the batch size comes from, for the error."""
   count, index = jax.process_count(), jax.process_index()
   if num_rows % count:
-    raise ValueError(f'a batch of {num_rows} rows does not split over {count} processes')
+    raise ValueError(f'{field}: a batch of {num_rows} rows does not split over {count} '
+                     'processes')
   share = num_rows // count
   return slice(index * share, (index + 1) * share)
 
