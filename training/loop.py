@@ -402,15 +402,14 @@ def evaluate_checkpoint(config, workdir: str, which: str = 'latest',
   metrics.jsonl, baselines.npz) go to `evaluation_folder(workdir, dataset, out)`.
   """
   config = with_the_runs_loss(with_the_runs_evaluation(config, workdir), workdir)
-  data = distributed.main_first(lambda: datasets.load(config.data), 'dataset')
+  data = datasets.load(config.data)  # One process: modes.run refuses several for eval.
   experiment = prepare(config, data, run_folder.read_data_stats(workdir))
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   step = checkpoint_lib.resolve_step(manager, which)
   state = checkpoint_lib.restore_for_evaluation(manager, step, experiment.init_state())
   folder = evaluation_folder(workdir, data.name, out, latest=step == manager.latest_step())
   os.makedirs(folder, exist_ok=True)
-  baselines = distributed.main_first(
-      lambda: evaluate_lib.fit_baselines(data.train, config, folder, data.name), 'baselines')
+  baselines = evaluate_lib.fit_baselines(data.train, config, folder, data.name)
   writer = writers.for_this_process(folder)
   try:
     metrics = _evaluate_and_log(experiment, state, data, baselines, writer, folder)
