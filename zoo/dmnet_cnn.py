@@ -47,17 +47,12 @@ def dmnet_cnn(widths: Sequence[int] = (16, 32, 64), blocks: int = 1,
       none, the decoder's conv blocks see the coarser features at full width.
     dtype: Compute dtype; parameters stay float32.
   """
-  widths, upsample_widths = tuple(widths), tuple(upsample_widths)
-  if upsample_widths and (len(upsample_widths) != len(widths) - 1
-                          or min(upsample_widths) < 1):
-    raise ValueError(
-        f'upsample_widths {upsample_widths}: one positive width per decoder level expected, '
-        f'{len(widths) - 1} for widths {widths} (or none)')
+  widths = tuple(widths)
   return encoder_decoder.EncoderDecoder(
       widths=widths, level_blocks=(1 + blocks,) * (len(widths) - 1) + (1,),
       bottleneck_dilations=tuple(dilations), global_context=global_context,
       difference=difference, coordinates=coordinates, input_skip=input_skip,
-      upsample_widths=upsample_widths, dtype=dtype)
+      upsample_widths=tuple(upsample_widths), dtype=dtype)
 
 
 registry.register('dmnet_cnn', dmnet_cnn)

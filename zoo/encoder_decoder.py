@@ -85,6 +85,17 @@ class EncoderDecoder(nn.Module):
   input_skip: bool = False
   dtype: Any = jnp.float32
 
+  def __post_init__(self):
+    # At construction, so that building the model from a config refuses it before any
+    # dataset is built.
+    levels = len(self.widths) - 1
+    if self.upsample_widths and (len(self.upsample_widths) != levels
+                                 or min(self.upsample_widths) < 1):
+      raise ValueError(
+          f'upsample_widths {tuple(self.upsample_widths)}: one positive width per decoder '
+          f'level expected, {levels} for widths {tuple(self.widths)} (or none)')
+    super().__post_init__()
+
   @property
   def stride(self) -> int:
     """The total downsampling factor: image sides must be multiples of it."""
@@ -113,9 +124,6 @@ class EncoderDecoder(nn.Module):
     if self.global_context:
       x = layers.GlobalContext(self.widths[-1], conv, norm, self.dtype)(x)
 
-    if self.upsample_widths and len(self.upsample_widths) != len(skips):
-      raise ValueError(f'upsample_widths {tuple(self.upsample_widths)}: one width per '
-                       f'decoder level expected, {len(skips)} here')
     for level, skip in enumerate(reversed(skips)):
       if self.upsample_widths:
         x = conv(self.upsample_widths[level], (1, 1), name=f'upsample_conv_{level}')(x)
