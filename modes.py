@@ -7,6 +7,7 @@ from typing import Callable
 from absl import logging
 import jax
 
+from core import Registry
 import datasets
 import zoo
 from datasets import synthetic
@@ -17,17 +18,13 @@ from training import report as report_lib
 from training import predict as predict_lib
 from training import validate
 
-MODES: dict[str, Callable] = {}
+# fn(config, flags), by `--mode`.
+MODES: Registry[Callable] = Registry('mode')
 
 # Errors a user can fix (bad config, bad data, NaN loss, full disk): one line, exit 2.
 UserError = (ValueError, FileNotFoundError, loop.NonFiniteLossError,
              checkpoint.CheckpointWriteError)
 
-
-def mode(fn):
-  """Registers `fn(config, flags)` as the mode of the same name."""
-  MODES[fn.__name__] = fn
-  return fn
 
 
 def run(name: str, config, flags):
@@ -42,7 +39,7 @@ def run(name: str, config, flags):
       study.variant_configs(config)  # Validates every variant.
     else:
       validate.validate_config(config)
-    MODES[name](config, flags)
+    MODES.get(name, '--mode')(config, flags)
   except UserError:
     logging.debug(traceback.format_exc())
     raise
@@ -54,7 +51,7 @@ def _require_workdir(flags, name):
   return flags.workdir
 
 
-@mode
+@MODES.register
 def train(config, flags):
   """Builds or reuses the dataset, trains (resuming), evaluates; a config with a
   `study` field trains one run per variant and writes a comparison page."""
@@ -64,7 +61,7 @@ def train(config, flags):
     loop.train_and_evaluate(config, _require_workdir(flags, 'train'))
 
 
-@mode
+@MODES.register
 def eval(config, flags):  # pylint: disable=redefined-builtin
   """Evaluates a checkpoint (--step latest|best|N) on the dataset the config names.
 
@@ -75,7 +72,7 @@ def eval(config, flags):  # pylint: disable=redefined-builtin
   loop.evaluate_checkpoint(config, _require_workdir(flags, 'eval'), flags.step, flags.out)
 
 
-@mode
+@MODES.register
 def predict(config, flags):
   """Writes mask, depth and overlay PNGs for --bg/--fg_bg (files or folders) to --out.
 
@@ -87,7 +84,7 @@ def predict(config, flags):
                   flags.step)
 
 
-@mode
+@MODES.register
 def export(config, flags):
   """Writes checkpoint --step for `zoo.load_exported`, for `jax.export` and for ONNX.
 
@@ -116,7 +113,7 @@ def export(config, flags):
   print(f'exported checkpoint {step} of {workdir} to {", ".join(written)}')
 
 
-@mode
+@MODES.register
 def demo(config, flags):
   """Serves a web page to try checkpoint --step of --workdir on uploaded photos.
 
@@ -132,7 +129,7 @@ def demo(config, flags):
   demo_lib.serve(workdir, flags.step, port=flags.port)
 
 
-@mode
+@MODES.register
 def build(config, flags):
   """Builds or reuses the dataset; the last line is a JSON summary."""
   del flags
@@ -140,7 +137,7 @@ def build(config, flags):
   print(json.dumps(data.summary))
 
 
-@mode
+@MODES.register
 def summary(config, flags):
   """Prints the model's layer table, parameters and FLOPs."""
   del flags
@@ -148,7 +145,7 @@ def summary(config, flags):
                     title=config.model.name))
 
 
-@mode
+@MODES.register
 def report(config, flags):
   """Writes report.md and plots of a run, or one comparison of several runs.
 
@@ -159,7 +156,7 @@ def report(config, flags):
   print(report_lib.report(_require_workdir(flags, 'report'), flags.out))
 
 
-@mode
+@MODES.register
 def preview(config, flags):
   """Writes a PNG contact sheet of synthetic samples (to --out or preview.png)."""
   spec = datasets.synthetic_spec(config.data)

@@ -52,7 +52,7 @@ config_flags.register_flag_parser_for_type(list, ListOrNameParser())
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', 'configs/cnn.py', 'A config file with get_config().')
 flags.DEFINE_string('workdir', None, 'Where the run keeps checkpoints, logs and results.')
-flags.DEFINE_enum('mode', 'train', sorted(modes.MODES), 'What to do.')
+flags.DEFINE_enum('mode', 'train', modes.MODES.names(), 'What to do.')
 flags.DEFINE_string('step', 'latest', "eval/predict: a checkpoint step, 'latest' or 'best'.")
 flags.DEFINE_string('bg', None, 'predict: a background image or a folder of them.')
 flags.DEFINE_string('fg_bg', None, 'predict: a foreground image or a folder of them.')

@@ -14,23 +14,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from core import Registry
+
 INPUT_KEYS = ('bg', 'fg_bg')
 ALL_KEYS = ('bg', 'fg_bg', 'mask', 'depth')
-AUGMENTATIONS: dict[str, Callable] = {}
-
-
-def register(fn):
-  """Adds `fn` to the registry under its function name."""
-  AUGMENTATIONS[fn.__name__] = fn
-  return fn
+# fn(rng, sample, **strength) -> sample, by `data.augment[i].name`.
+AUGMENTATIONS: Registry[Callable] = Registry('augmentation')
 
 
 def names() -> list[str]:
   """The registered augmentation names."""
-  return sorted(AUGMENTATIONS)
+  return AUGMENTATIONS.names()
 
 
-@register
+@AUGMENTATIONS.register
 def hflip(rng, sample, p=0.5):
   """Mirrors all four images left-right with probability p."""
   flip = jax.random.bernoulli(rng, float(p))
@@ -49,7 +46,7 @@ def _jitter_one(rng, image, brightness, contrast, saturation, hue):
   return jnp.clip(image, 0.0, 1.0)
 
 
-@register
+@AUGMENTATIONS.register
 def color_jitter(rng, sample, brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02,
                  independent=True):
   """torchvision-style ColorJitter of the inputs (brightness is additive here).
@@ -112,7 +109,7 @@ def _warp(sample, matrix, offset, constant_keys=()):
   return out
 
 
-@register
+@AUGMENTATIONS.register
 def random_resized_crop(rng, sample, scale=(0.6, 1.0), ratio=(3 / 4, 4 / 3)):
   """Crops the same random box of all four images and resizes it back to H x W.
 
@@ -138,7 +135,7 @@ def random_resized_crop(rng, sample, scale=(0.6, 1.0), ratio=(3 / 4, 4 / 3)):
   return _warp(sample, jnp.diag(jnp.stack([box_h, box_w])), offset)
 
 
-@register
+@AUGMENTATIONS.register
 def rotate(rng, sample, max_degrees=8.0):
   """Rotates all four images by the same angle, uniform in +-max_degrees, about the centre.
 
@@ -153,7 +150,7 @@ def rotate(rng, sample, max_degrees=8.0):
   return _warp(sample, matrix, centre - matrix @ centre, constant_keys=('mask',))
 
 
-@register
+@AUGMENTATIONS.register
 def cutout(rng, sample, size=0.25, p=0.5, noise=False):
   """With probability p, fills one random rectangle of the inputs, the same in bg and fg_bg.
 
@@ -189,7 +186,7 @@ def _photometric_one(rng, image, brightness, contrast, gamma, noise_std):
   return jnp.clip(image, 0.0, 1.0)
 
 
-@register
+@AUGMENTATIONS.register
 def photometric(rng, sample, brightness=0.1, contrast=0.1, gamma=0.1, noise_std=0.02):
   """Exposure changes and sensor noise, drawn independently for bg and fg_bg.
 
@@ -210,10 +207,8 @@ def validate(augment_config: list[dict[str, Any]]):
   """Raises ValueError naming an unknown augmentation or argument."""
   for position, entry in enumerate(augment_config):
     name = entry.get('name')
-    if name not in AUGMENTATIONS:
-      raise ValueError(f'data.augment[{position}].name: unknown augmentation {name!r}; '
-                       f'known: {", ".join(names())}')
-    allowed = set(inspect.signature(AUGMENTATIONS[name]).parameters) - {'rng', 'sample'}
+    fn = AUGMENTATIONS.get(name, f'data.augment[{position}].name')
+    allowed = set(inspect.signature(fn).parameters) - {'rng', 'sample'}
     unknown = set(entry) - allowed - {'name'}
     if unknown:
       raise ValueError(f'data.augment[{position}] ({name}): unknown argument(s) '
@@ -230,7 +225,7 @@ def apply(augment_config, rng, batch: dict[str, jax.Array]) -> dict[str, jax.Arr
     for entry, step_rng in zip(augment_config,
                                jax.random.split(sample_rng, len(augment_config))):
       kwargs = {k: v for k, v in entry.items() if k != 'name'}
-      sample = AUGMENTATIONS[entry['name']](step_rng, sample, **kwargs)
+      sample = AUGMENTATIONS.get(entry['name'])(step_rng, sample, **kwargs)
     return sample
 
   images = {key: batch[key] for key in ALL_KEYS}

@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from core import Registry
 from losses import _utils
 from losses import registry
 
@@ -100,24 +101,20 @@ def _uncertainty(weights, mask_loss, depth_loss, params):
   return total, extra
 
 
-_COMBINERS: dict[str, Combiner] = {
-    'weighted_sum': Combiner(_no_params, _weighted_sum),
-    'sqrt_sum': Combiner(_no_params, _sqrt_sum),
-    'uncertainty': Combiner(_uncertainty_params, _uncertainty),
-}
+COMBINERS: Registry[Combiner] = Registry('combiner')
+COMBINERS.add('weighted_sum', Combiner(_no_params, _weighted_sum))
+COMBINERS.add('sqrt_sum', Combiner(_no_params, _sqrt_sum))
+COMBINERS.add('uncertainty', Combiner(_uncertainty_params, _uncertainty))
 
 
 def register_combiner(name: str, combiner: Combiner) -> Combiner:
   """Registers a combiner under `name`, for `loss.combine`; returns it."""
-  if name in _COMBINERS:
-    raise ValueError(f'combiner {name!r} is already registered')
-  _COMBINERS[name] = combiner
-  return combiner
+  return COMBINERS.add(name, combiner)
 
 
 def combiner_names() -> list[str]:
   """Returns the registered combiner names, sorted."""
-  return sorted(_COMBINERS)
+  return COMBINERS.names()
 
 
 def _as_dict(value) -> dict | None:
@@ -193,9 +190,7 @@ class HeadLoss:
 def _term(spec, field: str) -> Term:
   """A checked `Term` from 'name' or dict(name=..., weight=..., **options)."""
   name, kwargs = _parse_spec(spec, field)
-  allowed = ', '.join(registry.names())
-  if name not in registry.names():
-    raise ValueError(f'loss.{field}: unknown loss {name!r}; allowed: {allowed}')
+  registry.get(name, f'loss.{field}')
   weight = kwargs.pop('weight', 1.0)
   _check_number(weight, f'{field}: {name} weight')
   # The first two parameters are pred and target; the rest are the loss's options.
@@ -256,7 +251,7 @@ class Loss:
 
   def init_params(self):
     """The combiner's learned parameters (a pytree); {} unless it learns any."""
-    return _COMBINERS[self.combiner].init_params()
+    return COMBINERS.get(self.combiner).init_params()
 
   def __call__(self, outputs, batch, params):
     """The training loss of both heads.
@@ -276,7 +271,7 @@ class Loss:
       aux[f'{head}_loss'], terms = head_loss(outputs[head], batch[head])
       if len(terms) > 1:
         aux.update({f'{head}_loss/{key}': value for key, value in terms.items()})
-    total, extra = _COMBINERS[self.combiner].combine(
+    total, extra = COMBINERS.get(self.combiner).combine(
         dict(self.weights), aux['mask_loss'], aux['depth_loss'], params)
     return total, {**aux, **extra}
 
@@ -289,9 +284,7 @@ def build(loss_config) -> Loss:
   """
   heads = {head: build_head(loss_config.get(head), head) for head in HEADS}
   name, options = _parse_spec(loss_config.get('combine', 'weighted_sum'), 'combine')
-  if name not in _COMBINERS:
-    raise ValueError(f'loss.combine: unknown combiner {name!r}; '
-                     f'allowed: {", ".join(combiner_names())}')
+  COMBINERS.get(name, 'loss.combine')
   for key in options:
     if key not in _WEIGHT_FIELDS:
       raise ValueError(f'loss.combine: {name} has no option {key!r}; '

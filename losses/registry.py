@@ -1,9 +1,11 @@
 """The loss registry: every loss is a pure function looked up by its name."""
 from typing import Callable
 
+from core import Registry
+
 LossFn = Callable[..., object]
 
-_REGISTRY: dict[str, LossFn] = {}
+LOSSES: Registry[LossFn] = Registry('loss')
 
 
 def register(name: str, *, on_logits: bool) -> Callable[[LossFn], LossFn]:
@@ -25,10 +27,8 @@ def register(name: str, *, on_logits: bool) -> Callable[[LossFn], LossFn]:
     raise TypeError(f'on_logits must be a bool, got {on_logits!r}')
 
   def decorator(fn: LossFn) -> LossFn:
-    if name in _REGISTRY:
-      raise ValueError(f'loss {name!r} is already registered')
+    LOSSES.add(name, fn)
     fn.on_logits = on_logits
-    _REGISTRY[name] = fn
     return fn
 
   return decorator
@@ -36,11 +36,9 @@ def register(name: str, *, on_logits: bool) -> Callable[[LossFn], LossFn]:
 
 def names() -> list[str]:
   """Returns the registered loss names, sorted."""
-  return sorted(_REGISTRY)
+  return LOSSES.names()
 
 
-def get(name: str) -> LossFn:
-  """Returns the loss registered under `name`; ValueError listing the names if unknown."""
-  if not isinstance(name, str) or name not in _REGISTRY:
-    raise ValueError(f'unknown loss {name!r}; registered losses: {", ".join(names())}')
-  return _REGISTRY[name]
+def get(name: str, field: str = '') -> LossFn:
+  """Returns the loss registered under `name`; ValueError naming `field` and the losses."""
+  return LOSSES.get(name, field)

@@ -18,7 +18,8 @@ def test_every_top_level_package_imports_from_the_repo():
     assert os.path.abspath(package.__file__).startswith(ROOT)
 
 
-LAYERS = ('zoo', 'losses', 'datasets')  # The lowest layer: none imports another, nor training.
+BASE = 'core'  # Below everything: imports no other package of the repository.
+LAYERS = ('zoo', 'losses', 'datasets')  # Above it: none imports another, nor training.
 
 
 def _repo_imports():
@@ -26,7 +27,7 @@ def _repo_imports():
   subpackages (datasets/synthetic/) included."""
   import ast  # pylint: disable=g-import-not-at-top
   modules = {}
-  for package in (*LAYERS, 'training'):
+  for package in (BASE, *LAYERS, 'training'):
     for folder, _, files in sorted(os.walk(os.path.join(ROOT, package))):
       dotted = os.path.relpath(folder, ROOT).replace(os.sep, '.')
       for name in sorted(files):
@@ -51,12 +52,24 @@ def test_the_lowest_packages_import_neither_each_other_nor_training():
   for module, imported in _repo_imports().items():
     package = module.split('.')[0]
     if package in LAYERS:
-      others = {name for name in imported if name.split('.')[0] != package}
+      others = {name for name in imported if name.split('.')[0] not in (package, BASE)}
       assert not others, f'{module} imports {sorted(others)}'
 
 
-def test_no_two_modules_import_each_other():
-  imports = _repo_imports()
-  circles = sorted({tuple(sorted((a, b))) for a, targets in imports.items() for b in targets
-                    if a in imports.get(b, ()) and a.split('.')[0] != a and b.split('.')[0] != b})
-  assert not circles, f'modules that import each other: {circles}'
+def test_core_imports_nothing_of_the_repository_but_itself():
+  for module, imported in _repo_imports().items():
+    if module.split('.')[0] == BASE:
+      others = {name for name in imported if name.split('.')[0] != BASE}
+      assert not others, f'{module} imports {sorted(others)}'
+
+
+def test_every_table_a_config_names_from_is_one_kind_of_registry():
+  import core, modes, zoo  # pylint: disable=g-import-not-at-top,multiple-imports
+  from datasets import augment  # pylint: disable=g-import-not-at-top
+  from losses import combine, registry  # pylint: disable=g-import-not-at-top
+  from training import optim  # pylint: disable=g-import-not-at-top
+  tables = {'model': zoo.registry.MODELS, 'loss': registry.LOSSES,
+            'combiner': combine.COMBINERS, 'augmentation': augment.AUGMENTATIONS,
+            'optimizer': optim.OPTIMIZERS, 'schedule': optim.SCHEDULES, 'mode': modes.MODES}
+  for kind, table in tables.items():
+    assert isinstance(table, core.Registry) and table.kind == kind and len(table) >= 2, kind

@@ -49,8 +49,8 @@ def test_constant_with_warmup():
 
 
 @pytest.mark.parametrize('field, value, message', [
-    ('schedule.name', 'zigzag', 'schedule.name: unknown name'),
-    ('optimizer.name', 'adagrad', 'optimizer.name: unknown name'),
+    ('schedule.name', 'zigzag', 'schedule.name: unknown schedule'),
+    ('optimizer.name', 'adagrad', 'optimizer.name: unknown optimizer'),
 ])
 def test_unknown_names_list_the_known_ones(field, value, message):
   config = base.get_config()
@@ -58,7 +58,7 @@ def test_unknown_names_list_the_known_ones(field, value, message):
   config[section][key] = value
   with pytest.raises(ValueError, match=message) as error:
     optim.make_optimizer(config)
-  assert 'known:' in str(error.value)
+  assert 'registered:' in str(error.value)
 
 
 def first_updates(name, grads, steps=1, **optimizer_fields):

@@ -1,35 +1,24 @@
 """Learning-rate schedules and optimizers, looked up by their config names."""
-from typing import Callable
-
 import jax
 import optax
 import optax.contrib
 
-SCHEDULES: dict[str, Callable] = {}
-OPTIMIZERS: dict[str, Callable] = {}
+from core import Registry
+
+# fn(lr, schedule_config, total_steps) -> optax.Schedule, by `schedule.name`.
+SCHEDULES = Registry('schedule')
+# fn(schedule, optimizer_config) -> optax.GradientTransformation, by `optimizer.name`.
+OPTIMIZERS = Registry('optimizer')
 
 
-def _register(table):
-  def decorator(fn):
-    table[fn.__name__] = fn
-    return fn
-  return decorator
-
-
-def _lookup(table, name, field):
-  if name not in table:
-    raise ValueError(f'{field}: unknown name {name!r}; known: {", ".join(sorted(table))}')
-  return table[name]
-
-
-@_register(SCHEDULES)
+@SCHEDULES.register
 def constant(lr, schedule_config, total_steps):
   """The same learning rate at every step (after an optional linear warmup)."""
   del total_steps
   return _with_warmup(optax.constant_schedule(lr), lr, schedule_config.warmup_steps)
 
 
-@_register(SCHEDULES)
+@SCHEDULES.register
 def cosine(lr, schedule_config, total_steps):
   """Linear warmup to `lr`, then cosine decay to `schedule.min_lr` at the last step."""
   warmup = min(schedule_config.warmup_steps, max(total_steps - 1, 0))
@@ -38,7 +27,7 @@ def cosine(lr, schedule_config, total_steps):
       decay_steps=max(total_steps, warmup + 1), end_value=schedule_config.min_lr)
 
 
-@_register(SCHEDULES)
+@SCHEDULES.register
 def cyclic(lr, schedule_config, total_steps):
   """The original's triangular cyclic LR: min_lr -> lr over half_cycle_steps, and back."""
   del total_steps
@@ -51,7 +40,7 @@ def cyclic(lr, schedule_config, total_steps):
   return schedule
 
 
-@_register(SCHEDULES)
+@SCHEDULES.register
 def one_cycle(lr, schedule_config, total_steps):
   """Smith's one-cycle: warm up to `lr` over 30% of the run, then anneal far below."""
   del schedule_config
@@ -67,11 +56,11 @@ def _with_warmup(schedule, lr, warmup_steps):
 
 def make_schedule(config) -> optax.Schedule:
   """The learning-rate schedule of `config.schedule` for `config.train.steps` steps."""
-  factory = _lookup(SCHEDULES, config.schedule.name, 'schedule.name')
+  factory = SCHEDULES.get(config.schedule.name, 'schedule.name')
   return factory(config.optimizer.lr, config.schedule, config.train.steps)
 
 
-@_register(OPTIMIZERS)
+@OPTIMIZERS.register
 def adam(schedule, optimizer_config):
   """Adam; with weight_decay > 0 it is L2-coupled (use adamw for decoupled decay)."""
   base = optax.adam(schedule)
@@ -80,13 +69,13 @@ def adam(schedule, optimizer_config):
   return base
 
 
-@_register(OPTIMIZERS)
+@OPTIMIZERS.register
 def adamw(schedule, optimizer_config):
   """AdamW: Adam with decoupled weight decay."""
   return optax.adamw(schedule, weight_decay=optimizer_config.weight_decay)
 
 
-@_register(OPTIMIZERS)
+@OPTIMIZERS.register
 def sgd(schedule, optimizer_config):
   """SGD with (Nesterov-free) momentum and optional L2 weight decay."""
   base = optax.sgd(schedule, momentum=optimizer_config.momentum or None)
@@ -107,7 +96,7 @@ def _muon_dimensions(params):
   return jax.tree.map(dimensions, params)
 
 
-@_register(OPTIMIZERS)
+@OPTIMIZERS.register
 def muon(schedule, optimizer_config):
   """Muon (momentum orthogonalized by Newton-Schulz) on conv and dense kernels, Adam on the rest.
 
@@ -127,7 +116,7 @@ def muon(schedule, optimizer_config):
 
 def make_optimizer(config) -> optax.GradientTransformation:
   """Clipping (if any), then the optimizer of `config.optimizer`, on `config.schedule`."""
-  factory = _lookup(OPTIMIZERS, config.optimizer.name, 'optimizer.name')
+  factory = OPTIMIZERS.get(config.optimizer.name, 'optimizer.name')
   optimizer = factory(make_schedule(config), config.optimizer)
   if config.optimizer.grad_clip_norm:
     optimizer = optax.chain(optax.clip_by_global_norm(config.optimizer.grad_clip_norm),

@@ -80,14 +80,9 @@ def _check_numbers(config):
 
 
 def _check_names(config):
-  if config.model.name not in zoo.names():
-    raise ValueError(f'model.name: unknown model {config.model.name!r}; registered: '
-                     f'{", ".join(zoo.names())}')
-  for field, table in (('optimizer.name', optim.OPTIMIZERS),
-                       ('schedule.name', optim.SCHEDULES)):
-    if _get(config, field) not in table:
-      raise ValueError(f'{field}: unknown name {_get(config, field)!r}; known: '
-                       f'{", ".join(sorted(table))}')
+  zoo.registry.get(config.model.name, 'model.name')
+  optim.OPTIMIZERS.get(config.optimizer.name, 'optimizer.name')
+  optim.SCHEDULES.get(config.schedule.name, 'schedule.name')
   try:
     losses.validate_loss_config(config.loss)
   except ValueError as error:

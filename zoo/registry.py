@@ -14,9 +14,11 @@ from typing import Any, Callable, Mapping
 from flax import linen as nn
 import jax.numpy as jnp
 
+from core import registry as core_registry
+
 ModelFactory = Callable[..., nn.Module]
 
-_MODELS: dict[str, ModelFactory] = {}
+MODELS: core_registry.Registry[ModelFactory] = core_registry.Registry('model')
 _DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 # Fields every flax module has that a config must not set.
 _RESERVED_FIELDS = ('parent', 'name')
@@ -37,23 +39,17 @@ def register(name: str, factory: ModelFactory | None = None):
   """
   if factory is None:
     return functools.partial(register, name)
-  if name in _MODELS:
-    raise ValueError(f'model {name!r} is already registered')
-  _MODELS[name] = factory
-  return factory
+  return MODELS.add(name, factory)
 
 
 def names() -> list[str]:
   """Returns the registered model names, sorted."""
-  return sorted(_MODELS)
+  return MODELS.names()
 
 
-def get(name: str) -> ModelFactory:
-  """Returns the factory registered as `name`; ValueError if there is none."""
-  if name not in _MODELS:
-    raise ValueError(
-        f"unknown model {name!r}; registered: {', '.join(names())}")
-  return _MODELS[name]
+def get(name: str, field: str = '') -> ModelFactory:
+  """Returns the factory registered as `name`; ValueError naming `field` if there is none."""
+  return MODELS.get(name, field)
 
 
 def _parameters(name: str) -> dict[str, inspect.Parameter]:
@@ -161,7 +157,7 @@ def with_earlier_defaults(model_config, version: int = 1) -> dict[str, Any]:
     version: The export format version it was saved under (1 or 2).
   """
   config = _to_dict(model_config)
-  known = fields(config['name']) if config.get('name') in _MODELS else []
+  known = fields(config['name']) if config.get('name') in MODELS else []
   if version < 2 and 'difference' in known:
     config.setdefault('difference', config.get('name') == 'unet')
   if version < 2 and 'input_skip' in known:
