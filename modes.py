@@ -7,7 +7,7 @@ from typing import Callable
 from absl import logging
 import jax
 
-from core import Registry
+from dmnet_core import Registry
 import datasets
 import zoo
 from datasets import synthetic
@@ -24,7 +24,6 @@ MODES: Registry[Callable] = Registry('mode')
 # Errors a user can fix (bad config, bad data, NaN loss, full disk): one line, exit 2.
 UserError = (ValueError, FileNotFoundError, loop.NonFiniteLossError,
              checkpoint.CheckpointWriteError)
-
 
 
 def run(name: str, config, flags):

@@ -220,11 +220,12 @@ def measure(workdirs: list[str], backgrounds: list[np.ndarray], people: list[np.
     # evaluation did.
     exported, _ = predict.load_model(workdir, hflip_average=hflip_average)
     size = exported.image_size
-    baselines_path = run_folder.path(workdir, run_folder.BASELINES)
-    if not os.path.exists(baselines_path):
-      raise FileNotFoundError(f'{baselines_path}: not found; evaluate the run first')
-    with np.load(baselines_path) as cached:
-      run_threshold = float(cached['threshold'])
+    baselines = run_folder.read_baselines(
+        workdir, run_folder.trained_dataset_name(workdir) or '', size)
+    if baselines is None:
+      raise FileNotFoundError(f'{run_folder.path(workdir, run_folder.BASELINES)}: no baselines '
+                              'for the run\'s own dataset and size; evaluate the run first')
+    run_threshold = float(baselines['threshold'])
     scores = {}
     for name in CAPTURES:
       batch = at_size(pairs[name], size)

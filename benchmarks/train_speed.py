@@ -143,20 +143,20 @@ class OursRunner:
   def __init__(self, config, rng, num_batches: int = 2, compiler_options=None):
     self.batch_size = config.train.batch_size
     start = time.perf_counter()
-    self.exp = loop.prepare(config, types.SimpleNamespace(stats=STATS))
-    self.state = jax.block_until_ready(self.exp.init_state())
+    self.experiment = loop.prepare(config, types.SimpleNamespace(stats=STATS))
+    self.state = jax.block_until_ready(self.experiment.init_state())
     self.init_s = time.perf_counter() - start
     self.batches = [
-        jax.block_until_ready(self.exp.place(
+        jax.block_until_ready(self.experiment.place(
             random_batch(rng, self.batch_size, config.data.image_size)))
         for _ in range(num_batches)]
     self.steps_done = 0
     start = time.perf_counter()
-    lowered = self.exp.train_step.lower(self.state, self.batches[0])
+    lowered = self.experiment.train_step.lower(self.state, self.batches[0])
     if compiler_options:
       self.step = lowered.compile(compiler_options)
     else:
-      self.step = self.exp.train_step
+      self.step = self.experiment.train_step
       lowered.compile()
     self.compile_s = time.perf_counter() - start
     self.run(1)

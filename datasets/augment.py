@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from core import Registry
+from dmnet_core import Registry
 
 INPUT_KEYS = ('bg', 'fg_bg')
 ALL_KEYS = ('bg', 'fg_bg', 'mask', 'depth')

@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from core import Registry
+from dmnet_core import Registry
 from losses import _utils
 from losses import registry
 
@@ -190,7 +190,9 @@ class HeadLoss:
 def _term(spec, field: str) -> Term:
   """A checked `Term` from 'name' or dict(name=..., weight=..., **options)."""
   name, kwargs = _parse_spec(spec, field)
-  registry.get(name, f'loss.{field}')
+  if not isinstance(getattr(registry.get(name, f'loss.{field}'), 'on_logits', None), bool):
+    raise ValueError(f'loss.{field}: {name} was registered without on_logits; register '
+                     'losses with losses.register(name, on_logits=...)')
   weight = kwargs.pop('weight', 1.0)
   _check_number(weight, f'{field}: {name} weight')
   # The first two parameters are pred and target; the rest are the loss's options.

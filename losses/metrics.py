@@ -77,11 +77,17 @@ _PIXEL_RMSES = {
     'depth_rmse': ('depth_sq_err', 'depth_num_pixels'),
     'baseline_depth_rmse': ('baseline_depth_sq_err', 'baseline_depth_num_pixels'),
 }
-_RESULT_ORDER = ('loss', 'mask_loss', 'depth_loss', 'mask_iou', 'mask_dice', 'mask_ssim_acc',
-                 'depth_rmse', 'depth_abs_rel', 'depth_delta1', 'depth_delta2', 'depth_delta3',
-                 'depth_ssim_acc',
-                 'baseline_mask_iou', 'baseline_mask_dice', 'baseline_mask_ssim_acc',
-                 'baseline_depth_rmse', 'baseline_depth_ssim_acc')
+# The model's evaluation metrics in the order every table and summary shows them.
+MODEL_METRICS = ('mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
+                 'depth_delta1', 'depth_delta2', 'depth_delta3', 'depth_ssim_acc')
+# What one-line summaries and the study's table show: all but delta2 and delta3.
+SUMMARY_METRICS = tuple(key for key in MODEL_METRICS if key not in ('depth_delta2', 'depth_delta3'))
+# A model metric -> the result key of the baseline's, where the baselines have it.
+BASELINE_OF = {'mask_iou': 'baseline_mask_iou', 'mask_dice': 'baseline_mask_dice',
+               'mask_ssim_acc': 'baseline_mask_ssim_acc', 'depth_rmse': 'baseline_depth_rmse',
+               'depth_ssim_acc': 'baseline_depth_ssim_acc'}
+LOWER_IS_BETTER = ('depth_rmse', 'depth_abs_rel')
+_RESULT_ORDER = ('loss', 'mask_loss', 'depth_loss') + MODEL_METRICS + tuple(BASELINE_OF.values())
 _SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5  # dm-pix's SSIM window: 11 x 11, Gaussian of this sigma.
 # The least range a true depth map is stretched by: a flat or nearly flat truth (a wall

@@ -1,7 +1,7 @@
 """The loss registry: every loss is a pure function looked up by its name."""
 from typing import Callable
 
-from core import Registry
+from dmnet_core import Registry
 
 LossFn = Callable[..., object]
 

@@ -169,7 +169,7 @@ def test_an_installed_zoo_loads_and_predicts_outside_the_checkout(run, tmp_path)
   _, _, path = run
   source, target = tmp_path / 'source', tmp_path / 'site-packages'
   source.mkdir()
-  for name in ('pyproject.toml', 'README.md', 'core', 'zoo', 'datasets', 'losses', 'training'):
+  for name in ('pyproject.toml', 'README.md', 'dmnet_core', 'zoo', 'datasets', 'losses', 'training'):
     copy = shutil.copytree if os.path.isdir(os.path.join(ROOT, name)) else shutil.copy
     copy(os.path.join(ROOT, name), source / name)
   install = subprocess.run(
@@ -177,7 +177,7 @@ def test_an_installed_zoo_loads_and_predicts_outside_the_checkout(run, tmp_path)
        '--target', str(target), str(source)], capture_output=True, text=True, timeout=300)
   assert install.returncode == 0, install.stderr
   installed = sorted(os.listdir(target))
-  assert 'zoo' in installed and 'core' in installed
+  assert 'zoo' in installed and 'dmnet_core' in installed
   # Hugging Face's `datasets` (preinstalled on Colab) must not be shadowed.
   assert 'datasets' not in installed
   script = f"""
@@ -276,7 +276,7 @@ def test_an_export_names_every_field_of_its_model(tmp_path):
       model_config=model_config, variables=variables, stats=stats, image_size=16))
   with open(path, 'rb') as f:
     payload = serialization.msgpack_restore(f.read())
-  assert payload['version'] == zoo.export.VERSION == 3
+  assert payload['version'] == zoo.export.VERSION == 4
   assert set(payload['model_config']) == set(zoo.fields('dmnet_cnn')) | {'name'}
   assert zoo.load_exported(path).model_config == zoo.complete(model_config)
 

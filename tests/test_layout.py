@@ -13,12 +13,12 @@ def test_datasets_is_ours_not_hugging_faces():
 
 
 def test_every_top_level_package_imports_from_the_repo():
-  import losses, training, zoo  # pylint: disable=g-import-not-at-top,multiple-imports
-  for package in (losses, training, zoo):
+  import dmnet_core, losses, training, zoo  # pylint: disable=g-import-not-at-top,multiple-imports
+  for package in (dmnet_core, losses, training, zoo):
     assert os.path.abspath(package.__file__).startswith(ROOT)
 
 
-BASE = 'core'  # Below everything: imports no other package of the repository.
+BASE = 'dmnet_core'  # Below everything: imports no other package of the repository.
 LAYERS = ('zoo', 'losses', 'datasets')  # Above it: none imports another, nor training.
 
 
@@ -56,7 +56,7 @@ def test_the_lowest_packages_import_neither_each_other_nor_training():
       assert not others, f'{module} imports {sorted(others)}'
 
 
-def test_core_imports_nothing_of_the_repository_but_itself():
+def test_dmnet_core_imports_nothing_of_the_repository_but_itself():
   for module, imported in _repo_imports().items():
     if module.split('.')[0] == BASE:
       others = {name for name in imported if name.split('.')[0] != BASE}
@@ -64,7 +64,7 @@ def test_core_imports_nothing_of_the_repository_but_itself():
 
 
 def test_every_table_a_config_names_from_is_one_kind_of_registry():
-  import core, modes, zoo  # pylint: disable=g-import-not-at-top,multiple-imports
+  import dmnet_core, modes, zoo  # pylint: disable=g-import-not-at-top,multiple-imports
   from datasets import augment  # pylint: disable=g-import-not-at-top
   from losses import combine, registry  # pylint: disable=g-import-not-at-top
   from training import optim  # pylint: disable=g-import-not-at-top
@@ -72,4 +72,11 @@ def test_every_table_a_config_names_from_is_one_kind_of_registry():
             'combiner': combine.COMBINERS, 'augmentation': augment.AUGMENTATIONS,
             'optimizer': optim.OPTIMIZERS, 'schedule': optim.SCHEDULES, 'mode': modes.MODES}
   for kind, table in tables.items():
-    assert isinstance(table, core.Registry) and table.kind == kind and len(table) >= 2, kind
+    assert isinstance(table, dmnet_core.Registry) and table.kind == kind and len(table) >= 2, kind
+
+
+def test_no_two_modules_import_each_other():
+  imports = _repo_imports()
+  circles = sorted({tuple(sorted((a, b))) for a, targets in imports.items() for b in targets
+                    if a in imports.get(b, ()) and a.split('.')[0] != a and b.split('.')[0] != b})
+  assert not circles, f'modules that import each other: {circles}'

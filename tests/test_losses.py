@@ -90,6 +90,16 @@ def test_register_adds_a_loss_and_refuses_duplicates():
   assert 'half_l1' not in losses.names()
 
 
+def test_a_loss_added_to_the_table_without_on_logits_is_refused_by_name():
+  registry.LOSSES.add('bare_l1', lambda pred, target: jnp.mean(jnp.abs(pred - target)))
+  try:
+    with pytest.raises(ValueError, match=r'^loss\.depth: bare_l1 was registered without '
+                       r'on_logits; register losses with losses\.register'):
+      losses.build(dict(mask='bce_with_logits', depth='bare_l1'))
+  finally:
+    registry.LOSSES.remove('bare_l1')
+
+
 # --- Against PyTorch -------------------------------------------------------------------
 
 

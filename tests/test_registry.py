@@ -1,7 +1,7 @@
-"""core.Registry: the one table every config name is looked up in."""
+"""dmnet_core.Registry: the one table every config name is looked up in."""
 import pytest
 
-from core import Registry
+from dmnet_core import Registry
 
 
 def _shapes():

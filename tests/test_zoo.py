@@ -138,6 +138,13 @@ def test_upsample_widths_reduce_the_coarser_features_before_each_upsampling():
       zoo.build(dict(fields, upsample_widths=wrong))
 
 
+def test_an_encoder_decoder_needs_one_block_count_per_level_and_a_block_at_each():
+  for wrong, message in (((1, 1), r'one count per level expected, 3 for widths \(8, 16, 32\)'),
+                         ((1, 0, 1), 'every level needs a block')):
+    with pytest.raises(ValueError, match=r'level_blocks .*: ' + message):
+      zoo.EncoderDecoder(widths=(8, 16, 32), level_blocks=wrong)
+
+
 def test_pixel_coordinates_run_from_minus_one_at_the_top_left_to_one_at_the_bottom_right():
   grid = np.asarray(layers.pixel_coordinates(jnp.zeros((2, 3, 5, 9))))
   assert grid.shape == (2, 3, 5, 2)

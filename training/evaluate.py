@@ -1,5 +1,4 @@
 """Streaming evaluation on the test split, with the two baselines beside the model."""
-import os
 from typing import Any
 
 import jax
@@ -20,12 +19,9 @@ def fit_baselines(train_source, config, workdir: str, dataset_name: str
   Fit once on up to BASELINE_SAMPLES train samples and cached in the workdir for this
   dataset and image size.
   """
-  path = run_folder.path(workdir, run_folder.BASELINES)
-  if os.path.exists(path):
-    with np.load(path) as cached:
-      if (str(cached['dataset']) == dataset_name and
-          cached['mean_depth'].shape[0] == config.data.image_size):
-        return dict(threshold=cached['threshold'], mean_depth=cached['mean_depth'])
+  cached = run_folder.read_baselines(workdir, dataset_name, config.data.image_size)
+  if cached is not None:
+    return cached
   batches = [{key: value.astype(np.float32) / 255.0 for key, value in batch.items()}
              for batch in pipeline.eval_batches(
                  train_source, image_size=config.data.image_size,
@@ -36,7 +32,7 @@ def fit_baselines(train_source, config, workdir: str, dataset_name: str
     mean_depth.update(batch['depth'])
   baselines = dict(threshold=np.float32(threshold),
                    mean_depth=np.asarray(mean_depth.result(), np.float32))
-  np.savez(path, dataset=np.str_(dataset_name), **baselines)
+  run_folder.write_baselines(workdir, dataset_name, baselines)
   return baselines
 
 

@@ -17,6 +17,7 @@ import datasets
 import losses
 import zoo
 from datasets import pipeline
+from losses import metrics as metrics_lib
 from training import checkpoint as checkpoint_lib
 from training import distributed
 from training import evaluate as evaluate_lib
@@ -27,9 +28,12 @@ from training import steps as steps_lib
 from training import visualize
 from training import writers
 
-EVAL_KEYS_SHOWN = ('mask_iou', 'baseline_mask_iou', 'mask_dice', 'mask_ssim_acc',
-                   'depth_rmse', 'baseline_depth_rmse', 'depth_abs_rel', 'depth_delta1',
-                   'depth_ssim_acc')
+# The console's line after an evaluation: the summary metrics, with the baselines' mask IoU
+# and depth RMSE beside the model's.
+EVAL_KEYS_SHOWN = tuple(
+    key for metric in metrics_lib.SUMMARY_METRICS
+    for key in ((metric, metrics_lib.BASELINE_OF[metric])
+                if metric in ('mask_iou', 'depth_rmse') else (metric,)))
 
 
 class StopRequested:

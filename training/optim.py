@@ -1,14 +1,16 @@
 """Learning-rate schedules and optimizers, looked up by their config names."""
+from typing import Callable
+
 import jax
 import optax
 import optax.contrib
 
-from core import Registry
+from dmnet_core import Registry
 
 # fn(lr, schedule_config, total_steps) -> optax.Schedule, by `schedule.name`.
-SCHEDULES = Registry('schedule')
+SCHEDULES: Registry[Callable[..., optax.Schedule]] = Registry('schedule')
 # fn(schedule, optimizer_config) -> optax.GradientTransformation, by `optimizer.name`.
-OPTIMIZERS = Registry('optimizer')
+OPTIMIZERS: Registry[Callable[..., optax.GradientTransformation]] = Registry('optimizer')
 
 
 @SCHEDULES.register

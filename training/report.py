@@ -20,12 +20,12 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.figure import Figure  # Not pyplot: no global state, always Agg for PNG.
 
+from losses import metrics as metrics_lib
 from training import run_folder
 
 # Final eval metrics in table order; others follow sorted. Baselines sit beside theirs.
-EVAL_ORDER = ('mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
-              'depth_delta1', 'depth_delta2', 'depth_delta3', 'depth_ssim_acc')
-LOWER_IS_BETTER = ('depth_rmse', 'depth_abs_rel')
+EVAL_ORDER = metrics_lib.MODEL_METRICS
+LOWER_IS_BETTER = metrics_lib.LOWER_IS_BETTER
 # One figure per entry: (file stem, title, panels); a panel is (title, [(key, label)]).
 PLOTS = (
     ('losses', 'Training loss', (

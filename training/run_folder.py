@@ -19,6 +19,7 @@ cut short by a killed run; JSON files are written whole or not at all.
 import json
 import os
 from typing import Any
+import zipfile
 
 import numpy as np
 
@@ -105,6 +106,55 @@ def sample_grid_path(workdir: str, step: int) -> str:
   folder = path(workdir, SAMPLES)
   os.makedirs(folder, exist_ok=True)
   return os.path.join(folder, f'step_{step:07d}.png')
+
+
+def read_baselines(workdir: str, dataset_name: str, image_size: int
+                   ) -> dict[str, np.ndarray] | None:
+  """The baselines fit for `dataset_name` at `image_size` (`baselines.npz`), or None.
+
+  None as well when the file was fit for another dataset or size, or cannot be read
+  (say, a copy cut short): the caller fits them again.
+  """
+  file_path = path(workdir, BASELINES)
+  if not os.path.isfile(file_path):
+    return None
+  try:
+    with np.load(file_path) as saved:
+      if str(saved['dataset']) != dataset_name or saved['mean_depth'].shape[0] != image_size:
+        return None
+      return dict(threshold=saved['threshold'], mean_depth=saved['mean_depth'])
+  except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+    return None
+
+
+def write_baselines(workdir: str, dataset_name: str, baselines: dict[str, np.ndarray]) -> None:
+  """Records the baselines fit for `dataset_name`, whole: a killed write leaves the old file."""
+  file_path = path(workdir, BASELINES)
+  partial = f'{file_path}.partial'
+  try:
+    with open(partial, 'wb') as f:
+      np.savez(f, dataset=np.str_(dataset_name), **baselines)
+    os.replace(partial, file_path)
+  finally:
+    if os.path.exists(partial):
+      os.remove(partial)
+
+
+def open_metrics_for_append(workdir: str):
+  """`metrics.jsonl` opened for appending (created if absent), as a text file.
+
+  A last line cut short by a killed run is ended first, so the first record of a
+  resumed run starts a line of its own instead of being glued to the broken one.
+  """
+  file_path = path(workdir, METRICS)
+  if os.path.isfile(file_path) and os.path.getsize(file_path):
+    with open(file_path, 'rb') as f:
+      f.seek(-1, os.SEEK_END)
+      cut_short = f.read(1) != b'\n'
+    if cut_short:
+      with open(file_path, 'a') as f:
+        f.write('\n')
+  return open(file_path, 'a')
 
 
 def has_metrics(workdir: str) -> bool:

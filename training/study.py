@@ -10,7 +10,6 @@ the page then gives each run its baselines on its own test split. `config.study.
 import copy
 import os
 
-import jax
 import matplotlib
 import ml_collections
 import numpy as np
@@ -21,22 +20,18 @@ from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
 import datasets  # pylint: disable=g-import-not-at-top
 import zoo  # pylint: disable=g-import-not-at-top
 from datasets import pipeline
-from training import checkpoint as checkpoint_lib
+from losses import metrics as metrics_lib
 from training import evaluate as evaluate_lib
 from training import loop
+from training import predict as predict_lib
 from training import report
 from training import run_folder
-from training import steps as steps_lib
 from training import validate
 from training import visualize
 
-TABLE_KEYS = ('mask_iou', 'mask_dice', 'mask_ssim_acc', 'depth_rmse', 'depth_abs_rel',
-              'depth_delta1', 'depth_ssim_acc')
+TABLE_KEYS = metrics_lib.SUMMARY_METRICS
 # Table column -> the baseline's result key, for the baselines' row.
-BASELINE_KEYS = {'mask_iou': 'baseline_mask_iou', 'mask_dice': 'baseline_mask_dice',
-                 'mask_ssim_acc': 'baseline_mask_ssim_acc',
-                 'depth_rmse': 'baseline_depth_rmse',
-                 'depth_ssim_acc': 'baseline_depth_ssim_acc'}
+BASELINE_KEYS = metrics_lib.BASELINE_OF
 
 
 def variant_configs(config) -> dict[str, object]:
@@ -133,16 +128,10 @@ def _prediction_grid(variants, workdir, rows: int) -> np.ndarray:
             for i in evaluate_lib.grid_indices(len(data.test), rows)]
   batch = {key: np.stack([sample[key] for sample in picked]) for key in picked[0]}
   predictions = {}
-  for name, variant in variants.items():
-    # Each model keeps the normalization it was trained with, whatever set it sees here.
-    stats = run_folder.read_data_stats(os.path.join(workdir, name))
-    experiment = loop.prepare(variant, data, stats)
-    manager = checkpoint_lib.make_manager(os.path.join(workdir, name), read_only=True)
-    state = checkpoint_lib.restore_for_evaluation(manager, manager.latest_step(),
-                                                  experiment.init_state())
-    predictions[name] = jax.device_get(steps_lib.predict(
-        *state.prediction_weights(), batch, model=experiment.model, stats=experiment.stats,
-        dtype_name=variant.model.dtype, hflip_average=variant.eval.hflip_average))
+  for name in variants:
+    # As `--mode predict` loads a run: its own model, normalization, size and mirror average.
+    model, _ = predict_lib.load_model(os.path.join(workdir, name))
+    predictions[name] = model.predict(batch['bg'], batch['fg_bg'])
   tiles = []
   for i in range(len(batch['bg'])):
     tiles.append([batch['fg_bg'][i], visualize.gray(batch['mask'][i] / 255.0)] +

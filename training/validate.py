@@ -14,7 +14,7 @@ from training import optim
 _CHOICES = {
     'data.split_by': ('sample', 'bg'),
     'data.on_bad_sample': ('error', 'skip'),
-    'model.dtype': ('float32', 'bfloat16'),
+    'model.dtype': tuple(zoo.registry.DTYPES),
 }
 _POSITIVE = ('optimizer.lr', 'train.steps', 'train.batch_size', 'train.checkpoint_every',
              'train.log_every', 'train.keep_checkpoints', 'eval.every', 'eval.batch_size',

@@ -22,7 +22,7 @@ class RunWriter:
     # Colab), which the modes that write no run (predict, export, summary...) never need.
     import tensorboardX  # pylint: disable=g-import-not-at-top
     self.tb = tensorboardX.SummaryWriter(run_folder.path(workdir, run_folder.TENSORBOARD))
-    self._jsonl = open(run_folder.path(workdir, run_folder.METRICS), 'a')
+    self._jsonl = run_folder.open_metrics_for_append(workdir)
 
   def scalars(self, step: int, values: dict[str, Any], prefix: str = ''):
     """Logs `values` (numbers) at `step` under `prefix/` in TensorBoard and as JSON."""

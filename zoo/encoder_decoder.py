@@ -88,6 +88,12 @@ class EncoderDecoder(nn.Module):
   def __post_init__(self):
     # At construction, so that building the model from a config refuses it before any
     # dataset is built.
+    if not self.widths or len(self.level_blocks) != len(self.widths):
+      raise ValueError(
+          f'level_blocks {tuple(self.level_blocks)}: one count per level expected, '
+          f'{len(self.widths)} for widths {tuple(self.widths)}')
+    if min(self.level_blocks) < 1:
+      raise ValueError(f'level_blocks {tuple(self.level_blocks)}: every level needs a block')
     levels = len(self.widths) - 1
     if self.upsample_widths and (len(self.upsample_widths) != levels
                                  or min(self.upsample_widths) < 1):

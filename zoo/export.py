@@ -27,9 +27,12 @@ from zoo import registry
 
 FORMAT = 'dmnet-zoo-export'
 # 2: models gained `difference` and `input_skip`; 3: dmnet_cnn gained `global_context`,
-# and a file names every field of its model. An earlier file's model config lacks the
-# later fields and loads with the layout of its time (`registry.with_earlier_defaults`).
-VERSION = 3
+# and a file names every field of its model; 4: dmnet_cnn gained `coordinates` and
+# `upsample_widths` (their defaults are the earlier layout, but code older than them refuses
+# a file that names them, so it must read the version as newer). An earlier file's model
+# config lacks the later fields and loads with the layout of its time
+# (`registry.with_earlier_defaults`).
+VERSION = 4
 
 
 def standardize_inputs(inputs: dict[str, jax.Array], stats: dict[str, Any],

@@ -14,12 +14,13 @@ from typing import Any, Callable, Mapping
 from flax import linen as nn
 import jax.numpy as jnp
 
-from core import registry as core_registry
+from dmnet_core import Registry
 
 ModelFactory = Callable[..., nn.Module]
 
-MODELS: core_registry.Registry[ModelFactory] = core_registry.Registry('model')
-_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+MODELS: Registry[ModelFactory] = Registry('model')
+# The compute dtypes a model config's `dtype` may name (parameters stay float32).
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 # Fields every flax module has that a config must not set.
 _RESERVED_FIELDS = ('parent', 'name')
 
@@ -97,11 +98,11 @@ def compute_dtype(name) -> Any:
     key = jnp.dtype(name).name
   except TypeError:
     key = str(name)
-  if key not in _DTYPES:
+  if key not in DTYPES:
     raise ValueError(
         f"unknown dtype {name!r}; expected one of: "
-        f"{', '.join(sorted(_DTYPES))}")
-  return _DTYPES[key]
+        f"{', '.join(sorted(DTYPES))}")
+  return DTYPES[key]
 
 
 def build(model_config) -> nn.Module:
@@ -137,7 +138,7 @@ def build(model_config) -> nn.Module:
 
 # The export format versions whose model configs may lack fields that models have now,
 # newest first: `with_earlier_defaults(config, version)` gives the layout of each.
-EARLIER_VERSIONS = (2, 1)
+EARLIER_VERSIONS = (3, 2, 1)
 
 
 def with_earlier_defaults(model_config, version: int = 1) -> dict[str, Any]:
@@ -148,13 +149,15 @@ def with_earlier_defaults(model_config, version: int = 1) -> dict[str, Any]:
   of its time:
   - version 1: no model had `difference` but `unet` (which always saw `fg_bg - bg`)
     and none had `input_skip`;
-  - version 2: `dmnet_cnn` and `dmnet_cnn_v1` had no `global_context` block.
+  - version 2: `dmnet_cnn` and `dmnet_cnn_v1` had no `global_context` block;
+  - version 3: no `coordinates` or `upsample_widths`, whose defaults (none) are that
+    layout, so nothing is added.
   Fields the config sets are kept, and only fields the model has are added (a model
   registered elsewhere may have none of them).
 
   Args:
     model_config: A mapping with `name` and the fields the saved config names.
-    version: The export format version it was saved under (1 or 2).
+    version: The export format version it was saved under (1, 2 or 3).
   """
   config = _to_dict(model_config)
   known = fields(config['name']) if config.get('name') in MODELS else []

@@ -14,7 +14,7 @@ up, and one message for a name that is not there:
     OPTIMIZERS.get('adagrad', field='optimizer.name')
     # ValueError: optimizer.name: unknown optimizer 'adagrad'; registered: adam, ...
 """
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar('T')
 
@@ -44,7 +44,7 @@ class Registry(Generic[T]):
     self._entries[name] = entry
     return entry
 
-  def register(self, entry: Callable) -> Callable:
+  def register(self, entry: T) -> T:
     """Decorator: adds a function or class under its own `__name__` and returns it."""
     return self.add(entry.__name__, entry)
 
