@@ -235,4 +235,7 @@ def get_config():
   config.eval.mask_ssim_threshold = 0.90
   config.eval.depth_ssim_threshold = 0.50
   config.eval.num_grid_samples = 8
+  # 0: evaluate on the whole test split; N: on N of its samples spread evenly over it, the
+  # same ones every time (for sets too large to evaluate whole, configs/original.py).
+  config.eval.max_samples = 0
   return config

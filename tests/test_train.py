@@ -415,6 +415,32 @@ def test_a_run_evaluates_predicts_and_exports_with_its_moving_average(finished_r
   assert last_step['loss'] != pytest.approx(metrics['loss'], rel=1e-4)
 
 
+def test_max_samples_evaluates_the_same_samples_spread_over_the_test_split(finished_run,
+                                                                            tiny_data_dir):
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  from training import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+  workdir, _ = finished_run
+  config = tiny_config(tiny_data_dir)
+  data = datasets.load(config.data)
+  chosen = evaluate_lib.evaluation_samples(data.test, 3)
+  assert len(chosen) == 3 and chosen.indices.tolist() == [0, (len(data.test) - 1) // 2,
+                                                           len(data.test) - 1]
+  assert evaluate_lib.evaluation_samples(data.test, 0) is data.test
+  assert evaluate_lib.evaluation_samples(data.test, len(data.test)) is data.test
+  experiment = loop.prepare(config, data, run_folder.read_data_stats(workdir))
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  state = checkpoint_lib.restore_for_evaluation(manager, 6, experiment.init_state())
+  baselines = evaluate_lib.fit_baselines(data.train, config, workdir, data.name)
+  config.eval.max_samples = 3
+  subset = evaluate_lib.evaluate(experiment.eval_step, state, data.test, baselines, config,
+                                 experiment.place)[0]
+  config.eval.max_samples = 0
+  those_three = evaluate_lib.evaluate(experiment.eval_step, state, chosen, baselines, config,
+                                      experiment.place)[0]
+  assert subset['num_samples'] == 3
+  assert subset == pytest.approx(those_three, rel=1e-6)
+
+
 @pytest.fixture(scope='module')
 def without_average(tiny_data_dir, tmp_path_factory):
   """The tiny config without the moving average, and its parameters trained straight."""

@@ -28,12 +28,28 @@ def test_the_shipped_configs_are_valid():
         validate.validate_config(variant)
 
 
+def test_the_original_config_is_the_originals_400k_samples_split_70_30_by_sample():
+  import datasets  # pylint: disable=g-import-not-at-top
+  from configs import original  # pylint: disable=g-import-not-at-top
+  from datasets import builder  # pylint: disable=g-import-not-at-top
+  config = original.get_config()
+  entries = datasets.make_source(config.data).entries()
+  assert len(entries) == 100 * 100 * 2 * 20 == 400_000
+  assert len({entry.group for entry in entries}) == 100  # Rooms.
+  splits = builder.split_entries(entries, builder.BuildOptions(
+      split_by=config.data.split_by, test_fraction=config.data.test_fraction))
+  assert (len(splits['train']), len(splits['test'])) == (280_000, 120_000)
+  # Every room is in both splits: the split is by sample.
+  assert {e.group for e in splits['test']} == {e.group for e in splits['train']}
+
+
 @pytest.mark.parametrize('overrides, message', [
     (dict(optimizer__lr=0.0), 'optimizer.lr: 0.0 must be > 0'),
     (dict(optimizer__lr=-1e-3), 'optimizer.lr: -0.001 must be > 0'),
     (dict(train__batch_size=0), 'train.batch_size: 0 must be > 0'),
     (dict(train__steps=-5), 'train.steps: -5 must be > 0'),
     (dict(eval__mask_ssim_threshold=1.5), 'eval.mask_ssim_threshold: 1.5 must be within [0, 1]'),
+    (dict(eval__max_samples=-1), 'eval.max_samples: -1 must be an integer >= 0'),
     (dict(eval__depth_ssim_threshold=-0.1), 'eval.depth_ssim_threshold: -0.1 must be within'),
     (dict(data__test_fraction=1.0), 'data.test_fraction: 1.0 must be within (0, 1)'),
     (dict(data__split_by='scene'), "data.split_by: 'scene' is not one of 'sample', 'bg'"),

@@ -48,6 +48,10 @@ def _check_numbers(config):
   fraction = config.data.test_fraction
   if not 0 < fraction < 1:
     raise ValueError(f'data.test_fraction: {fraction!r} must be within (0, 1)')
+  max_samples = config.eval.max_samples
+  if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 0:
+    raise ValueError(f'eval.max_samples: {max_samples!r} must be an integer >= 0 (0 '
+                     'evaluates the whole test split)')
   if config.data.cache_mib < 0:
     raise ValueError(f'data.cache_mib: {config.data.cache_mib!r} must be >= 0 (0 turns the '
                      'decoded-sample cache off)')
