@@ -1,31 +1,25 @@
-"""The CPU recipe at 96 px: dmnet_cnn trained at 64 px first, then at 96 px.
+"""The CPU recipe at 96 px: make run's model trained at 64 px first, then at 96 px.
 
   python run.py --config configs/cnn_96.py --workdir runs/cnn_96
 
-The default recipe (configs/cnn.py: dmnet_cnn with its global-context block, here at
-widths (32, 64, 128) as this recipe was measured, not the default's (48, 64, 128); batch
-8, no geometric augmentation, the depth loss at twice the mask loss's weight, the moving
-average of the weights, predictions averaged with the mirror image; 3,000 rooms split by
-room, one person of a pool of 3,000 in each) with Muon at 3e-3, on the set rendered at 96
-px with two placements of every person (6,000 samples: 4,200 train from 2,100 rooms,
-1,800 test from 900), for 9,600 steps. Progressive
-resizing: the first half of the steps run at 64 x 64 (2.25 times fewer pixels a step),
-the second half at 96 x 96 from the same weights; every evaluation is at 96 px.
-BENCHMARKS.md has its wall time and results on a 2-core CPU.
+The default recipe (configs/cnn.py: dmnet_cnn at widths (48, 64, 128) with its
+global-context block, Muon at 6e-3 with cosine decay to 2e-3, batch 8, no geometric
+augmentation, the depth loss at twice the mask loss's weight, the moving average of the
+weights, predictions averaged with the mirror image; 3,000 rooms split by room, one person
+of a pool of 3,000 in each) on the set rendered at 96 px with two placements of every
+person (6,000 samples: 4,200 train from 2,100 rooms, 1,800 test from 900), for 9,600 steps.
+Progressive resizing: the first half of the steps run at 64 x 64 (2.25 times fewer pixels
+a step), the second half at 96 x 96 from the same weights; every evaluation is at 96 px.
+Until 2026-12-02 this recipe trained widths (32, 64, 128) with Muon at 3e-3; make run's
+model and rate drew better masks here too (BENCHMARKS.md has both runs, their wall times
+and results on a 2-core CPU).
 """
-from configs import base
 from configs import cnn
 
 
 def get_config():
-  """dmnet_cnn, 96 px (64 px for the first half), 3,000 rooms x 1 person x 1 x 2 at 96 px."""
+  """make run's model and recipe at 96 px (64 px for the first half), 3,000 rooms x 1 x 1 x 2."""
   config = cnn.get_config()
-  # As this recipe was measured (BENCHMARKS.md); make run's 48 features at full resolution
-  # (configs/outline_study.py) were measured at 64 px only.
-  config.model.widths = (32, 64, 128)
-  # Muon at 3e-3, cosine to 1e-3, as this recipe was measured; the default's 6e-3 was
-  # measured at 64 px on make run's budget only (configs/muon_study.py).
-  config.update(base.MUON_3E3)
   config.data.image_size = 96
   config.data.synthetic.render_size = 96
   config.data.synthetic.placements = 2

@@ -206,11 +206,11 @@ def test_muon_at_momentum_0_95_and_lr_6e_3_is_the_default_and_sgd_keeps_0_9():
   assert config.optimizer.momentum == 0.9
 
 
-def test_the_96_px_recipe_keeps_the_rate_it_was_measured_with_and_evaluates_as_the_default():
+def test_the_96_px_recipe_trains_at_the_default_rate_and_evaluates_as_the_default():
   from configs import cnn_96  # pylint: disable=g-import-not-at-top
   config = cnn_96.get_config()
   assert (config.optimizer.name, config.optimizer.lr, config.schedule.min_lr) == (
-      'muon', 3e-3, 1e-3)
+      'muon', 6e-3, 2e-3)
   default = base.get_config()
   assert config.eval.hflip_average is default.eval.hflip_average is True
   assert config.train.ema_decay == default.train.ema_decay > 0

@@ -220,8 +220,8 @@ def test_the_outline_study_changes_the_full_resolution_width_and_fine48_is_the_d
   for name, variant in variants.items():
     assert variant.model.widths[1:] == (64, 128), name
     assert variant.loss.to_dict() == cnn.get_config().loss.to_dict(), name
-  # The 96 px recipe keeps the widths it was measured with.
-  assert cnn_96.get_config().model.widths == (32, 64, 128)
+  # The 96 px recipe trains the default's widths too.
+  assert cnn_96.get_config().model.widths == (48, 64, 128)
 
 
 def test_the_decoder_study_changes_the_model_only_and_starts_from_the_default():
@@ -287,6 +287,6 @@ def test_the_96_px_recipe_renders_the_default_people_at_96_px_twice_each():
                 'near_share', 'flips'):
     assert synthetic[field] == default[field], field
   assert (synthetic.placements, synthetic.render_size) == (2, 96)
-  # The default's model, at the widths the recipe was measured with.
-  assert cnn_96.get_config().model.to_dict() == dict(cnn.get_config().model.to_dict(),
-                                                     widths=(32, 64, 128))
+  # The default's model, optimizer and schedule.
+  for section in ('model', 'optimizer', 'schedule', 'loss'):
+    assert cnn_96.get_config()[section].to_dict() == cnn.get_config()[section].to_dict(), section
