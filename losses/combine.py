@@ -190,13 +190,14 @@ class HeadLoss:
 def _term(spec, field: str) -> Term:
   """A checked `Term` from 'name' or dict(name=..., weight=..., **options)."""
   name, kwargs = _parse_spec(spec, field)
-  if not isinstance(getattr(registry.get(name, f'loss.{field}'), 'on_logits', None), bool):
+  fn = registry.get(name, f'loss.{field}')
+  if not isinstance(getattr(fn, 'on_logits', None), bool):
     raise ValueError(f'loss.{field}: {name} was registered without on_logits; register '
                      'losses with losses.register(name, on_logits=...)')
   weight = kwargs.pop('weight', 1.0)
   _check_number(weight, f'{field}: {name} weight')
   # The first two parameters are pred and target; the rest are the loss's options.
-  parameters = list(inspect.signature(registry.get(name)).parameters.values())[2:]
+  parameters = list(inspect.signature(fn).parameters.values())[2:]
   if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters):
     options = [p.name for p in parameters]
     for key in kwargs:

@@ -48,17 +48,22 @@ def read_json(workdir: str, name: str) -> dict[str, Any] | None:
     return json.load(f)
 
 
-def write_json(workdir: str, name: str, value: dict[str, Any]) -> None:
-  """Writes the run's JSON file `name` whole: a killed write leaves the old file."""
-  file_path = path(workdir, name)
+def _write_whole(file_path: str, write, mode: str = 'w') -> None:
+  """Calls `write(f)` on a temporary file that then replaces `file_path`: a killed or
+  failed write leaves the old file (and no temporary one)."""
   partial = f'{file_path}.partial'
   try:
-    with open(partial, 'w') as f:
-      json.dump(value, f, indent=2, sort_keys=True)
+    with open(partial, mode) as f:
+      write(f)
     os.replace(partial, file_path)
   finally:
     if os.path.exists(partial):
       os.remove(partial)
+
+
+def write_json(workdir: str, name: str, value: dict[str, Any]) -> None:
+  """Writes the run's JSON file `name` whole: a killed write leaves the old file."""
+  _write_whole(path(workdir, name), lambda f: json.dump(value, f, indent=2, sort_keys=True))
 
 
 def read_config(workdir: str) -> dict[str, Any] | None:
@@ -129,15 +134,8 @@ def read_baselines(workdir: str, dataset_name: str, image_size: int
 
 def write_baselines(workdir: str, dataset_name: str, baselines: dict[str, np.ndarray]) -> None:
   """Records the baselines fit for `dataset_name`, whole: a killed write leaves the old file."""
-  file_path = path(workdir, BASELINES)
-  partial = f'{file_path}.partial'
-  try:
-    with open(partial, 'wb') as f:
-      np.savez(f, dataset=np.str_(dataset_name), **baselines)
-    os.replace(partial, file_path)
-  finally:
-    if os.path.exists(partial):
-      os.remove(partial)
+  _write_whole(path(workdir, BASELINES),
+               lambda f: np.savez(f, dataset=np.str_(dataset_name), **baselines), mode='wb')
 
 
 def open_metrics_for_append(workdir: str):
