@@ -12,6 +12,7 @@ import datasets
 import zoo
 from datasets import synthetic
 from training import checkpoint
+from training import compilation_cache
 from training import loop
 from training import study
 from training import report as report_lib
@@ -38,6 +39,7 @@ def run(name: str, config, flags):
       study.variant_configs(config)  # Validates every variant.
     else:
       validate.validate_config(config)
+    compilation_cache.enable(config.get('compilation_cache', ''))
     MODES.get(name, '--mode')(config, flags)
   except UserError:
     logging.debug(traceback.format_exc())

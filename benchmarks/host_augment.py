@@ -5,8 +5,7 @@ placement, measured against it. `augment_pil` follows a config's augment list wi
 same parameter draws, but PIL's semantics where they differ: ColorJitter is
 `ImageEnhance` (multiplicative brightness, as torchvision's), and rotation fills the
 corners with 0 in all four images (PIL has no edge mode). The torch reference loader in
-input_pipeline.py uses the same functions, so the host placement and the reference
-differ only in how samples are read and batched.
+input_pipeline.py uses `color_jitter` from here, the original's one augmentation.
 """
 import dataclasses
 import math

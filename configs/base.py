@@ -47,6 +47,10 @@ ADAM = dict(optimizer=dict(name='adam', lr=3e-3), schedule=dict(min_lr=1e-3))
 # or the moving average of the weights (`config.update(base.PLAIN_EVAL)`).
 PLAIN_EVAL = dict(eval=dict(hflip_average=False), train=dict(ema_decay=0.0))
 
+# An evaluation halfway through make run's 2,400 steps, as every study built on configs/cnn.py
+# measured before it evaluated only at the end (2026-12-02): `config.update(base.HALFWAY_EVAL)`.
+HALFWAY_EVAL = dict(eval=dict(every=1200))
+
 # Muon at the learning rate of configs/optimizer_study.py and configs/cnn_96.py's
 # measurement, before configs/muon_study.py doubled it.
 MUON_3E3 = dict(optimizer=dict(name='muon', lr=3e-3, muon_momentum=0.95),
@@ -90,6 +94,12 @@ def get_config():
   """Returns the base config; `configs/cnn.py` and the others start from it."""
   config = ml_collections.ConfigDict()
   config.seed = 0
+  # Where compiled train / eval steps are kept, so a run that resumes, evaluates or predicts
+  # again on the same kind of machine loads them instead of compiling: 'auto' keeps them in
+  # ~/.cache/dmnet-zoo/xla on GPUs and TPUs and compiles every time on the CPU (XLA rejects
+  # cached CPU programs on recent Intel CPUs); a folder keeps them there on any backend;
+  # '' compiles every time (training/compilation_cache.py).
+  config.compilation_cache = 'auto'
 
   config.data = ml_collections.ConfigDict()
   config.data.source = 'synthetic'  # 'synthetic', or a folder, a zip, a folder of four zips, a CSV.

@@ -22,6 +22,7 @@ from configs import cnn
 def get_config():
   """configs/cnn.py with `study.variants`: a log-space depth L1, batch 16, a lower final lr."""
   config = cnn.get_config()
+  config.update(base.HALFWAY_EVAL)
   config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
   config.update(base.EQUAL_HEADS)  # Mask and depth at weight 1 each, as measured.
   config.update(base.ADAM)  # As measured, whatever the default is now.

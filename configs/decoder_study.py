@@ -29,6 +29,7 @@ from configs import base
 def get_config():
   """configs/cnn.py with `study.variants`: the decoder's upsampled features reduced."""
   config = cnn.get_config()
+  config.update(base.HALFWAY_EVAL)
   config.model.widths = (48, 64, 128)  # configs/cnn.py's widths when this was measured.
   config.model.upsample_widths = ()
   config.study = base.study('decoder_study', dict(

@@ -28,6 +28,7 @@ from configs import cnn
 def get_config():
   """The small model's recipe with `study.variants`: the Lovasz hinge, or BCE's weight."""
   config = cnn.get_config()
+  config.update(base.HALFWAY_EVAL)
   config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
   config.study = base.study('mask_loss_study', dict(
       default=dict(),

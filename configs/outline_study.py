@@ -28,6 +28,7 @@ from configs import base
 def get_config():
   """configs/cnn.py with `study.variants`: a wider full-resolution level."""
   config = cnn.get_config()
+  config.update(base.HALFWAY_EVAL)
   config.model.widths = (32, 64, 128)  # configs/cnn.py's widths when this was measured.
   config.study = base.study('outline_study', dict(
       default=dict(),

@@ -26,6 +26,7 @@ MANY_PEOPLE = dict(num_foregrounds=3000, foregrounds_per_background=10)
 def get_config():
   """configs/cnn.py with `study.variants`: 3,000 people, and some of them close."""
   config = cnn.get_config()
+  config.update(base.HALFWAY_EVAL)
   config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
   config.update(base.EQUAL_HEADS)  # Mask and depth at weight 1 each, as measured.
   # The set it was measured with: the same 10 people in every room, none close.

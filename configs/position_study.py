@@ -20,6 +20,7 @@ _PROGRESSIVE = dict(train=dict(steps=4000, stages=[dict(image_size=32, fraction=
 def get_config():
   """configs/cnn.py with `study.variants`: pixel coordinates, progressive resizing."""
   config = cnn.get_config()
+  config.update(base.HALFWAY_EVAL)
   config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
   config.update(base.EQUAL_HEADS)  # Mask and depth at weight 1 each, as measured.
   config.update(base.ADAM)  # As measured, whatever the default is now.

@@ -58,6 +58,27 @@ def _params_after(config, workdir, stop_at=None):
   return dict(params=saved['params'], ema=saved.get('ema'))
 
 
+def test_evaluating_during_training_changes_nothing_the_run_learns(finished_run,
+                                                                   tiny_data_dir, tmp_path):
+  # So a config may evaluate only at the end (configs/cnn.py) and end where it would have,
+  # while reduce-on-plateau, which each evaluation feeds, is off (the default).
+  workdir, metrics = finished_run
+  config = tiny_config(tiny_data_dir)
+  config.eval.every = 2
+  assert config.schedule.plateau.factor == 1.0
+  evaluated_thrice = _params_after(config, str(tmp_path / 'every_2'))
+  logged = run_folder.read_metrics(str(tmp_path / 'every_2'))
+  assert list(logged['eval/mask_iou'][0]) == [2, 4, 6]
+  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+  manager = checkpoint_lib.make_manager(workdir, read_only=True)
+  evaluated_once = checkpoint_lib.restore_raw(manager, manager.latest_step())
+  jax.tree.map(np.testing.assert_array_equal, evaluated_once['params'],
+               evaluated_thrice['params'])
+  again = run_folder.read_eval_metrics(str(tmp_path / 'every_2'))
+  for key in EVAL_KEYS:
+    assert again[key] == metrics[key], key
+
+
 @pytest.mark.parametrize('optimizer', ['adam', 'muon'])
 def test_a_run_stopped_halfway_and_resumed_ends_with_identical_parameters(
     tiny_data_dir, tmp_path, optimizer):

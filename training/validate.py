@@ -137,8 +137,15 @@ def _check_shapes(config):
                      f'the {devices} devices; use a multiple of {devices}')
 
 
+def _check_compilation_cache(config):
+  if not isinstance(config.get('compilation_cache', ''), str):
+    raise ValueError(f'compilation_cache: {config.compilation_cache!r} must be a folder '
+                     "(a string), or '' to compile every time")
+
+
 def validate_config(config):
   """Raises ValueError naming the first invalid field and its allowed values."""
+  _check_compilation_cache(config)
   _check_choices(config)
   _check_numbers(config)
   _check_names(config)
