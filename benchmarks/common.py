@@ -1,4 +1,7 @@
-"""What the benchmark scripts share: stand-in data statistics, random batches, timing in turns."""
+"""What the benchmark scripts share: stand-in data statistics, random batches, timing in turns,
+the spread of ratios."""
+import statistics
+
 import numpy as np
 
 # Random inputs are uniform in [0, 1]; these stand in for a dataset's statistics.
@@ -26,3 +29,9 @@ def time_in_turns(runners: dict, rounds: int, steps: int) -> dict:
     for name, runner in runners.items():
       times[name].append(runner.run(steps) / steps * 1e3)
   return times
+
+
+def spread(values) -> dict[str, float]:
+  """Min, median and max of `values` (say, per-round ratios), to 3 decimals."""
+  return dict(min=round(min(values), 3), median=round(statistics.median(values), 3),
+              max=round(max(values), 3))

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 
+import common
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -69,12 +71,13 @@ def main():
     shutil.rmtree(scratch, ignore_errors=True)
   ratios = [c / w for c, w in zip(times['cold'], times['warm'])]
   saved = [c - w for c, w in zip(times['cold'], times['warm'])]
+  ratio_spread = common.spread(ratios)
   result = dict(
       cold_s=round(statistics.median(times['cold']), 2),
       warm_s=round(statistics.median(times['warm']), 2),
       saved_s=round(statistics.median(saved), 2),
-      ratio=round(statistics.median(ratios), 3),
-      ratio_spread=dict(min=round(min(ratios), 3), max=round(max(ratios), 3)),
+      ratio=ratio_spread['median'],
+      ratio_spread=ratio_spread,
       rounds=dict(cold=[round(t, 2) for t in times['cold']],
                   warm=[round(t, 2) for t in times['warm']]),
       load_average=round(os.getloadavg()[0], 2), cpus=os.cpu_count())

@@ -55,6 +55,7 @@ if sys.path[0] != ROOT:
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 
+import common  # pylint: disable=g-import-not-at-top
 import host_augment  # pylint: disable=g-import-not-at-top
 
 PLACEMENTS = ('device', 'device_uncached', 'host', 'torch')
@@ -321,9 +322,8 @@ def export_files(data, config, args) -> str:
 
 def ratio_spread(ours: list[dict], reference: list[dict]) -> dict[str, float]:
   """Min, median and max of the per-repeat ratios of samples/s, ours over the reference."""
-  ratios = [a['samples_per_s'] / b['samples_per_s'] for a, b in zip(ours, reference)]
-  return dict(min=round(min(ratios), 3), median=round(statistics.median(ratios), 3),
-              max=round(max(ratios), 3))
+  return common.spread([a['samples_per_s'] / b['samples_per_s']
+                        for a, b in zip(ours, reference)])
 
 
 def run_child(args, placement) -> dict:

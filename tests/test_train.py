@@ -49,13 +49,18 @@ def test_running_a_finished_run_again_reuses_it(finished_run, tiny_data_dir, cap
   assert again['mask_iou'] == pytest.approx(metrics['mask_iou'])
 
 
-def _params_after(config, workdir, stop_at=None):
+def _saved_params(workdir):
   """The last checkpoint's parameters and their moving average (None if not kept)."""
-  loop.train_and_evaluate(config, workdir, stop_at=stop_at)
   from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
   manager = checkpoint_lib.make_manager(workdir, read_only=True)
   saved = checkpoint_lib.restore_raw(manager, manager.latest_step())
   return dict(params=saved['params'], ema=saved.get('ema'))
+
+
+def _params_after(config, workdir, stop_at=None):
+  """Trains `config` in `workdir`; then `_saved_params(workdir)`."""
+  loop.train_and_evaluate(config, workdir, stop_at=stop_at)
+  return _saved_params(workdir)
 
 
 def test_evaluating_during_training_changes_nothing_the_run_learns(finished_run,
@@ -69,10 +74,7 @@ def test_evaluating_during_training_changes_nothing_the_run_learns(finished_run,
   evaluated_thrice = _params_after(config, str(tmp_path / 'every_2'))
   logged = run_folder.read_metrics(str(tmp_path / 'every_2'))
   assert list(logged['eval/mask_iou'][0]) == [2, 4, 6]
-  from training import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
-  manager = checkpoint_lib.make_manager(workdir, read_only=True)
-  evaluated_once = checkpoint_lib.restore_raw(manager, manager.latest_step())
-  jax.tree.map(np.testing.assert_array_equal, evaluated_once['params'],
+  jax.tree.map(np.testing.assert_array_equal, _saved_params(workdir)['params'],
                evaluated_thrice['params'])
   again = run_folder.read_eval_metrics(str(tmp_path / 'every_2'))
   for key in EVAL_KEYS:
