@@ -3,6 +3,13 @@ baseline's mask IoU at each nuisance level.
 
   python benchmarks/dataset_build.py            # 2,000 samples at 64 px, levels 0/0.5/1/2
   python benchmarks/dataset_build.py --quick    # 400 samples, under two minutes here
+  python benchmarks/dataset_build.py --layout default   # make run's own set, 3,000 rooms
+
+`--layout original` (the default) builds a slice of the original's layout (every person
+in every room: few rooms, each rendered once, so the time is per-sample work) and projects
+the 400K set's build time from it; `--layout default` builds the set `make run` trains on
+(3,000 rooms, one person each: a room rendered for every sample), whole (600 rooms with
+`--quick`).
 
 The last line printed is one JSON object with the figures.
 """
@@ -77,13 +84,17 @@ def main():
   parser.add_argument('--quick', action='store_true')
   parser.add_argument('--workers', type=int, default=2)
   parser.add_argument('--size', type=int, default=64)
+  parser.add_argument('--layout', choices=('original', 'default'), default='original')
   parser.add_argument('--one', help=argparse.SUPPRESS)  # Internal: one build, in a child.
   args = parser.parse_args()
   # Every person in every room, none sought close: the original's product, as measured.
   product = dict(foregrounds_per_background=0, near_share=0.0)
-  counts = (dict(num_backgrounds=5, num_foregrounds=10, flips=2, placements=4, **product)
-            if args.quick else
-            dict(num_backgrounds=10, num_foregrounds=25, flips=2, placements=4, **product))
+  if args.layout == 'default':
+    counts = dict(num_backgrounds=600, num_foregrounds=600) if args.quick else {}
+  else:
+    counts = (dict(num_backgrounds=5, num_foregrounds=10, flips=2, placements=4, **product)
+              if args.quick else
+              dict(num_backgrounds=10, num_foregrounds=25, flips=2, placements=4, **product))
   if args.one:
     print(json.dumps(build_once(args.one, counts, args.size, args.workers, 1.0)))
     return
@@ -91,11 +102,14 @@ def main():
   try:
     # A fresh process, so that peak RSS is the build's alone.
     child = subprocess.run([sys.executable, __file__, '--one', os.path.join(root, 'speed'),
-                            '--workers', str(args.workers), '--size', str(args.size)]
+                            '--workers', str(args.workers), '--size', str(args.size),
+                            '--layout', args.layout]
                            + (['--quick'] if args.quick else []),
                            capture_output=True, text=True, check=True)
     build = json.loads(child.stdout.strip().splitlines()[-1])
-    build['projected_400k_minutes'] = FULL_400K / build['samples_per_s'] / 60
+    build['layout'] = args.layout
+    if args.layout == 'original':
+      build['projected_400k_minutes'] = FULL_400K / build['samples_per_s'] / 60
     small = dict(num_backgrounds=4, num_foregrounds=8, flips=2, placements=2, **product)
     levels = {}
     for level in ((0.0, 1.0) if args.quick else (0.0, 0.5, 1.0, 2.0)):
@@ -106,8 +120,9 @@ def main():
     print(f"build: {build['samples']} samples at {args.size} px in {build['seconds']:.1f} s = "
           f"{build['samples_per_s']:.0f} samples/s with {args.workers} workers; "
           f"{build['bytes_per_sample']:.0f} bytes/sample; peak RSS {build['peak_rss_mib']:.0f} "
-          f"MiB (workers {build['worker_peak_rss_mib']:.0f} MiB); 400K projected "
-          f"{build['projected_400k_minutes']:.1f} min")
+          f"MiB (workers {build['worker_peak_rss_mib']:.0f} MiB)"
+          + (f"; 400K projected {build['projected_400k_minutes']:.1f} min"
+             if 'projected_400k_minutes' in build else ''))
     print(json.dumps(dict(build=build, baseline_by_nuisance_level=levels,
                           load_average=os.getloadavg()[0])))
   finally:

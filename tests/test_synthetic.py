@@ -12,6 +12,8 @@ from datasets import synthetic
 from datasets.synthetic import backgrounds
 from datasets.synthetic import capture
 from datasets.synthetic import figures
+from datasets.synthetic import geometry
+from datasets.synthetic import rooms
 
 SPEC = synthetic.SyntheticSpec(num_backgrounds=2, num_foregrounds=3, flips=2,
                                placements=2, render_size=48)
@@ -155,6 +157,34 @@ def test_rendering_is_the_same_in_another_process():
   out = subprocess.run([sys.executable, '-c', code], cwd=root, capture_output=True,
                        text=True, check=True).stdout.strip()
   assert out == _digest(synthetic.render_sample(SPEC, 11))
+
+
+def _trace_every_box_on_every_ray(origin, dirs, t, face, lo, hi):
+  """The furniture ray cast without pixel windows: every box against every ray, in order."""
+  with np.errstate(divide='ignore', invalid='ignore'):
+    inv = 1.0 / dirs
+    for k in range(len(lo)):
+      t1, t2 = (lo[k] - origin) * inv, (hi[k] - origin) * inv
+      near, far = np.minimum(t1, t2).max(-1), np.maximum(t1, t2).min(-1)
+      hit = (far >= near) & (near > 0) & (near < t)
+      t[hit], face[hit] = near[hit], geometry._FIRST_BOX + k
+
+
+@pytest.mark.parametrize('bg_id', [0, 1, 2, 3])
+def test_pixel_windows_only_skip_rays_that_miss_the_box(bg_id):
+  params = rooms._room_params(0, bg_id)
+  camera = backgrounds._make_camera(params, 48)
+  grid = backgrounds._grid(48)
+  dirs = camera.rays(grid, grid)
+  room_t, room_face = geometry._trace_room(camera.origin, dirs, params['room'])
+  lo, hi = params['boxes']
+  t, face = room_t.copy(), room_face.copy()
+  geometry._trace_boxes(camera, grid, grid, dirs, t, face, lo, hi)
+  every_t, every_face = room_t.copy(), room_face.copy()
+  _trace_every_box_on_every_ray(camera.origin, dirs, every_t, every_face, lo, hi)
+  assert np.any(face >= geometry._FIRST_BOX)  # The room has furniture in view.
+  np.testing.assert_array_equal(t, every_t)
+  np.testing.assert_array_equal(face, every_face)
 
 
 def test_different_seeds_give_different_datasets():

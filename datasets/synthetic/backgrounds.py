@@ -64,9 +64,10 @@ def _paint_decor(decor, points, face, albedo):
   """Paints the decor items into `albedo` in order; returns their emission."""
   emission = np.zeros_like(albedo)
   emissive = np.zeros(len(points), bool)
+  on_wall = {wall: np.flatnonzero(face == wall) for wall in {item[1] for item in decor}}
   for item in decor:
     kind, wall = item[0], item[1]
-    idx = np.flatnonzero(face == wall)
+    idx = on_wall[wall]
     axes = {geometry._BACK: (0, 1), geometry._CEILING: (0, 2)}.get(wall, (2, 1))
     u, v = points[idx, axes[0]], points[idx, axes[1]]
     if kind == 'disc':

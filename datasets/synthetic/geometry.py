@@ -52,21 +52,14 @@ def _rot_x(angle):
   return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
+# Which bound (0: lo, 1: hi) each of a box's 8 corners takes on x, y and z.
+_CORNER_PICKS = tuple((i, j, k) for i in (0, 1) for j in (0, 1) for k in (0, 1))
+
+
 def _box_corners(lo, hi):
   """The 8 corners of an axis-aligned box."""
   return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
                    for z in (lo[2], hi[2])])
-
-
-def _pixel_window(us, vs, u, v, z):
-  """Index ranges of grid `us` x `vs` covering projected points, or None."""
-  if np.any(z <= 1e-6):
-    return 0, len(vs), 0, len(us)
-  c0, c1 = np.searchsorted(us, [u.min(), u.max()])
-  r0, r1 = np.searchsorted(vs, [v.min(), v.max()])
-  if c0 >= c1 or r0 >= r1:
-    return None
-  return r0, r1, c0, c1
 
 
 def _trace_room(origin, dirs, room):
@@ -88,17 +81,32 @@ def _trace_room(origin, dirs, room):
   return t, face
 
 
+def _box_windows(camera, us, vs, lo, hi):
+  """Index ranges (r0, r1, c0, c1) of grid `us` x `vs` each box may cover, (K, 4).
+
+  Every box's corners are projected at once (per-box projection was most of the ray
+  casting's time); a box with a corner behind the camera gets the whole grid, and one
+  whose projection covers no grid point an empty range (r0 == r1 or c0 == c1).
+  """
+  corners = np.stack([np.stack([lo, hi])[list(pick), :, axis]
+                      for axis, pick in enumerate(zip(*_CORNER_PICKS))], -1)  # (8, K, 3)
+  u, v, z = camera.project(corners.reshape(-1, 3))
+  u, v, z = (a.reshape(8, -1) for a in (u, v, z))
+  windows = np.stack([np.searchsorted(vs, v.min(0)), np.searchsorted(vs, v.max(0)),
+                      np.searchsorted(us, u.min(0)), np.searchsorted(us, u.max(0))], -1)
+  windows[np.any(z <= 1e-6, 0)] = (0, len(vs), 0, len(us))
+  return windows
+
+
 def _trace_boxes(camera, us, vs, dirs, t, face, lo, hi):
   """Slab-method ray casting of boxes into the depth/face buffers, in place.
 
   Only the rays inside each box's projected bounding rectangle are tested.
   """
   origin = camera.origin
-  for k in range(len(lo)):
-    window = _pixel_window(us, vs, *camera.project(_box_corners(lo[k], hi[k])))
-    if window is None:
-      continue
-    r0, r1, c0, c1 = window
+  windows = _box_windows(camera, us, vs, lo, hi)
+  for k in np.flatnonzero((windows[:, 0] < windows[:, 1]) & (windows[:, 2] < windows[:, 3])):
+    r0, r1, c0, c1 = windows[k]
     d = dirs[r0:r1, c0:c1]
     with np.errstate(divide='ignore', invalid='ignore'):
       inv = 1.0 / d
