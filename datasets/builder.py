@@ -2,12 +2,17 @@
 
 The builder's config name is derived from the source's fingerprint and the split
 settings, so a changed source or split is a different dataset and an unchanged one is
-reused. Samples are loaded in worker processes and written as they come: the dataset
-is never held in memory. Splits are `train` and `test`, deterministic.
+reused. Samples are loaded in worker processes and written shard by shard as they come,
+in the source's order: the dataset is never held in memory, whatever its size (TFDS's
+`GeneratorBasedBuilder` gathers a whole split before writing it, and past 1 GB spills to
+temporary files through TensorFlow, which this project does not install). Splits are
+`train` and `test`, deterministic.
 """
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -25,6 +30,8 @@ from datasets import sources as sources_lib
 
 VERSION = '1.0.0'
 _CHUNK = 16  # Samples handed to a worker at a time.
+# Samples a shard (one array_record file) holds: about 170 MB at 64 px, 1.4 GB at 224 px.
+SHARD_SAMPLES = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +123,25 @@ def _load_chunk(source, entries):
   return results
 
 
-class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
+def shard_entries(entries: list, shard_samples: int) -> list[list]:
+  """`entries` cut in order into shards of at most `shard_samples` (at least one shard)."""
+  return [entries[i:i + shard_samples]
+          for i in range(0, max(len(entries), 1), shard_samples)]
+
+
+@dataclasses.dataclass
+class _SplitProgress:
+  """What the shards of one split have written so far."""
+  name: str
+  total: int
+  written: int = 0
+  seen: int = 0
+  started: float | None = None  # When its first shard began.
+  next_report: float = 0.1
+  bar: Any = None  # A tqdm bar, on a terminal.
+
+
+class MaskDepthDataset(tfds.core.ShardBasedBuilder):
   """bg, fg_bg -> mask, depth samples of one source.
 
   Every image is uint8: bg and fg_bg RGB, mask one channel (255 = person), depth one
@@ -129,6 +154,7 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
                data_dir: str, **kwargs):
     self._source = source
     self._options = options
+    self._pool = None
     config = tfds.core.BuilderConfig(
         name=config_name(source, options),
         description=json.dumps(dict(source=source.fingerprint(),
@@ -147,33 +173,56 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
             'name': tfds.features.Text(),
         }),
         metadata=tfds.core.MetadataDict(),
-        disable_shuffling=True,  # grain shuffles at read time; writing stays streamed.
+        disable_shuffling=True,  # Records stay in the source's order; grain shuffles.
     )
 
-  def _split_generators(self, dl_manager):
+  def _download_and_prepare(self, dl_manager, download_config=None):
+    # One pool of worker processes serves every shard of both splits.
+    with contextlib.ExitStack() as stack:
+      if self._options.workers > 1:
+        # spawn, not fork: the parent may already run JAX's threads.
+        self._pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
+            self._options.workers, mp_context=multiprocessing.get_context('spawn')))
+      try:
+        super()._download_and_prepare(dl_manager, download_config)
+      finally:
+        self._pool = None
+    self.info.metadata['bg'] = self._bg_stats.result()
+    self.info.metadata['fg_bg'] = self._fg_bg_stats.result()
+    self.info.metadata['skipped'] = list(self._skipped)
+
+  def _shard_iterators_per_split(self, dl_manager):
     del dl_manager
     entries = self._source.entries()
     if not entries:
       raise sources_lib.BadSampleError(f'{_describe(self._source)}: no samples found')
     self._skipped = []
+    self._bg_stats, self._fg_bg_stats = _ChannelStats(), _ChannelStats()
     splits = split_entries(entries, self._options)
     if not all(splits.values()):  # TFDS fails on an empty split with an AssertionError.
       unit = 'backgrounds' if self._options.split_by == 'bg' else 'samples'
       raise sources_lib.BadSampleError(
           f'{_describe(self._source)}: {len(entries)} sample(s) are too few for a train '
           f'and a test split (split_by={self._options.split_by!r} needs 2 or more {unit})')
-    # Dict order matters: train is written first, so its statistics are ready after it.
-    return {
-        'train': self._generate_examples(splits['train'], with_stats=True),
-        'test': self._generate_examples(splits['test'], with_stats=False),
-    }
+    generators = {}
+    for split, split_entries_ in splits.items():
+      progress = _SplitProgress(f'building {self.builder_config.name} {split}',
+                                len(split_entries_))
+      shards = shard_entries(split_entries_, SHARD_SAMPLES)
+      generators[split] = [
+          functools.partial(self._generate_shard, shard, progress,
+                            with_stats=split == 'train', last=k == len(shards) - 1)
+          for k, shard in enumerate(shards)]
+    return generators
 
-  def _generate_examples(self, entries, with_stats) -> Iterator[tuple[str, Any]]:
-    bg_stats, fg_bg_stats = _ChannelStats(), _ChannelStats()
-    num_written = 0
-    split = 'train' if with_stats else 'test'
-    for entry, loaded in _with_progress(self._load_all(entries), len(entries),
-                                        f'building {self.builder_config.name} {split}'):
+  def _generate_shard(self, entries, progress: _SplitProgress, *, with_stats: bool,
+                      last: bool) -> Iterator[tuple[str, Any]]:
+    """One shard's samples, loaded by the worker pool, in order."""
+    if progress.started is None:
+      progress.started = time.time()
+    for entry, loaded in self._load_all(entries):
+      progress.seen += 1
+      _report(progress)
       if isinstance(loaded, str):
         if self._options.on_bad_sample != 'skip':
           raise sources_lib.BadSampleError(loaded)
@@ -181,53 +230,49 @@ class MaskDepthDataset(tfds.core.GeneratorBasedBuilder):
         continue
       key, encoded, bg_sums, fg_bg_sums = loaded
       if with_stats:
-        bg_stats.add(bg_sums)
-        fg_bg_stats.add(fg_bg_sums)
+        self._bg_stats.add(bg_sums)
+        self._fg_bg_stats.add(fg_bg_sums)
       yield key, dict(encoded, name=key)
-      num_written += 1
-    if not num_written:
+      progress.written += 1
+    if last and not progress.written:
       raise sources_lib.BadSampleError(
           f'{_describe(self._source)}: every sample of a split was skipped '
           f'({len(self._skipped)} skipped, the first: {self._skipped[0]})')
-    if with_stats:
-      self.info.metadata['bg'] = bg_stats.result()
-      self.info.metadata['fg_bg'] = fg_bg_stats.result()
-    self.info.metadata['skipped'] = list(self._skipped)
 
   def _load_all(self, entries):
     chunks = [entries[i:i + _CHUNK] for i in range(0, len(entries), _CHUNK)]
-    if self._options.workers <= 1:
+    if self._pool is None:
       for chunk in chunks:
         yield from _load_chunk(self._source, chunk)
       return
-    # spawn, not fork: the parent may already run JAX's threads.
-    context = multiprocessing.get_context('spawn')
-    with concurrent.futures.ProcessPoolExecutor(self._options.workers,
-                                                mp_context=context) as pool:
-      # A bounded window of chunks in flight keeps memory flat however large the set.
-      remaining = iter(chunks)
-      pending = collections.deque(
-          pool.submit(_load_chunk, self._source, chunk)
-          for chunk in itertools.islice(remaining, 4 * self._options.workers))
-      while pending:
-        results = pending.popleft().result()
-        for chunk in itertools.islice(remaining, 1):
-          pending.append(pool.submit(_load_chunk, self._source, chunk))
-        yield from results
+    # A bounded window of chunks in flight keeps memory flat however large the set.
+    remaining = iter(chunks)
+    pending = collections.deque(
+        self._pool.submit(_load_chunk, self._source, chunk)
+        for chunk in itertools.islice(remaining, 4 * self._options.workers))
+    while pending:
+      results = pending.popleft().result()
+      for chunk in itertools.islice(remaining, 1):
+        pending.append(self._pool.submit(_load_chunk, self._source, chunk))
+      yield from results
 
 
-def _with_progress(iterable, total: int, label: str):
-  """Yields from `iterable`, showing progress: a bar on a terminal, else a line per 10%."""
+def _report(progress: _SplitProgress):
+  """Progress of a split: a bar on a terminal, else a line per 10% and at its end."""
   if sys.stderr.isatty():
-    yield from tqdm.tqdm(iterable, total=total, desc=label, unit=' samples', leave=False)
+    if progress.bar is None:
+      progress.bar = tqdm.tqdm(total=progress.total, desc=progress.name, unit=' samples',
+                               leave=False)
+    progress.bar.update(1)
+    if progress.seen == progress.total:
+      progress.bar.close()
     return
-  start, next_report = time.time(), 0.1
-  for count, item in enumerate(iterable, 1):
-    yield item
-    if count >= next_report * total or count == total:
-      rate = count / max(time.time() - start, 1e-9)
-      print(f'{label}: {count}/{total} samples ({rate:.0f}/s)', flush=True)
-      next_report += 0.1
+  if progress.seen >= progress.next_report * progress.total or progress.seen == progress.total:
+    rate = progress.seen / max(time.time() - progress.started, 1e-9)
+    print(f'{progress.name}: {progress.seen}/{progress.total} samples ({rate:.0f}/s)',
+          flush=True)
+    while progress.next_report * progress.total <= progress.seen:
+      progress.next_report += 0.1
 
 
 def _describe(source) -> str:
@@ -245,6 +290,6 @@ def build(source, options: BuildOptions, data_dir: str) -> tuple[MaskDepthDatase
   builder = make_builder(source, options, data_dir)
   reused = builder.is_prepared()
   if not reused:
-    tfds.disable_progress_bar()  # _with_progress reports instead.
+    tfds.disable_progress_bar()  # _report reports instead.
     builder.download_and_prepare()
   return builder, reused

@@ -16,16 +16,19 @@ def fit_baselines(train_source, config, workdir: str, dataset_name: str
                   ) -> dict[str, np.ndarray]:
   """The frame-differencing threshold and the mean depth map, fit on the train split.
 
-  Fit once on up to BASELINE_SAMPLES train samples and cached in the workdir for this
-  dataset and image size.
+  Fit once on up to BASELINE_SAMPLES train samples spread evenly over the split (records
+  are in the source's order, so the first ones may share a few backgrounds) and cached
+  in the workdir for this dataset and image size.
   """
   cached = run_folder.read_baselines(workdir, dataset_name, config.data.image_size)
   if cached is not None:
     return cached
+  spread = pipeline.IndexedView(train_source,
+                                grid_indices(len(train_source), BASELINE_SAMPLES))
   batches = [{key: value.astype(np.float32) / 255.0 for key, value in batch.items()}
              for batch in pipeline.eval_batches(
-                 train_source, image_size=config.data.image_size,
-                 batch_size=config.eval.batch_size, limit=BASELINE_SAMPLES)]
+                 spread, image_size=config.data.image_size,
+                 batch_size=config.eval.batch_size)]
   threshold = metrics_lib.choose_frame_difference_threshold(batches)
   mean_depth = metrics_lib.MeanDepthAccumulator()
   for batch in batches:
