@@ -2,11 +2,11 @@
 
 The builder's config name is derived from the source's fingerprint and the split
 settings, so a changed source or split is a different dataset and an unchanged one is
-reused. Samples are loaded in worker processes and written shard by shard as they come,
-in the source's order: the dataset is never held in memory, whatever its size (TFDS's
-`GeneratorBasedBuilder` gathers a whole split before writing it, and past 1 GB spills to
-temporary files through TensorFlow, which this project does not install). Splits are
-`train` and `test`, deterministic.
+reused. Samples are loaded in worker processes and written as they come, in the source's
+order, shard by shard: at most one shard (about SHARD_BYTES) is held in memory, whatever
+the set's size (TFDS's `GeneratorBasedBuilder` gathers a whole split before writing it, and
+past 1 GB spills to temporary files through TensorFlow, which this project does not
+install). Splits are `train` and `test`, deterministic.
 """
 import collections
 import concurrent.futures
@@ -30,8 +30,10 @@ from datasets import sources as sources_lib
 
 VERSION = '1.0.0'
 _CHUNK = 16  # Samples handed to a worker at a time.
-# Samples a shard (one array_record file) holds: about 170 MB at 64 px, 1.4 GB at 224 px.
-SHARD_SAMPLES = 10_000
+# TFDS's shard writer keeps a shard's examples until the shard ends (it counts them after
+# writing them), so a shard's size bounds the build's memory: about this many bytes.
+SHARD_BYTES = 128 * 2**20
+SHARD_SAMPLES: int | None = None  # Samples a shard; None: SHARD_BYTES over a sample's size.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +125,11 @@ def _load_chunk(source, entries):
   return results
 
 
+def samples_per_shard(sample_bytes: int, shard_bytes: int = SHARD_BYTES) -> int:
+  """How many samples of `sample_bytes` (encoded) fit in a shard of `shard_bytes`."""
+  return max(1, shard_bytes // max(sample_bytes, 1))
+
+
 def shard_entries(entries: list, shard_samples: int) -> list[list]:
   """`entries` cut in order into shards of at most `shard_samples` (at least one shard)."""
   return [entries[i:i + shard_samples]
@@ -204,16 +211,29 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
       raise sources_lib.BadSampleError(
           f'{_describe(self._source)}: {len(entries)} sample(s) are too few for a train '
           f'and a test split (split_by={self._options.split_by!r} needs 2 or more {unit})')
+    shard_samples = SHARD_SAMPLES or samples_per_shard(self._sample_bytes(entries))
     generators = {}
     for split, split_entries_ in splits.items():
       progress = _SplitProgress(f'building {self.builder_config.name} {split}',
                                 len(split_entries_))
-      shards = shard_entries(split_entries_, SHARD_SAMPLES)
+      shards = shard_entries(split_entries_, shard_samples)
       generators[split] = [
           functools.partial(self._generate_shard, shard, progress,
                             with_stats=split == 'train', last=k == len(shards) - 1)
           for k, shard in enumerate(shards)]
     return generators
+
+  def _sample_bytes(self, entries, tries: int = 8) -> int:
+    """The encoded size of the first sample that loads among the first `tries` (a
+    shard's samples are assumed alike); 64 KiB if none does (they fail again, named,
+    when the shards are built)."""
+    for entry in entries[:tries]:
+      try:
+        loaded = self._source.load(entry)
+      except sources_lib.BadSampleError:
+        continue
+      return sum(len(data) for data in loaded.encoded.values()) + len(loaded.key)
+    return 64 * 2**10
 
   def _generate_shard(self, entries, progress: _SplitProgress, *, with_stats: bool,
                       last: bool) -> Iterator[tuple[str, Any]]:

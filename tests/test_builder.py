@@ -1,5 +1,8 @@
 """The dataset writer: shard by shard, in the source's order, whatever the set's size."""
+import dataclasses
+
 import numpy as np
+import pytest
 
 from datasets import builder as builder_lib
 from datasets import sources
@@ -40,17 +43,78 @@ def test_sharding_changes_neither_the_samples_nor_the_statistics(tmp_path, monke
   assert whole.info.splits['train'].num_shards == 1
   assert sharded.info.splits['train'].num_shards == 6
   for key in ('bg', 'fg_bg'):
-    np.testing.assert_allclose(sharded.info.metadata[key]['mean'],
-                               whole.info.metadata[key]['mean'], rtol=1e-12)
+    train = np.stack([sample[key] for sample in sharded.as_data_source('train')]) / 255.0
+    for stat, expected in (('mean', train.mean((0, 1, 2))), ('std', train.std((0, 1, 2)))):
+      np.testing.assert_allclose(sharded.info.metadata[key][stat], expected, rtol=1e-9)
+      np.testing.assert_allclose(whole.info.metadata[key][stat], expected, rtol=1e-9)
   a, b = whole.as_data_source('test'), sharded.as_data_source('test')
   for i in range(len(a)):
     for key in ('bg', 'fg_bg', 'mask', 'depth'):
       np.testing.assert_array_equal(a[i][key], b[i][key])
 
 
-def test_shards_cut_in_order_and_none_is_empty():
+def test_shards_are_cut_in_order():
   entries = list(range(23))
   shards = builder_lib.shard_entries(entries, 10)
   assert [len(s) for s in shards] == [10, 10, 3]
   assert sum(shards, []) == entries
   assert builder_lib.shard_entries(list(range(10)), 10) == [list(range(10))]
+
+
+def test_a_shard_holds_about_shard_bytes_of_samples():
+  # The shard writer keeps a shard until it ends: its size bounds the build's memory.
+  assert builder_lib.samples_per_shard(16_876, 128 * 2**20) == 7_953  # 64 px synthetic.
+  assert builder_lib.samples_per_shard(138_183, 128 * 2**20) == 971  # 224 px.
+  assert builder_lib.samples_per_shard(10**9, 128 * 2**20) == 1  # Never zero.
+
+
+@dataclasses.dataclass(frozen=True)
+class _Numbered:
+  """Samples 0..count-1 of 4 x 4 pixels, each its number in every pixel; `bad` fail."""
+  count: int
+  bad: tuple = ()
+
+  def fingerprint(self):
+    return dict(kind='numbered', count=self.count, bad=list(self.bad))
+
+  def entries(self):
+    return [sources.Entry(key=f'{i:03d}', group=f'{i:03d}') for i in range(self.count)]
+
+  def load(self, entry):
+    if int(entry.key) in self.bad:
+      raise sources.BadSampleError(f'sample {entry.key}: broken')
+    image = np.full((4, 4, 3), int(entry.key), np.uint8)
+    encoded = {key: sources.encode_png(image if key in ('bg', 'fg_bg') else image[..., :1])
+               for key in sources.IMAGE_KEYS}
+    return sources.LoadedSample(key=entry.key, encoded=encoded, bg=image, fg_bg=image)
+
+
+def _train_keys(source):
+  options = builder_lib.BuildOptions(workers=1, on_bad_sample='skip')
+  return [e.key for e in builder_lib.split_entries(source.entries(), options)['train']]
+
+
+def test_skipping_a_whole_shard_keeps_the_others_and_lists_every_bad_sample(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 2)
+  train = _train_keys(_Numbered(20))  # 14 train samples: 7 shards of 2.
+  bad = tuple(int(key) for key in train[2:4])  # The whole second shard.
+  options = builder_lib.BuildOptions(workers=1, on_bad_sample='skip')
+  builder, _ = builder_lib.build(_Numbered(20, bad), options, tmp_path / 'data')
+  records = builder.as_data_source('train')
+  assert [records[i]['name'].decode() for i in range(len(records))] == (
+      train[:2] + train[4:])
+  assert sorted(builder.info.metadata['skipped']) == [f'sample {k:03d}: broken'
+                                                      for k in sorted(bad)]
+  assert builder.info.splits['train'].num_shards == 7
+
+
+def test_every_sample_of_a_split_skipped_over_several_shards_fails_cleanly(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 2)
+  train = _train_keys(_Numbered(20))
+  options = builder_lib.BuildOptions(workers=1, on_bad_sample='skip')
+  with pytest.raises(sources.BadSampleError, match='every sample of a split was skipped'):
+    builder_lib.build(_Numbered(20, tuple(int(key) for key in train)), options,
+                      tmp_path / 'data')
+  assert not builder_lib.make_builder(_Numbered(20), options, tmp_path / 'data').is_prepared()

@@ -178,11 +178,22 @@ def test_pixel_windows_only_skip_rays_that_miss_the_box(bg_id):
   dirs = camera.rays(grid, grid)
   room_t, room_face = geometry._trace_room(camera.origin, dirs, params['room'])
   lo, hi = params['boxes']
+  # Besides the room's furniture: a box reaching from behind the camera to in front of it,
+  # one wholly behind it and one outside the picture.
+  o = camera.origin
+  extra_lo = o + np.array([[-0.2, -1.5, -1.0], [-1.0, -1.0, -3.0], [30.0, 0.0, 5.0]])
+  extra_hi = o + np.array([[0.2, -1.2, 2.0], [1.0, 1.0, -2.0], [31.0, 1.0, 6.0]])
+  lo, hi = np.concatenate([lo, extra_lo]), np.concatenate([hi, extra_hi])
+  windows = geometry._box_windows(camera, grid, grid, lo, hi)
+  whole = [0, len(grid), 0, len(grid)]
+  assert windows[-3].tolist() == whole and windows[-2].tolist() == whole
+  assert windows[-1, 0] == windows[-1, 1] or windows[-1, 2] == windows[-1, 3]
   t, face = room_t.copy(), room_face.copy()
   geometry._trace_boxes(camera, grid, grid, dirs, t, face, lo, hi)
   every_t, every_face = room_t.copy(), room_face.copy()
   _trace_every_box_on_every_ray(camera.origin, dirs, every_t, every_face, lo, hi)
   assert np.any(face >= geometry._FIRST_BOX)  # The room has furniture in view.
+  assert np.any(face == geometry._FIRST_BOX + len(lo) - 3)  # The box through the camera plane.
   np.testing.assert_array_equal(t, every_t)
   np.testing.assert_array_equal(face, every_face)
 

@@ -60,7 +60,7 @@ def evaluation_samples(test_source, max_samples: int = 0):
 
 
 def grid_indices(num_samples: int, rows: int) -> np.ndarray:
-  """`rows` test indices spread evenly over the split (so over many backgrounds)."""
+  """`rows` indices spread evenly over a split of `num_samples` (so over many backgrounds)."""
   return np.unique(np.linspace(0, num_samples - 1, min(rows, num_samples)).astype(int))
 
 
