@@ -213,10 +213,10 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
           f'and a test split (split_by={self._options.split_by!r} needs 2 or more {unit})')
     shard_samples = SHARD_SAMPLES or samples_per_shard(self._sample_bytes(entries))
     generators = {}
-    for split, split_entries_ in splits.items():
+    for split, members in splits.items():
       progress = _SplitProgress(f'building {self.builder_config.name} {split}',
-                                len(split_entries_))
-      shards = shard_entries(split_entries_, shard_samples)
+                                len(members))
+      shards = shard_entries(members, shard_samples)
       generators[split] = [
           functools.partial(self._generate_shard, shard, progress,
                             with_stats=split == 'train', last=k == len(shards) - 1)
