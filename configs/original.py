@@ -8,10 +8,10 @@ original was (280,000 train, 120,000 test samples). The test split's rooms and p
 all seen in training, so its figures say less about new rooms than the default's split by
 room does. Rendered and trained at 64 px (the original's 224 px:
 `--config.data.synthetic.render_size=224 --config.data.image_size=224`). About 6.8 GB on
-disk at 64 px (16,876 bytes a sample), built in 11 minutes on 2 cores (13.5 GB in 17 minutes at 96
-px; BENCHMARKS.md, "Dataset build"; `--mode build` builds it alone). The model and recipe are `make run`'s
-(configs/cnn.py), which sees 19,200 of the 280,000 train samples in its 2,400 steps: raise
-`train.steps` on a GPU.
+disk at 64 px (16,876 bytes a sample), built in 11 minutes on 2 cores (13.5 GB in 17
+minutes at 96 px; BENCHMARKS.md, "Dataset build"; `--mode build` builds it alone). The
+model and recipe are `make run`'s (configs/cnn.py), which sees 19,200 of the 280,000 train
+samples in its 2,400 steps: raise `train.steps` on a GPU.
 """
 from configs import cnn
 
