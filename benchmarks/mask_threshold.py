@@ -3,9 +3,9 @@
   python benchmarks/mask_threshold.py --workdir runs/cnn [--train_samples 900]
 
 The run's model (its last checkpoint, with its own mirror averaging) predicts the whole test
-split and the first `--train_samples` samples of its train split spread over it; the mask is
-drawn where the probability exceeds each threshold from 0.20 to 0.80, and the per-sample IoU
-averaged as the evaluation does (0.5 is what it uses). A threshold to adopt would have to be
+split and `--train_samples` samples spread over its train split; the mask is drawn where the
+probability exceeds each threshold from 0.20 to 0.80, and its per-sample IoU
+(`losses.metrics.binary_overlap`, the evaluation's, which draws at 0.5) averaged. A threshold to adopt would have to be
 chosen on the train split; the test column says what it would then be worth. The last line is
 one JSON object with every figure.
 """
@@ -22,17 +22,19 @@ THRESHOLDS = tuple(round(0.20 + 0.05 * i, 2) for i in range(13))
 
 def mean_ious(model, source, image_size: int, indices) -> list[float]:
   """Mean per-sample mask IoU over `source[indices]` at each of THRESHOLDS."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from datasets import pipeline  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  from datasets import pipeline
+  from losses import metrics
+  # pylint: enable=g-import-not-at-top
   sums, count = np.zeros(len(THRESHOLDS)), 0
   for batch in pipeline.eval_batches(pipeline.IndexedView(source, indices),
                                      image_size=image_size, batch_size=64):
-    prob = np.asarray(model.predict_batch(batch['bg'], batch['fg_bg'])['mask'])[..., 0]
-    true = batch['mask'][..., 0] > 127
+    prob = np.asarray(model.predict_batch(batch['bg'], batch['fg_bg'])['mask'])
+    true = batch['mask'] / 255.0
     for i, threshold in enumerate(THRESHOLDS):
-      pred = prob > threshold
-      intersection, union = (pred & true).sum((1, 2)), (pred | true).sum((1, 2))
-      sums[i] += np.where(union > 0, intersection / np.maximum(union, 1), 1.0).sum()
+      iou, _ = metrics.binary_overlap((prob > threshold).astype(np.float32), true)
+      sums[i] += float(np.sum(iou))
     count += len(prob)
   return [round(float(value), 4) for value in sums / count]
 

@@ -53,13 +53,17 @@ def _rot_x(angle):
 
 
 # Which bound (0: lo, 1: hi) each of a box's 8 corners takes on x, y and z.
-_CORNER_PICKS = tuple((i, j, k) for i in (0, 1) for j in (0, 1) for k in (0, 1))
+_CORNER_PICKS = np.array([(i, j, k) for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+
+
+def _corners_of_boxes(lo, hi):
+  """The 8 corners of each axis-aligned box from `lo` to `hi` (both (K, 3)): (8, K, 3)."""
+  return np.stack([lo, hi])[_CORNER_PICKS, :, np.arange(3)].transpose(0, 2, 1)
 
 
 def _box_corners(lo, hi):
-  """The 8 corners of an axis-aligned box."""
-  return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
-                   for z in (lo[2], hi[2])])
+  """The 8 corners of one axis-aligned box: (8, 3)."""
+  return _corners_of_boxes(np.asarray(lo)[None], np.asarray(hi)[None])[:, 0]
 
 
 def _trace_room(origin, dirs, room):
@@ -88,9 +92,7 @@ def _box_windows(camera, us, vs, lo, hi):
   casting's time); a box with a corner behind the camera gets the whole grid, and one
   whose projection covers no grid point an empty range (r0 == r1 or c0 == c1).
   """
-  corners = np.stack([np.stack([lo, hi])[list(pick), :, axis]
-                      for axis, pick in enumerate(zip(*_CORNER_PICKS))], -1)  # (8, K, 3)
-  u, v, z = camera.project(corners.reshape(-1, 3))
+  u, v, z = camera.project(_corners_of_boxes(lo, hi).reshape(-1, 3))
   u, v, z = (a.reshape(8, -1) for a in (u, v, z))
   windows = np.stack([np.searchsorted(vs, v.min(0)), np.searchsorted(vs, v.max(0)),
                       np.searchsorted(us, u.min(0)), np.searchsorted(us, u.max(0))], -1)
