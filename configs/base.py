@@ -111,6 +111,11 @@ def get_config():
   config.data.test_fraction = 0.3
   config.data.on_bad_sample = 'error'  # 'error' stops before writing; 'skip' skips and lists.
   config.data.build_workers = 2  # Processes that render / encode samples while building.
+  # Build with Apache Beam instead ('DirectRunner' here, or a cluster's runner), each shard
+  # in a Beam worker; same records. `beam_options` are Beam's flags, e.g.
+  # '--direct_num_workers=4 --direct_running_mode=multi_processing'. Needs the `beam` extra.
+  config.data.beam_runner = ''
+  config.data.beam_options = ''
   config.data.num_workers = 0  # grain worker processes (0: in the main process).
   config.data.prefetch = 2  # Batches prepared ahead of the train step.
   # With num_workers = 0: keep the decoded train split in memory after its first epoch

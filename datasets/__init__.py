@@ -57,7 +57,10 @@ def build_options(data_config) -> builder_lib.BuildOptions:
   return builder_lib.BuildOptions(
       split_by=data_config.split_by, test_fraction=data_config.test_fraction,
       on_bad_sample=data_config.on_bad_sample,
-      workers=data_config.build_workers)
+      workers=data_config.build_workers,
+      # Absent from the config.json of runs older than the option.
+      beam_runner=data_config.get('beam_runner', ''),
+      beam_options=data_config.get('beam_options', ''))
 
 
 def load(data_config) -> LoadedDataset:

@@ -7,12 +7,15 @@ order, shard by shard: at most one shard (about SHARD_BYTES) is held in memory, 
 the set's size (TFDS's `GeneratorBasedBuilder` gathers a whole split before writing it, and
 past 1 GB spills to temporary files through TensorFlow, which this project does not
 install). Splits are `train` and `test`, deterministic.
+
+With `BuildOptions.beam_runner`, Apache Beam writes the shards instead, shared out among its
+workers: the same shards, records and metadata as a build here, for sets too large for one
+machine (`pip install -e '.[beam]'`).
 """
 import collections
 import concurrent.futures
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import itertools
 import json
@@ -22,8 +25,11 @@ import sys
 import time
 from typing import Any, Iterator
 
+from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import example_serializer
+from tensorflow_datasets.core import writer as tfds_writer
 import tqdm
 
 from datasets import sources as sources_lib
@@ -34,6 +40,8 @@ _CHUNK = 16  # Samples handed to a worker at a time.
 # writing them), so a shard's size bounds the build's memory: about this many bytes.
 SHARD_BYTES = 128 * 2**20
 SHARD_SAMPLES: int | None = None  # Samples a shard; None: SHARD_BYTES over a sample's size.
+# Inside TFDS's temporary build folder: one summary a shard, merged and removed at the end.
+_SUMMARY_DIR = 'shard_summaries'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +52,11 @@ class BuildOptions:
   on_bad_sample: str = 'error'  # 'error' or 'skip'.
   seed: int = 0  # Seeds the split.
   workers: int = 2
+  # An Apache Beam runner to write the shards with, in parallel ('DirectRunner', or a
+  # cluster's: 'DataflowRunner', 'FlinkRunner', 'SparkRunner'); '' builds here with
+  # `workers` processes. Either way the same records in the same order.
+  beam_runner: str = ''
+  beam_options: str = ''  # Beam pipeline options, as flags: '--direct_num_workers=2 ...'.
 
 
 def config_name(source: sources_lib.Source, options: BuildOptions) -> str:
@@ -104,6 +117,14 @@ class _ChannelStats:
     self.total += total
     self.total_sq += total_sq
 
+  def state(self) -> dict[str, Any]:
+    """The sums so far, as JSON: what `add_state` adds to another."""
+    return dict(count=self.count, total=self.total.tolist(), total_sq=self.total_sq.tolist())
+
+  def add_state(self, state: dict[str, Any]):
+    """Adds another's `state`."""
+    self.add((state['count'], np.asarray(state['total']), np.asarray(state['total_sq'])))
+
   def result(self) -> dict[str, list[float]]:
     mean = self.total / max(self.count, 1)
     std = np.sqrt(np.maximum(self.total_sq / max(self.count, 1) - mean ** 2, 1e-12))
@@ -138,14 +159,99 @@ def shard_entries(entries: list, shard_samples: int) -> list[list]:
 
 @dataclasses.dataclass
 class _SplitProgress:
-  """What the shards of one split have written so far."""
+  """What the shards of one split have loaded so far (builds without Beam)."""
   name: str
   total: int
-  written: int = 0
   seen: int = 0
   started: float | None = None  # When its first shard began.
   next_report: float = 0.1
   bar: Any = None  # A tqdm bar, on a terminal.
+
+
+@dataclasses.dataclass
+class _LoaderPool:
+  """Worker processes that load samples, `window` chunks of them in flight at a time."""
+  executor: concurrent.futures.ProcessPoolExecutor
+  window: int
+
+
+# The pool of the build running in this process, which every shard's job loads its samples
+# through; None in a Beam worker (Beam runs the shards in parallel instead) and outside a
+# build.
+_pool: _LoaderPool | None = None
+
+
+@dataclasses.dataclass
+class _ShardJob:
+  """One shard: a picklable generator of its (key, example)s in the source's order.
+
+  TFDS calls it in the building process, or, with a Beam runner, in a Beam worker, where
+  nothing it changes comes back. So each job writes what the builder needs besides the
+  records (samples written, bad samples skipped, the train images' channel sums) to its
+  own `summary_path`, and the builder merges the summaries once every shard is written.
+  """
+  source: Any
+  entries: list
+  summary_path: str
+  on_bad_sample: str
+  with_stats: bool
+  progress: _SplitProgress | None = None  # Reported to, where the build runs unparallel.
+
+  def __call__(self) -> Iterator[tuple[str, Any]]:
+    skipped, written = [], 0
+    bg_stats, fg_bg_stats = _ChannelStats(), _ChannelStats()
+    if self.progress is not None and self.progress.started is None:
+      self.progress.started = time.time()
+    for entry, loaded in _load_all(self.source, self.entries):
+      if self.progress is not None:
+        self.progress.seen += 1
+        _report(self.progress)
+      if isinstance(loaded, str):
+        if self.on_bad_sample != 'skip':
+          raise sources_lib.BadSampleError(loaded)
+        skipped.append(loaded)
+        continue
+      key, encoded, bg_sums, fg_bg_sums = loaded
+      if self.with_stats:
+        bg_stats.add(bg_sums)
+        fg_bg_stats.add(fg_bg_sums)
+      yield key, dict(encoded, name=key)
+      written += 1
+    summary = dict(written=written, skipped=skipped, bg=bg_stats.state(),
+                   fg_bg=fg_bg_stats.state())
+    epath.Path(self.summary_path).write_text(json.dumps(summary))
+
+
+def _load_all(source, entries):
+  """(entry, `_load_chunk` result) for `entries`, in order: through this process's build
+  pool where it has one, else loaded here."""
+  chunks = [entries[i:i + _CHUNK] for i in range(0, len(entries), _CHUNK)]
+  if _pool is None:
+    for chunk in chunks:
+      yield from _load_chunk(source, chunk)
+    return
+  # A bounded window of chunks in flight keeps memory flat however large the set.
+  remaining = iter(chunks)
+  pending = collections.deque(
+      _pool.executor.submit(_load_chunk, source, chunk)
+      for chunk in itertools.islice(remaining, _pool.window))
+  while pending:
+    results = pending.popleft().result()
+    for chunk in itertools.islice(remaining, 1):
+      pending.append(_pool.executor.submit(_load_chunk, source, chunk))
+    yield from results
+
+
+def _merge_summaries(summaries: list[dict]) -> dict:
+  """One split's shard summaries (in shard order) as its totals: samples written, every
+  skipped sample's message in order, and the channel statistics of its images."""
+  bg_stats, fg_bg_stats = _ChannelStats(), _ChannelStats()
+  for summary in summaries:
+    bg_stats.add_state(summary['bg'])
+    fg_bg_stats.add_state(summary['fg_bg'])
+  return dict(written=sum(s['written'] for s in summaries),
+              skipped=[message for s in summaries for message in s['skipped']],
+              bg=bg_stats.result(), fg_bg=fg_bg_stats.result())
 
 
 class MaskDepthDataset(tfds.core.ShardBasedBuilder):
@@ -161,7 +267,6 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
                data_dir: str, **kwargs):
     self._source = source
     self._options = options
-    self._pool = None
     config = tfds.core.BuilderConfig(
         name=config_name(source, options),
         description=json.dumps(dict(source=source.fingerprint(),
@@ -184,27 +289,84 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
     )
 
   def _download_and_prepare(self, dl_manager, download_config=None):
-    # One pool of worker processes serves every shard of both splits.
+    global _pool
+    # Here self.data_dir is TFDS's temporary folder, renamed when the build succeeds.
+    self._summary_dir = epath.Path(self.data_dir) / _SUMMARY_DIR
+    self._summary_dir.mkdir(parents=True, exist_ok=True)
+    self._beam = bool(download_config and download_config.beam_runner)
     with contextlib.ExitStack() as stack:
-      if self._options.workers > 1:
-        # spawn, not fork: the parent may already run JAX's threads.
-        self._pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
-            self._options.workers, mp_context=multiprocessing.get_context('spawn')))
+      if self._options.workers > 1 and not self._beam:
+        # One pool serves every shard of both splits. spawn, not fork: the parent may
+        # already run JAX's threads.
+        _pool = _LoaderPool(
+            stack.enter_context(concurrent.futures.ProcessPoolExecutor(
+                self._options.workers, mp_context=multiprocessing.get_context('spawn'))),
+            window=4 * self._options.workers)
       try:
-        super()._download_and_prepare(dl_manager, download_config)
+        if self._beam:
+          self._write_with_beam(download_config)
+        else:
+          super()._download_and_prepare(dl_manager, download_config)
       finally:
-        self._pool = None
-    self.info.metadata['bg'] = self._bg_stats.result()
-    self.info.metadata['fg_bg'] = self._fg_bg_stats.result()
-    self.info.metadata['skipped'] = list(self._skipped)
+        _pool = None
+    splits = {split: _merge_summaries(self._read_summaries(split))
+              for split in self._shards}
+    self._summary_dir.rmtree()
+    skipped = splits['train']['skipped'] + splits['test']['skipped']
+    for split in splits.values():
+      if not split['written']:
+        raise sources_lib.BadSampleError(
+            f'{_describe(self._source)}: every sample of a split was skipped '
+            f'({len(skipped)} skipped, the first: {split["skipped"][0]})')
+    self.info.metadata['bg'] = splits['train']['bg']
+    self.info.metadata['fg_bg'] = splits['train']['fg_bg']
+    self.info.metadata['skipped'] = skipped
+
+  def _write_with_beam(self, download_config):
+    """Writes every shard of both splits as one Beam stage, a shard an element.
+
+    TFDS's own Beam path for shard-based builders makes each shard a pipeline branch of
+    its own, which Beam's DirectRunner runs one after another; here the shards are one
+    collection, redistributed (`Reshuffle`) so that the runner's workers share them. The
+    files, their names and the split information are those TFDS writes.
+    """
+    import apache_beam as beam  # pylint: disable=g-import-not-at-top
+    writer = tfds_writer.ShardWriter(
+        features=self.info.features,
+        serializer=example_serializer.ExampleSerializer(
+            self.info.features.get_serialized_info()),
+        example_writer=self._example_writer())
+    templates, paths = {}, {}
+    for split, jobs in self._shard_iterators_per_split(None).items():
+      templates[split] = self._get_filename_template(split_name=split)
+      paths[split] = [os.fspath(templates[split].sharded_filepath(
+          shard_index=k, num_shards=len(jobs))) for k in range(len(jobs))]
+    shards = [(path, job) for split, jobs in self._shards.items()
+              for path, job in zip(paths[split], jobs)]
+    with beam.Pipeline(runner=download_config.beam_runner,
+                       options=download_config.beam_options) as pipeline:
+      _ = (pipeline
+           | 'Shards' >> beam.Create(shards)
+           | 'Distribute' >> beam.Reshuffle()
+           | 'Write' >> beam.MapTuple(
+               lambda path, job: writer.write(examples=job(), path=epath.Path(path))))
+    self.info.set_splits(tfds.core.SplitDict([
+        tfds.core.SplitInfo(
+            name=split,
+            shard_lengths=[summary['written'] for summary in self._read_summaries(split)],
+            num_bytes=sum(epath.Path(path).stat().length for path in paths[split]),
+            filename_template=templates[split])
+        for split in self._shards]))
+
+  def _read_summaries(self, split: str) -> list[dict]:
+    return [json.loads(epath.Path(job.summary_path).read_text())
+            for job in self._shards[split]]
 
   def _shard_iterators_per_split(self, dl_manager):
     del dl_manager
     entries = self._source.entries()
     if not entries:
       raise sources_lib.BadSampleError(f'{_describe(self._source)}: no samples found')
-    self._skipped = []
-    self._bg_stats, self._fg_bg_stats = _ChannelStats(), _ChannelStats()
     splits = split_entries(entries, self._options)
     if not all(splits.values()):  # TFDS fails on an empty split with an AssertionError.
       unit = 'backgrounds' if self._options.split_by == 'bg' else 'samples'
@@ -212,16 +374,16 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
           f'{_describe(self._source)}: {len(entries)} sample(s) are too few for a train '
           f'and a test split (split_by={self._options.split_by!r} needs 2 or more {unit})')
     shard_samples = SHARD_SAMPLES or samples_per_shard(self._sample_bytes(entries))
-    generators = {}
+    self._shards = {}
     for split, members in splits.items():
-      progress = _SplitProgress(f'building {self.builder_config.name} {split}',
-                                len(members))
-      shards = shard_entries(members, shard_samples)
-      generators[split] = [
-          functools.partial(self._generate_shard, shard, progress,
-                            with_stats=split == 'train', last=k == len(shards) - 1)
-          for k, shard in enumerate(shards)]
-    return generators
+      progress = (None if self._beam else
+                  _SplitProgress(f'building {self.builder_config.name} {split}', len(members)))
+      self._shards[split] = [
+          _ShardJob(self._source, shard, os.fspath(self._summary_dir / f'{split}-{k:05d}.json'),
+                    self._options.on_bad_sample, with_stats=split == 'train',
+                    progress=progress)
+          for k, shard in enumerate(shard_entries(members, shard_samples))]
+    return self._shards
 
   def _sample_bytes(self, entries, tries: int = 8) -> int:
     """The encoded size of the first sample that loads among the first `tries` (a
@@ -234,47 +396,6 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
         continue
       return sum(len(data) for data in loaded.encoded.values()) + len(loaded.key)
     return 64 * 2**10
-
-  def _generate_shard(self, entries, progress: _SplitProgress, *, with_stats: bool,
-                      last: bool) -> Iterator[tuple[str, Any]]:
-    """One shard's samples, loaded by the worker pool, in order."""
-    if progress.started is None:
-      progress.started = time.time()
-    for entry, loaded in self._load_all(entries):
-      progress.seen += 1
-      _report(progress)
-      if isinstance(loaded, str):
-        if self._options.on_bad_sample != 'skip':
-          raise sources_lib.BadSampleError(loaded)
-        self._skipped.append(loaded)
-        continue
-      key, encoded, bg_sums, fg_bg_sums = loaded
-      if with_stats:
-        self._bg_stats.add(bg_sums)
-        self._fg_bg_stats.add(fg_bg_sums)
-      yield key, dict(encoded, name=key)
-      progress.written += 1
-    if last and not progress.written:
-      raise sources_lib.BadSampleError(
-          f'{_describe(self._source)}: every sample of a split was skipped '
-          f'({len(self._skipped)} skipped, the first: {self._skipped[0]})')
-
-  def _load_all(self, entries):
-    chunks = [entries[i:i + _CHUNK] for i in range(0, len(entries), _CHUNK)]
-    if self._pool is None:
-      for chunk in chunks:
-        yield from _load_chunk(self._source, chunk)
-      return
-    # A bounded window of chunks in flight keeps memory flat however large the set.
-    remaining = iter(chunks)
-    pending = collections.deque(
-        self._pool.submit(_load_chunk, self._source, chunk)
-        for chunk in itertools.islice(remaining, 4 * self._options.workers))
-    while pending:
-      results = pending.popleft().result()
-      for chunk in itertools.islice(remaining, 1):
-        pending.append(self._pool.submit(_load_chunk, self._source, chunk))
-      yield from results
 
 
 def _report(progress: _SplitProgress):
@@ -307,9 +428,31 @@ def make_builder(source, options: BuildOptions, data_dir: str) -> MaskDepthDatas
 
 def build(source, options: BuildOptions, data_dir: str) -> tuple[MaskDepthDataset, bool]:
   """Builds the dataset unless it exists; returns the builder and whether it was reused."""
+  prepare_config = download_config(options)
   builder = make_builder(source, options, data_dir)
   reused = builder.is_prepared()
   if not reused:
     tfds.disable_progress_bar()  # _report reports instead.
-    builder.download_and_prepare()
+    builder.download_and_prepare(download_config=prepare_config)
   return builder, reused
+
+
+def download_config(options: BuildOptions) -> tfds.download.DownloadConfig | None:
+  """TFDS's download config: None, or with `options.beam_runner` Beam's runner and options.
+
+  Raises ValueError, naming the field, for options without a runner or a runner without
+  Apache Beam installed: checked before anything is built.
+  """
+  if not options.beam_runner:
+    if options.beam_options:
+      raise ValueError(f'data.beam_options {options.beam_options!r} given without '
+                       'data.beam_runner: name a runner, e.g. DirectRunner')
+    return None
+  try:
+    from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise ValueError(f'data.beam_runner {options.beam_runner!r} needs Apache Beam, which '
+                     "is not installed: pip install -e '.[beam]'") from None
+  return tfds.download.DownloadConfig(
+      beam_runner=options.beam_runner,
+      beam_options=pipeline_options.PipelineOptions(options.beam_options.split()))

@@ -118,3 +118,49 @@ def test_every_sample_of_a_split_skipped_over_several_shards_fails_cleanly(
     builder_lib.build(_Numbered(20, tuple(int(key) for key in train)), options,
                       tmp_path / 'data')
   assert not builder_lib.make_builder(_Numbered(20), options, tmp_path / 'data').is_prepared()
+
+
+def _records(builder, split):
+  source = builder.as_data_source(split)
+  return [source[i] for i in range(len(source))]
+
+
+def test_a_beam_build_writes_the_same_shards_records_and_metadata_as_a_build_here(
+    tmp_path, monkeypatch):
+  pytest.importorskip('apache_beam')
+  monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 5)
+  source = sources.SyntheticSource(SPEC)
+  here, _ = builder_lib.build(source, builder_lib.BuildOptions(workers=1), tmp_path / 'here')
+  # Two Beam worker processes, each writing whole shards.
+  beam = builder_lib.BuildOptions(
+      workers=1, beam_runner='DirectRunner',
+      beam_options='--direct_num_workers=2 --direct_running_mode=multi_processing')
+  built, reused = builder_lib.build(source, beam, tmp_path / 'beam')
+  assert not reused and built.builder_config.name == here.builder_config.name
+  assert dict(built.info.metadata) == dict(here.info.metadata)
+  for split in ('train', 'test'):
+    assert built.info.splits[split].shard_lengths == here.info.splits[split].shard_lengths
+    for ours, theirs in zip(_records(built, split), _records(here, split), strict=True):
+      assert ours.keys() == theirs.keys()
+      for key in ours:
+        np.testing.assert_array_equal(ours[key], theirs[key])
+  assert not list((tmp_path / 'beam').rglob(builder_lib._SUMMARY_DIR))  # pylint: disable=protected-access
+
+
+def test_a_beam_build_lists_the_samples_its_workers_skipped(tmp_path, monkeypatch):
+  pytest.importorskip('apache_beam')
+  monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 2)
+  train = _train_keys(_Numbered(20))
+  bad = (int(train[0]), int(train[5]))
+  options = builder_lib.BuildOptions(workers=1, on_bad_sample='skip',
+                                     beam_runner='DirectRunner')
+  builder, _ = builder_lib.build(_Numbered(20, bad), options, tmp_path / 'data')
+  assert builder.info.metadata['skipped'] == [f'sample {k:03d}: broken' for k in bad]
+  assert len(builder.as_data_source('train')) == len(train) - 2
+
+
+def test_beam_options_without_a_runner_are_refused_before_building(tmp_path):
+  options = builder_lib.BuildOptions(beam_options='--direct_num_workers=2')
+  with pytest.raises(ValueError, match='data.beam_options .* without data.beam_runner'):
+    builder_lib.build(sources.SyntheticSource(SPEC), options, tmp_path / 'data')
+  assert not (tmp_path / 'data').exists()

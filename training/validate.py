@@ -9,6 +9,7 @@ import datasets
 import losses
 import zoo
 from datasets import augment
+from datasets import builder as builder_lib
 from training import optim
 
 _CHOICES = {
@@ -155,3 +156,4 @@ def validate_config(config):
       datasets.synthetic_spec(config.data)
     except ValueError as error:
       raise ValueError(f'data.synthetic: {error}') from None
+  builder_lib.download_config(datasets.build_options(config.data))
