@@ -77,7 +77,8 @@ def _records_digest(builder) -> str:
   for split in ('train', 'test'):
     for record in builder.as_data_source(split):
       for key in sorted(record):
-        digest.update(key.encode() + np.asarray(record[key]).tobytes())
+        value = np.asarray(record[key])
+        digest.update(f'{split}/{key}/{value.dtype}/{value.shape}/'.encode() + value.tobytes())
   return digest.hexdigest()
 
 

@@ -9,7 +9,9 @@ all seen in training, so its figures say less about new rooms than the default's
 room does. Rendered and trained at 64 px (the original's 224 px:
 `--config.data.synthetic.render_size=224 --config.data.image_size=224`). About 6.8 GB on
 disk at 64 px (16,876 bytes a sample), built in 11 minutes on 2 cores (13.5 GB in 17
-minutes at 96 px; BENCHMARKS.md, "Dataset build"; `--mode build` builds it alone). The
+minutes at 96 px; at 224 px about 55 GB in 100 minutes, projected from a tenth of it built on
+a slower machine; BENCHMARKS.md, "Dataset build"; `--mode build` builds it alone; with
+`--config.data.beam_runner` Apache Beam builds it). The
 model and recipe are `make run`'s (configs/cnn.py), which sees 19,200 of the 280,000 train
 samples in its 2,400 steps: raise `train.steps` on a GPU.
 """

@@ -16,11 +16,13 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
 import multiprocessing
 import os
+import shlex
 import sys
 import time
 from typing import Any, Iterator
@@ -40,8 +42,8 @@ _CHUNK = 16  # Samples handed to a worker at a time.
 # writing them), so a shard's size bounds the build's memory: about this many bytes.
 SHARD_BYTES = 128 * 2**20
 SHARD_SAMPLES: int | None = None  # Samples a shard; None: SHARD_BYTES over a sample's size.
-# Inside TFDS's temporary build folder: one summary a shard, merged and removed at the end.
-_SUMMARY_DIR = 'shard_summaries'
+# Inside TFDS's temporary build folder: a Beam build's shard summaries, read and removed.
+_SUMMARIES_FILE = 'shard_summaries.json'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,17 +134,17 @@ class _ChannelStats:
 
 
 def _load_chunk(source, entries):
-  """Loads samples in a worker: (entry, (key, encoded images, bg's and fg_bg's
-  `_image_sums`)) each; a bad one becomes (entry, error message)."""
+  """Loads samples in a worker: (key, encoded images, bg's and fg_bg's `_image_sums`)
+  each; a bad one becomes its error message."""
   results = []
   for entry in entries:
     try:
       loaded = source.load(entry)
     except sources_lib.BadSampleError as error:
-      results.append((entry, str(error)))
+      results.append(str(error))
       continue
-    results.append((entry, (loaded.key, loaded.encoded, _image_sums(loaded.bg),
-                            _image_sums(loaded.fg_bg))))
+    results.append((loaded.key, loaded.encoded, _image_sums(loaded.bg),
+                    _image_sums(loaded.fg_bg)))
   return results
 
 
@@ -175,34 +177,31 @@ class _LoaderPool:
   window: int
 
 
-# The pool of the build running in this process, which every shard's job loads its samples
-# through; None in a Beam worker (Beam runs the shards in parallel instead) and outside a
-# build.
-_pool: _LoaderPool | None = None
-
-
 @dataclasses.dataclass
 class _ShardJob:
-  """One shard: a picklable generator of its (key, example)s in the source's order.
+  """Shard `index` of `split`: a picklable generator of its (key, example)s in order.
 
-  TFDS calls it in the building process, or, with a Beam runner, in a Beam worker, where
-  nothing it changes comes back. So each job writes what the builder needs besides the
-  records (samples written, bad samples skipped, the train images' channel sums) to its
-  own `summary_path`, and the builder merges the summaries once every shard is written.
+  TFDS calls it in the building process (loading through the build's `pool`), or, with a
+  Beam runner, a Beam worker does (loading there; Beam runs the shards in parallel). Once
+  its samples are out it holds its `summary`: samples written, bad samples skipped, the
+  images' channel sums, which the builder merges (a Beam worker returns it as its output).
   """
+  split: str
+  index: int
   source: Any
-  entries: list
-  summary_path: str
+  entries: list = dataclasses.field(repr=False)
   on_bad_sample: str
   with_stats: bool
-  progress: _SplitProgress | None = None  # Reported to, where the build runs unparallel.
+  pool: _LoaderPool | None = dataclasses.field(default=None, repr=False)
+  progress: _SplitProgress | None = dataclasses.field(default=None, repr=False)
+  summary: dict | None = dataclasses.field(default=None, repr=False)
 
   def __call__(self) -> Iterator[tuple[str, Any]]:
     skipped, written = [], 0
     bg_stats, fg_bg_stats = _ChannelStats(), _ChannelStats()
     if self.progress is not None and self.progress.started is None:
       self.progress.started = time.time()
-    for entry, loaded in _load_all(self.source, self.entries):
+    for loaded in _load_all(self.source, self.entries, self.pool):
       if self.progress is not None:
         self.progress.seen += 1
         _report(self.progress)
@@ -217,29 +216,33 @@ class _ShardJob:
         fg_bg_stats.add(fg_bg_sums)
       yield key, dict(encoded, name=key)
       written += 1
-    summary = dict(written=written, skipped=skipped, bg=bg_stats.state(),
-                   fg_bg=fg_bg_stats.state())
-    epath.Path(self.summary_path).write_text(json.dumps(summary))
+    self.summary = dict(written=written, skipped=skipped, bg=bg_stats.state(),
+                        fg_bg=fg_bg_stats.state())
 
 
-def _load_all(source, entries):
-  """(entry, `_load_chunk` result) for `entries`, in order: through this process's build
-  pool where it has one, else loaded here."""
+def _load_all(source, entries, pool: _LoaderPool | None):
+  """`_load_chunk`'s result for each of `entries`, in order: through `pool`, or here."""
   chunks = [entries[i:i + _CHUNK] for i in range(0, len(entries), _CHUNK)]
-  if _pool is None:
+  if pool is None:
     for chunk in chunks:
       yield from _load_chunk(source, chunk)
     return
   # A bounded window of chunks in flight keeps memory flat however large the set.
   remaining = iter(chunks)
   pending = collections.deque(
-      _pool.executor.submit(_load_chunk, source, chunk)
-      for chunk in itertools.islice(remaining, _pool.window))
+      pool.executor.submit(_load_chunk, source, chunk)
+      for chunk in itertools.islice(remaining, pool.window))
   while pending:
     results = pending.popleft().result()
     for chunk in itertools.islice(remaining, 1):
-      pending.append(_pool.executor.submit(_load_chunk, source, chunk))
+      pending.append(pool.executor.submit(_load_chunk, source, chunk))
     yield from results
+
+
+def _write_shard(writer, path: str, job: _ShardJob) -> tuple[str, int, dict]:
+  """Writes `job`'s shard to `path` (in a Beam worker); returns its split, index, summary."""
+  writer.write(examples=job(), path=epath.Path(path))
+  return job.split, job.index, job.summary
 
 
 def _merge_summaries(summaries: list[dict]) -> dict:
@@ -267,6 +270,9 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
                data_dir: str, **kwargs):
     self._source = source
     self._options = options
+    self._pool: _LoaderPool | None = None  # The build's loader processes, while it runs.
+    self._shards: dict[str, list[_ShardJob]] = {}  # The shards of the build running.
+    self._beam = False  # Whether that build runs on Beam.
     config = tfds.core.BuilderConfig(
         name=config_name(source, options),
         description=json.dumps(dict(source=source.fingerprint(),
@@ -289,46 +295,45 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
     )
 
   def _download_and_prepare(self, dl_manager, download_config=None):
-    global _pool
-    # Here self.data_dir is TFDS's temporary folder, renamed when the build succeeds.
-    self._summary_dir = epath.Path(self.data_dir) / _SUMMARY_DIR
-    self._summary_dir.mkdir(parents=True, exist_ok=True)
     self._beam = bool(download_config and download_config.beam_runner)
     with contextlib.ExitStack() as stack:
-      if self._options.workers > 1 and not self._beam:
-        # One pool serves every shard of both splits. spawn, not fork: the parent may
-        # already run JAX's threads.
-        _pool = _LoaderPool(
-            stack.enter_context(concurrent.futures.ProcessPoolExecutor(
-                self._options.workers, mp_context=multiprocessing.get_context('spawn'))),
-            window=4 * self._options.workers)
-      try:
-        if self._beam:
-          self._write_with_beam(download_config)
-        else:
+      if self._beam:
+        summaries = self._write_with_beam(download_config)
+      else:
+        if self._options.workers > 1:
+          # One pool serves every shard of both splits. spawn, not fork: the parent may
+          # already run JAX's threads.
+          self._pool = _LoaderPool(
+              stack.enter_context(concurrent.futures.ProcessPoolExecutor(
+                  self._options.workers, mp_context=multiprocessing.get_context('spawn'))),
+              window=4 * self._options.workers)
+        try:
           super()._download_and_prepare(dl_manager, download_config)
-      finally:
-        _pool = None
-    splits = {split: _merge_summaries(self._read_summaries(split))
-              for split in self._shards}
-    self._summary_dir.rmtree()
-    skipped = splits['train']['skipped'] + splits['test']['skipped']
+        finally:
+          self._pool = None
+        summaries = {split: [job.summary for job in jobs]
+                     for split, jobs in self._shards.items()}
+    splits = {split: _merge_summaries(shard_summaries)
+              for split, shard_summaries in summaries.items()}
     for split in splits.values():
       if not split['written']:
         raise sources_lib.BadSampleError(
             f'{_describe(self._source)}: every sample of a split was skipped '
-            f'({len(skipped)} skipped, the first: {split["skipped"][0]})')
+            f'({len(split["skipped"])} skipped, the first: {split["skipped"][0]})')
     self.info.metadata['bg'] = splits['train']['bg']
     self.info.metadata['fg_bg'] = splits['train']['fg_bg']
-    self.info.metadata['skipped'] = skipped
+    self.info.metadata['skipped'] = splits['train']['skipped'] + splits['test']['skipped']
 
-  def _write_with_beam(self, download_config):
-    """Writes every shard of both splits as one Beam stage, a shard an element.
+  def _write_with_beam(self, download_config) -> dict[str, list[dict]]:
+    """Writes every shard of both splits as one Beam stage, a shard an element; returns
+    each split's shard summaries, in shard order.
 
     TFDS's own Beam path for shard-based builders makes each shard a pipeline branch of
-    its own, which Beam's DirectRunner runs one after another; here the shards are one
-    collection, redistributed (`Reshuffle`) so that the runner's workers share them. The
-    files, their names and the split information are those TFDS writes.
+    its own; Beam's DirectRunner ran those one at a time here. The shards are one
+    collection instead, redistributed (`Reshuffle`) so that the runner's workers share
+    them. File names and split information are those TFDS's path writes. The summaries
+    come back as the stage's output, gathered into one file (as TFDS gathers its shard
+    lengths), so only attempts that succeeded count.
     """
     import apache_beam as beam  # pylint: disable=g-import-not-at-top
     writer = tfds_writer.ShardWriter(
@@ -341,28 +346,31 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
       templates[split] = self._get_filename_template(split_name=split)
       paths[split] = [os.fspath(templates[split].sharded_filepath(
           shard_index=k, num_shards=len(jobs))) for k in range(len(jobs))]
-    shards = [(path, job) for split, jobs in self._shards.items()
-              for path, job in zip(paths[split], jobs)]
+    # Here self.data_dir is TFDS's temporary folder, renamed when the build succeeds.
+    gathered = epath.Path(self.data_dir) / _SUMMARIES_FILE
     with beam.Pipeline(runner=download_config.beam_runner,
                        options=download_config.beam_options) as pipeline:
       _ = (pipeline
-           | 'Shards' >> beam.Create(shards)
+           | 'Shards' >> beam.Create([(paths[job.split][job.index], job)
+                                      for jobs in self._shards.values() for job in jobs])
            | 'Distribute' >> beam.Reshuffle()
-           | 'Write' >> beam.MapTuple(
-               lambda path, job: writer.write(examples=job(), path=epath.Path(path))))
+           | 'Write' >> beam.MapTuple(functools.partial(_write_shard, writer))
+           | 'Gather' >> beam.combiners.ToList()
+           | 'Save' >> beam.Map(lambda results: gathered.write_text(json.dumps(results))))
+    summaries = {split: [None] * len(jobs) for split, jobs in self._shards.items()}
+    for split, index, summary in json.loads(gathered.read_text()):
+      summaries[split][index] = summary
+    gathered.unlink()
     self.info.set_splits(tfds.core.SplitDict([
         tfds.core.SplitInfo(
             name=split,
-            shard_lengths=[summary['written'] for summary in self._read_summaries(split)],
+            shard_lengths=[summary['written'] for summary in summaries[split]],
             num_bytes=sum(epath.Path(path).stat().length for path in paths[split]),
             filename_template=templates[split])
         for split in self._shards]))
+    return summaries
 
-  def _read_summaries(self, split: str) -> list[dict]:
-    return [json.loads(epath.Path(job.summary_path).read_text())
-            for job in self._shards[split]]
-
-  def _shard_iterators_per_split(self, dl_manager):
+  def _shard_iterators_per_split(self, dl_manager) -> dict[str, list[_ShardJob]]:
     del dl_manager
     entries = self._source.entries()
     if not entries:
@@ -376,12 +384,12 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
     shard_samples = SHARD_SAMPLES or samples_per_shard(self._sample_bytes(entries))
     self._shards = {}
     for split, members in splits.items():
-      progress = (None if self._beam else
-                  _SplitProgress(f'building {self.builder_config.name} {split}', len(members)))
+      progress = _SplitProgress(f'building {self.builder_config.name} {split}', len(members))
       self._shards[split] = [
-          _ShardJob(self._source, shard, os.fspath(self._summary_dir / f'{split}-{k:05d}.json'),
-                    self._options.on_bad_sample, with_stats=split == 'train',
-                    progress=progress)
+          _ShardJob(split, k, self._source, shard, self._options.on_bad_sample,
+                    with_stats=split == 'train', pool=self._pool,
+                    # Progress lines here; a Beam runner reports on its own.
+                    progress=None if self._beam else progress)
           for k, shard in enumerate(shard_entries(members, shard_samples))]
     return self._shards
 
@@ -428,20 +436,21 @@ def make_builder(source, options: BuildOptions, data_dir: str) -> MaskDepthDatas
 
 def build(source, options: BuildOptions, data_dir: str) -> tuple[MaskDepthDataset, bool]:
   """Builds the dataset unless it exists; returns the builder and whether it was reused."""
-  prepare_config = download_config(options)
+  download_config = beam_download_config(options)
   builder = make_builder(source, options, data_dir)
   reused = builder.is_prepared()
   if not reused:
     tfds.disable_progress_bar()  # _report reports instead.
-    builder.download_and_prepare(download_config=prepare_config)
+    builder.download_and_prepare(download_config=download_config)
   return builder, reused
 
 
-def download_config(options: BuildOptions) -> tfds.download.DownloadConfig | None:
+def beam_download_config(options: BuildOptions) -> tfds.download.DownloadConfig | None:
   """TFDS's download config: None, or with `options.beam_runner` Beam's runner and options.
 
-  Raises ValueError, naming the field, for options without a runner or a runner without
-  Apache Beam installed: checked before anything is built.
+  Raises ValueError, naming the field, for options without a runner, a runner Beam does
+  not know, or a runner without Apache Beam installed: checked before anything is built.
+  (Beam itself checks the options' flags only when the pipeline starts.)
   """
   if not options.beam_runner:
     if options.beam_options:
@@ -450,9 +459,14 @@ def download_config(options: BuildOptions) -> tfds.download.DownloadConfig | Non
     return None
   try:
     from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
+    from apache_beam.runners import runner as beam_runner  # pylint: disable=g-import-not-at-top
   except ImportError:
     raise ValueError(f'data.beam_runner {options.beam_runner!r} needs Apache Beam, which '
                      "is not installed: pip install -e '.[beam]'") from None
+  try:
+    beam_runner.create_runner(options.beam_runner)
+  except ValueError as error:
+    raise ValueError(f'data.beam_runner {options.beam_runner!r}: {error}') from None
   return tfds.download.DownloadConfig(
       beam_runner=options.beam_runner,
-      beam_options=pipeline_options.PipelineOptions(options.beam_options.split()))
+      beam_options=pipeline_options.PipelineOptions(shlex.split(options.beam_options)))

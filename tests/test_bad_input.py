@@ -215,9 +215,18 @@ def test_mask_modes_that_are_single_channel_at_heart_are_accepted(tmp_path):
   assert other.encoded['fg_bg'] == good_files()['fg_bg/fg002_bg001_01.jpg']
 
 
-def test_skip_mode_skips_and_lists_every_bad_file(tmp_path):
+@pytest.mark.parametrize('how', [
+    dict(workers=2),
+    # The files' shards read in Beam's worker processes, their lists gathered from them.
+    dict(workers=1, beam_runner='DirectRunner',
+         beam_options='--direct_num_workers=2 --direct_running_mode=multi_processing'),
+], ids=['here', 'beam'])
+def test_skip_mode_skips_and_lists_every_bad_file(tmp_path, monkeypatch, how):
+  if 'beam_runner' in how:
+    pytest.importorskip('apache_beam')
+    monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 2)  # Shards for both workers.
   stems = sorted(f'fg{f:03d}_bg{b:03d}_01' for b in (1, 2) for f in range(1, 5))
-  options = builder_lib.BuildOptions(workers=2, on_bad_sample='skip')
+  options = builder_lib.BuildOptions(on_bad_sample='skip', **how)
   splits = builder_lib.split_entries([sources.Entry(s, '') for s in stems], options)
   # Two bad samples in train and one in test; both splits keep good ones.
   train, test = [e.key for e in splits['train']], [e.key for e in splits['test']]

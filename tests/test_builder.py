@@ -125,17 +125,25 @@ def _records(builder, split):
   return [source[i] for i in range(len(source))]
 
 
+# Beam's DirectRunner with two worker processes, which share the shards out.
+BEAM_TWO_PROCESSES = builder_lib.BuildOptions(
+    workers=1, beam_runner='DirectRunner',
+    beam_options='--direct_num_workers=2 --direct_running_mode=multi_processing')
+
+
 def test_a_beam_build_writes_the_same_shards_records_and_metadata_as_a_build_here(
     tmp_path, monkeypatch):
   pytest.importorskip('apache_beam')
   monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 5)
   source = sources.SyntheticSource(SPEC)
   here, _ = builder_lib.build(source, builder_lib.BuildOptions(workers=1), tmp_path / 'here')
-  # Two Beam worker processes, each writing whole shards.
-  beam = builder_lib.BuildOptions(
-      workers=1, beam_runner='DirectRunner',
-      beam_options='--direct_num_workers=2 --direct_running_mode=multi_processing')
-  built, reused = builder_lib.build(source, beam, tmp_path / 'beam')
+  beam_writes = []
+  write_with_beam = builder_lib.MaskDepthDataset._write_with_beam  # pylint: disable=protected-access
+  monkeypatch.setattr(builder_lib.MaskDepthDataset, '_write_with_beam',
+                      lambda self, config: beam_writes.append(config.beam_runner)
+                      or write_with_beam(self, config))
+  built, reused = builder_lib.build(source, BEAM_TWO_PROCESSES, tmp_path / 'beam')
+  assert beam_writes == ['DirectRunner']
   assert not reused and built.builder_config.name == here.builder_config.name
   assert dict(built.info.metadata) == dict(here.info.metadata)
   for split in ('train', 'test'):
@@ -144,19 +152,7 @@ def test_a_beam_build_writes_the_same_shards_records_and_metadata_as_a_build_her
       assert ours.keys() == theirs.keys()
       for key in ours:
         np.testing.assert_array_equal(ours[key], theirs[key])
-  assert not list((tmp_path / 'beam').rglob(builder_lib._SUMMARY_DIR))  # pylint: disable=protected-access
-
-
-def test_a_beam_build_lists_the_samples_its_workers_skipped(tmp_path, monkeypatch):
-  pytest.importorskip('apache_beam')
-  monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 2)
-  train = _train_keys(_Numbered(20))
-  bad = (int(train[0]), int(train[5]))
-  options = builder_lib.BuildOptions(workers=1, on_bad_sample='skip',
-                                     beam_runner='DirectRunner')
-  builder, _ = builder_lib.build(_Numbered(20, bad), options, tmp_path / 'data')
-  assert builder.info.metadata['skipped'] == [f'sample {k:03d}: broken' for k in bad]
-  assert len(builder.as_data_source('train')) == len(train) - 2
+  assert not list((tmp_path / 'beam').rglob(builder_lib._SUMMARIES_FILE))  # pylint: disable=protected-access
 
 
 def test_beam_options_without_a_runner_are_refused_before_building(tmp_path):

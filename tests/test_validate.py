@@ -70,6 +70,8 @@ def test_the_original_config_is_the_originals_400k_samples_split_70_30_by_sample
     (dict(data__cache_mib=-1), 'data.cache_mib: -1 must be >= 0'),
     (dict(data__beam_options='--direct_num_workers=2'),
      "data.beam_options '--direct_num_workers=2' given without data.beam_runner"),
+    (dict(data__beam_runner='DirektRunner'),
+     "data.beam_runner 'DirektRunner': Unexpected pipeline runner: DirektRunner"),
     (dict(compilation_cache=None), 'compilation_cache: None must be a folder'),
     (dict(schedule__plateau__factor=1.5), 'schedule.plateau.factor: 1.5 must be within (0, 1]'),
     (dict(schedule__plateau__patience=0), 'schedule.plateau.patience: 0 must be an integer'),

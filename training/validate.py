@@ -156,4 +156,5 @@ def validate_config(config):
       datasets.synthetic_spec(config.data)
     except ValueError as error:
       raise ValueError(f'data.synthetic: {error}') from None
-  builder_lib.download_config(datasets.build_options(config.data))
+  # Raises for a Beam runner that cannot run here; the config it returns is not needed yet.
+  builder_lib.beam_download_config(datasets.build_options(config.data))
