@@ -272,7 +272,6 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
     self._options = options
     self._pool: _LoaderPool | None = None  # The build's loader processes, while it runs.
     self._shards: dict[str, list[_ShardJob]] = {}  # The shards of the build running.
-    self._beam = False  # Whether that build runs on Beam.
     config = tfds.core.BuilderConfig(
         name=config_name(source, options),
         description=json.dumps(dict(source=source.fingerprint(),
@@ -295,24 +294,10 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
     )
 
   def _download_and_prepare(self, dl_manager, download_config=None):
-    self._beam = bool(download_config and download_config.beam_runner)
-    with contextlib.ExitStack() as stack:
-      if self._beam:
-        summaries = self._write_with_beam(download_config)
-      else:
-        if self._options.workers > 1:
-          # One pool serves every shard of both splits. spawn, not fork: the parent may
-          # already run JAX's threads.
-          self._pool = _LoaderPool(
-              stack.enter_context(concurrent.futures.ProcessPoolExecutor(
-                  self._options.workers, mp_context=multiprocessing.get_context('spawn'))),
-              window=4 * self._options.workers)
-        try:
-          super()._download_and_prepare(dl_manager, download_config)
-        finally:
-          self._pool = None
-        summaries = {split: [job.summary for job in jobs]
-                     for split, jobs in self._shards.items()}
+    if download_config and download_config.beam_runner:
+      summaries = self._write_with_beam(download_config)
+    else:
+      summaries = self._write_here(dl_manager, download_config)
     splits = {split: _merge_summaries(shard_summaries)
               for split, shard_summaries in summaries.items()}
     for split in splits.values():
@@ -323,6 +308,23 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
     self.info.metadata['bg'] = splits['train']['bg']
     self.info.metadata['fg_bg'] = splits['train']['fg_bg']
     self.info.metadata['skipped'] = splits['train']['skipped'] + splits['test']['skipped']
+
+  def _write_here(self, dl_manager, download_config) -> dict[str, list[dict]]:
+    """Writes every shard in this process, through TFDS's shard-based path, loading the
+    samples in `options.workers` processes; returns each split's shard summaries."""
+    with contextlib.ExitStack() as stack:
+      if self._options.workers > 1:
+        # One pool serves every shard of both splits. spawn, not fork: the parent may
+        # already run JAX's threads.
+        self._pool = _LoaderPool(
+            stack.enter_context(concurrent.futures.ProcessPoolExecutor(
+                self._options.workers, mp_context=multiprocessing.get_context('spawn'))),
+            window=4 * self._options.workers)
+      try:
+        super()._download_and_prepare(dl_manager, download_config)
+      finally:
+        self._pool = None
+    return {split: [job.summary for job in jobs] for split, jobs in self._shards.items()}
 
   def _write_with_beam(self, download_config) -> dict[str, list[dict]]:
     """Writes every shard of both splits as one Beam stage, a shard an element; returns
@@ -351,7 +353,9 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
     with beam.Pipeline(runner=download_config.beam_runner,
                        options=download_config.beam_options) as pipeline:
       _ = (pipeline
-           | 'Shards' >> beam.Create([(paths[job.split][job.index], job)
+           # Without their progress, which only the building process reports to.
+           | 'Shards' >> beam.Create([(paths[job.split][job.index],
+                                       dataclasses.replace(job, progress=None))
                                       for jobs in self._shards.values() for job in jobs])
            | 'Distribute' >> beam.Reshuffle()
            | 'Write' >> beam.MapTuple(functools.partial(_write_shard, writer))
@@ -387,9 +391,7 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
       progress = _SplitProgress(f'building {self.builder_config.name} {split}', len(members))
       self._shards[split] = [
           _ShardJob(split, k, self._source, shard, self._options.on_bad_sample,
-                    with_stats=split == 'train', pool=self._pool,
-                    # Progress lines here; a Beam runner reports on its own.
-                    progress=None if self._beam else progress)
+                    with_stats=split == 'train', pool=self._pool, progress=progress)
           for k, shard in enumerate(shard_entries(members, shard_samples))]
     return self._shards
 
