@@ -24,11 +24,13 @@ rounds) and each path's time over `xla`'s (the median of the per-round ratios); 
 is one JSON object.
 """
 import argparse
+import functools
 import json
 import os
 import statistics
 import sys
 import time
+import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -38,7 +40,7 @@ from jax import lax  # pylint: disable=g-import-not-at-top
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from common import spread  # pylint: disable=g-import-not-at-top
+from common import spread, time_in_turns  # pylint: disable=g-import-not-at-top
 from training import steps  # pylint: disable=g-import-not-at-top
 
 BATCH = 8
@@ -129,14 +131,17 @@ def time_conv(side, features_in, features_out, stride, dilation, rounds, calls,
     if errors[name] > MAX_RELATIVE_ERROR:
       raise RuntimeError(f'{name}: gradients differ from xla\'s by {errors[name]:.1e} of the '
                          f'largest, more than {MAX_RELATIVE_ERROR}')
-  times = {name: [] for name in functions}
-  for _ in range(rounds):
-    for name, function in functions.items():
-      start = time.perf_counter()
-      for _ in range(calls):
-        jax.block_until_ready(function(x, w))
-      times[name].append((time.perf_counter() - start) / calls * 1e3)
-  return times, errors
+  runners = {name: types.SimpleNamespace(run=functools.partial(_run_calls, function, x, w))
+             for name, function in functions.items()}
+  return time_in_turns(runners, rounds, calls), errors
+
+
+def _run_calls(function, x, w, calls: int) -> float:
+  """Seconds for `calls` calls of `function(x, w)`, each waited for."""
+  start = time.perf_counter()
+  for _ in range(calls):
+    jax.block_until_ready(function(x, w))
+  return time.perf_counter() - start
 
 
 def main():
