@@ -33,6 +33,7 @@ def get_config():
   """configs/cnn.py with `study.variants`: wider levels, or more blocks per level."""
   config = cnn.get_config()
   config.update(base.HALFWAY_EVAL)
+  config.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # The loss as measured.
   config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
   config.study = base.study('capacity_study', dict(
       default=dict(),

@@ -30,6 +30,7 @@ def get_config():
   """configs/cnn.py with `study.variants`: the decoder's upsampled features reduced."""
   config = cnn.get_config()
   config.update(base.HALFWAY_EVAL)
+  config.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # The loss as measured.
   config.model.widths = (48, 64, 128)  # configs/cnn.py's widths when this was measured.
   config.model.upsample_widths = ()
   config.study = base.study('decoder_study', dict(

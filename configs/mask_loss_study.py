@@ -29,6 +29,7 @@ def get_config():
   """The small model's recipe with `study.variants`: the Lovasz hinge, or BCE's weight."""
   config = cnn.get_config()
   config.update(base.HALFWAY_EVAL)
+  config.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # The loss as measured.
   config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
   config.study = base.study('mask_loss_study', dict(
       default=dict(),

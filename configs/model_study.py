@@ -16,6 +16,7 @@ from configs import unet
 def get_config():
   """The four zoo models at 64 px on the default synthetic set, 400 steps of 16."""
   config = base.get_config()
+  config.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # The loss as measured.
   config.update(base.EQUAL_HEADS)  # Mask and depth at weight 1 each, as measured.
   config.update(base.ADAM)  # As measured, whatever the default is now.
   config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.

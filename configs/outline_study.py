@@ -29,6 +29,7 @@ def get_config():
   """configs/cnn.py with `study.variants`: a wider full-resolution level."""
   config = cnn.get_config()
   config.update(base.HALFWAY_EVAL)
+  config.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # The loss as measured.
   config.model.widths = (32, 64, 128)  # configs/cnn.py's widths when this was measured.
   config.study = base.study('outline_study', dict(
       default=dict(),

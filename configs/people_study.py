@@ -27,6 +27,7 @@ def get_config():
   """configs/cnn.py with `study.variants`: 3,000 people, and some of them close."""
   config = cnn.get_config()
   config.update(base.HALFWAY_EVAL)
+  config.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # The loss as measured.
   config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
   config.update(base.EQUAL_HEADS)  # Mask and depth at weight 1 each, as measured.
   # The set it was measured with: the same 10 people in every room, none close.

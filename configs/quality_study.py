@@ -30,6 +30,7 @@ def get_config():
   """dmnet_cnn at 64 px on the 40-room synthetic set (split by background), 300 x 32."""
   config = cnn.get_config()
   config.update(base.SMALL_CNN)  # dmnet_cnn at widths (16, 32, 64), as measured.
+  config.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # The loss as measured.
   config.update(base.EQUAL_HEADS)  # Mask and depth at weight 1 each, as measured.
   config.update(base.ADAM)  # As measured, whatever the default is now.
   config.update(base.PLAIN_EVAL)  # Evaluated as measured: no mirror or weight average.

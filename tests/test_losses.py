@@ -114,6 +114,17 @@ def test_bce_with_logits_matches_torch(case, pos_weight):
   _close(losses.get('bce_with_logits')(logits, target, pos_weight=pos_weight), expected)
 
 
+@pytest.mark.parametrize('case', LOGIT_CASES)
+def test_bce_with_outline_weight_is_torchs_weighted_bce_over_the_weights_sum(case):
+  torch = pytest.importorskip('torch')
+  logits, target = LOGIT_CASES[case]
+  weight = 1.0 + 4.0 * np.asarray(losses.builtin.outline_band(target))
+  expected = torch.nn.functional.binary_cross_entropy_with_logits(
+      torch.from_numpy(logits), torch.from_numpy(target), weight=torch.from_numpy(weight),
+      reduction='sum') / weight.sum()
+  _close(losses.get('bce_with_logits')(logits, target, outline_weight=5.0), expected)
+
+
 @pytest.mark.parametrize('case', VALUE_CASES)
 @pytest.mark.parametrize('beta', [1.0, 0.1, 0.0])
 def test_smooth_l1_matches_torch(case, beta):
@@ -591,3 +602,42 @@ def test_a_head_spec_written_as_text_on_the_command_line_is_read_as_a_literal():
   assert [(t.name, t.weight) for t in loss_fn.depth.terms] == [('l1', 0.5), ('ssim', 1.0)]
   with pytest.raises(ValueError, match=r"^loss\.depth: .* is not a Python literal"):
     losses.build(dict(mask='dice', depth='[dict(name=1)]'))
+
+
+# --- The outline band -------------------------------------------------------------------
+
+
+def _outline_band_reference(target):
+  """1 where any 8-neighbour (or the pixel) differs in class from another, by shifting."""
+  binary = np.pad(target > 0.5, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='edge')
+  h, w = target.shape[1:3]
+  windows = [binary[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)]
+  return (np.any(windows, axis=0) != np.all(windows, axis=0)).astype(np.float32)
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_outline_band_marks_the_pixels_within_one_pixel_of_the_outline(seed):
+  target = _binary(seed)
+  np.testing.assert_array_equal(losses.builtin.outline_band(target),
+                                _outline_band_reference(target))
+
+
+def test_outline_band_of_a_square_is_its_border_and_the_ring_around_it():
+  target = np.zeros((1, 6, 6, 1), np.float32)
+  target[0, 2:4, 2:4] = 1.0
+  band = np.asarray(losses.builtin.outline_band(target))[0, ..., 0]
+  expected = np.zeros((6, 6))
+  expected[1:5, 1:5] = 1.0  # The 2 x 2 square is all border; the ring of 12 around it.
+  np.testing.assert_array_equal(band, expected)
+  assert not np.any(losses.builtin.outline_band(np.ones((1, 6, 6, 1), np.float32)))
+
+
+def test_outline_weight_one_is_the_plain_mean_and_more_weighs_the_outline():
+  logits, target = LOGIT_CASES['random_vs_binary']
+  bce = losses.get('bce_with_logits')
+  assert float(bce(logits, target, outline_weight=1.0)) == float(bce(logits, target))
+  # Wrong only on the outline: more weight there raises the loss.
+  band = np.asarray(losses.builtin.outline_band(target)) > 0
+  wrong_on_outline = np.where(band, -4.0, 4.0) * np.where(target > 0.5, 1.0, -1.0)
+  assert float(bce(wrong_on_outline, target, outline_weight=5.0)) > float(
+      bce(wrong_on_outline, target))

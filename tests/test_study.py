@@ -183,6 +183,24 @@ def test_the_people_study_starts_from_ten_people_and_ends_at_the_3000_people():
   assert variants['people'].data.synthetic.near_share == 0.0
 
 
+def _loss_before_the_outline_weight() -> dict:
+  """configs/cnn.py's loss as the studies before the outline weight measured it."""
+  from configs import cnn  # pylint: disable=g-import-not-at-top
+  config = cnn.get_config()
+  config.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)
+  return config.loss.to_dict()
+
+
+def test_the_studies_keep_the_loss_they_measured_and_the_default_weighs_the_outline():
+  from configs import cnn, outline_study  # pylint: disable=g-import-not-at-top
+  loss = cnn.get_config().loss
+  assert loss.mask[0] == dict(name='bce_with_logits', outline_weight=5.0)
+  assert loss.depth_weight == 2.5
+  before = study.variant_configs(outline_study.get_config())['fine48'].loss
+  assert before.mask == [dict(name='bce_with_logits'), dict(name='dice')]
+  assert before.depth_weight == 2.0
+
+
 def test_the_head_weight_study_starts_from_equal_heads_and_depth2_is_the_default():
   from configs import capacity_study, head_weight_study  # pylint: disable=g-import-not-at-top
   variants = study.variant_configs(head_weight_study.get_config())
@@ -206,7 +224,7 @@ def test_the_capacity_study_starts_from_the_small_model_and_v1_starts_the_outlin
   assert variants['wide_1500'].train.steps == 1500
   for name, variant in variants.items():  # One change of the model at a time, same set.
     assert variant.data.to_dict() == cnn.get_config().data.to_dict(), name
-    assert variant.loss.to_dict() == cnn.get_config().loss.to_dict(), name
+    assert variant.loss.to_dict() == _loss_before_the_outline_weight(), name
 
 
 def test_the_outline_study_changes_the_full_resolution_width_and_fine48_is_the_default():
@@ -217,12 +235,13 @@ def test_the_outline_study_changes_the_full_resolution_width_and_fine48_is_the_d
   assert variants['default'].model.widths == (32, 64, 128)
   default = cnn.get_config()
   default.update(base.HALFWAY_EVAL)  # The study evaluated halfway too, as it measured.
+  default.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # And with the loss of then.
   assert variants['fine48'].to_dict() == default.to_dict()
   assert variants['fine48_seed1'].seed == 1
   assert variants['fine48_placements2'].data.synthetic.placements == 2
   for name, variant in variants.items():
     assert variant.model.widths[1:] == (64, 128), name
-    assert variant.loss.to_dict() == cnn.get_config().loss.to_dict(), name
+    assert variant.loss.to_dict() == _loss_before_the_outline_weight(), name
   # The 96 px recipe trains the default's widths too.
   assert cnn_96.get_config().model.widths == (48, 64, 128)
 
@@ -233,6 +252,7 @@ def test_the_decoder_study_changes_the_model_only_and_starts_from_the_default():
   assert list(variants) == ['default', 'fine64_up32_16', 'fine48_up32_16']
   default = cnn.get_config()
   default.update(base.HALFWAY_EVAL)  # The study evaluated halfway too, as it measured.
+  default.update(base.LOSS_BEFORE_OUTLINE_WEIGHT)  # And with the loss of then.
   default = default.to_dict()
   assert variants['default'].to_dict() == default
   assert variants['fine64_up32_16'].model.widths == (64, 64, 128)
