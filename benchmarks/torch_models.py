@@ -374,8 +374,9 @@ def gradient_loss(pred, target):
 def default_loss(outputs, batch):
   """The loss of `DEFAULT_LOSS`, weighted sum 1 : 2.5, as our train step computes it.
 
-  Mask: BCE-with-logits, 5 times on the outline band, + Dice on sigmoid(logits); depth on sigmoid(logits): L1 + (1 -
-  SSIM) + gradient L1. Computed in float32 whatever the autocast dtype of the model.
+  Mask: BCE-with-logits, 5 times on the outline band, + Dice on sigmoid(logits); depth
+  on sigmoid(logits): L1 + (1 - SSIM) + gradient L1. Computed in float32 whatever the
+  autocast dtype of the model.
   """
   mask_logits, depth = outputs['mask'].float(), torch.sigmoid(outputs['depth'].float())
   mask = (outline_weighted_bce(mask_logits, batch['mask'],

@@ -31,6 +31,8 @@ def bce_with_logits(logits, target, pos_weight=1.0, outline_weight=1.0):
   Returns:
     The (weighted) mean over all pixels.
   """
+  if not outline_weight > 0:
+    raise ValueError(f'bce_with_logits: outline_weight must be > 0, got {outline_weight!r}')
   log_weight = 1.0 + (pos_weight - 1.0) * target
   per_pixel = (1.0 - target) * logits + log_weight * jax.nn.softplus(-logits)
   if outline_weight == 1.0:

@@ -632,6 +632,19 @@ def test_outline_band_of_a_square_is_its_border_and_the_ring_around_it():
   assert not np.any(losses.builtin.outline_band(np.ones((1, 6, 6, 1), np.float32)))
 
 
+def test_the_outline_band_of_a_soft_target_is_that_of_the_target_drawn_at_one_half():
+  soft = _random(11)
+  np.testing.assert_array_equal(losses.builtin.outline_band(soft),
+                                _outline_band_reference((soft > 0.5).astype(np.float32)))
+
+
+@pytest.mark.parametrize('outline_weight', [0.0, -1.0])
+def test_an_outline_weight_that_is_not_positive_is_refused(outline_weight):
+  logits, target = LOGIT_CASES['random_vs_binary']
+  with pytest.raises(ValueError, match='outline_weight must be > 0'):
+    losses.get('bce_with_logits')(logits, target, outline_weight=outline_weight)
+
+
 def test_outline_weight_one_is_the_plain_mean_and_more_weighs_the_outline():
   logits, target = LOGIT_CASES['random_vs_binary']
   bce = losses.get('bce_with_logits')

@@ -93,7 +93,8 @@ def test_a_comparison_has_one_row_per_run_and_overlaid_curves(runs):
   text, images = _images(path)
   rows = [line for line in text.splitlines() if line.startswith(('| a |', '| b |'))]
   assert len(rows) == 2
-  assert 'mask bce_with_logits + dice; depth l1 + ssim + gradient' in rows[0]
+  assert ('mask bce_with_logits(outline_weight=5.0) + dice; depth l1 + ssim + gradient'
+          in rows[0])
   assert 'depth mse;' in rows[1] and '0.7500' in rows[1]
   header = next(line for line in text.splitlines() if line.startswith('| run |'))
   assert 'mask_iou' in header and 'depth_rmse' in header and 'steps/s' in header

@@ -191,6 +191,24 @@ def _loss_before_the_outline_weight() -> dict:
   return config.loss.to_dict()
 
 
+STUDY_CONFIGS = sorted(name[:-3] for name in os.listdir(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs'))
+                       if name.endswith('_study.py'))
+
+
+@pytest.mark.parametrize('name', STUDY_CONFIGS)
+def test_every_study_measured_before_the_outline_weight_keeps_its_loss(name):
+  import importlib  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f'configs.{name}').get_config()
+  variants = study.variant_configs(config) if 'study' in config else {name: config}
+  for variant_name, variant in variants.items():
+    mask = variant.loss.mask
+    terms = [mask] if isinstance(mask, str) else list(mask)
+    assert not any(isinstance(term, dict) and 'outline_weight' in term for term in terms), (
+        variant_name)
+    assert variant.loss.depth_weight in (1.0, 2.0, 4.0), variant_name
+
+
 def test_the_studies_keep_the_loss_they_measured_and_the_default_weighs_the_outline():
   from configs import cnn, outline_study  # pylint: disable=g-import-not-at-top
   loss = cnn.get_config().loss
