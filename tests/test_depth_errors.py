@@ -53,6 +53,16 @@ def test_the_pixels_near_a_masks_outline_are_those_on_both_sides_of_it():
   assert not depth_errors.near_outline(np.zeros((1, 4, 4), bool)).any()
 
 
+@pytest.mark.parametrize('seed', [0, 1])
+def test_the_losss_outline_band_is_what_this_benchmark_counts_as_near_the_outline(seed):
+  import losses  # pylint: disable=g-import-not-at-top
+  soft = np.random.default_rng(seed).uniform(size=(2, 16, 16, 1)).astype(np.float32)
+  for target in (soft, (soft > 0.5).astype(np.float32)):  # Soft: drawn at one half.
+    np.testing.assert_array_equal(
+        np.asarray(losses.builtin.outline_band(target))[..., 0] > 0,
+        depth_errors.near_outline(target[..., 0] > 0.5, radius=1))
+
+
 def test_mask_errors_say_where_the_wrong_pixels_lie_and_what_iou_they_cost():
   true = np.zeros((1, 10, 10), bool)
   true[:, 2:6, 2:6] = True  # 16 pixels.
