@@ -15,7 +15,10 @@ on 2 cores, rendering time grows with the pixels):
           as in `steps.train_step`; each batch is waited for with block_until_ready.
           Decoded samples are kept in memory after their first read
           (`pipeline.DecodedCache`, `config.data.cache_mib`), as in training.
-  device_uncached: the same with `cache_mib = 0`: every sample decoded at every read.
+  device_uncached: the same with `cache_mib = 0`: every sample decoded at every read, by
+          OpenCV (TFDS decodes with it when it is installed, as it is here and on Colab).
+  device_uncached_pil: the same with OpenCV hidden from TFDS (in the process and its
+          workers), so that TFDS decodes with PIL, as it does where OpenCV is missing.
   host:   the same grain pipeline with the augment list done per sample on the host
           (numpy / PIL, `benchmarks/host_augment.py`, a grain RandomMap); the device then
           only normalizes.
@@ -33,7 +36,7 @@ over repeats is reported; a ratio is the median of the per-repeat ratios, with t
 and max beside it. `ratio` is the fair one: ours decoding every sample at every read
 (uncached) against the reference; `cached_ratio` is ours with the decoded-sample cache,
 which serves a split only while it fits in `data.cache_mib` (the original's 400K samples
-never do). Time to first batch is from building our iterator to
+never do); `opencv_over_pil` is ours uncached with OpenCV over ours uncached with PIL. Time to first batch is from building our iterator to
 holding its first batch (worker start-up included, imports and jit compilation not;
 `first_step_s` adds the compilation of the augment / normalize step); peak
 RSS is the largest sum of resident memory over our process and its workers, sampled every
@@ -53,12 +56,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if sys.path[0] != ROOT:
   sys.path.insert(0, ROOT)
 
+# Set for the device_uncached_pil measurement. Module level, so that grain's worker
+# processes, which import this module again, hide OpenCV too.
+HIDE_OPENCV_ENV = 'INPUT_PIPELINE_BENCH_HIDE_OPENCV'
+if os.environ.get(HIDE_OPENCV_ENV) == '1':
+  sys.modules['cv2'] = None  # `import cv2` now fails, and TFDS falls back to PIL.
+
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 import common  # pylint: disable=g-import-not-at-top
 import host_augment  # pylint: disable=g-import-not-at-top
 
-PLACEMENTS = ('device', 'device_uncached', 'host', 'torch')
+PLACEMENTS = ('device', 'device_uncached', 'device_uncached_pil', 'host', 'torch')
 LIBRARY_PLACEMENT = 'device'
 FILE_FORMATS = dict(bg='jpg', fg_bg='jpg', mask='png', depth='png')
 
@@ -155,7 +164,7 @@ def _grain_dataset(data, config, placement):
   kwargs = dict(image_size=config.data.image_size, global_batch_size=config.train.batch_size,
                 seed=config.seed)
   workers = config.data.num_workers
-  if placement in ('device', 'device_uncached'):
+  if placement.startswith('device'):
     return pipeline.train_dataset(
         data.train, num_workers=workers, prefetch=config.data.prefetch,
         cache_mib=config.data.cache_mib if placement == 'device' else 0, **kwargs)
@@ -195,6 +204,7 @@ def _device_step(config, stats, placement):
 def measure_grain(args, placement):
   """Samples/s of our grain pipeline with augmentation on the device or on the host."""
   import jax  # pylint: disable=g-import-not-at-top
+  from tensorflow_datasets.core.features import image_feature  # pylint: disable=g-import-not-at-top
   import datasets  # pylint: disable=g-import-not-at-top
   config = bench_config(args)
   data = datasets.load(config.data)
@@ -219,7 +229,8 @@ def measure_grain(args, placement):
   elapsed = time.perf_counter() - start
   result = dict(samples_per_s=args.batches * config.train.batch_size / elapsed,
                 time_to_first_batch_s=first_batch_s, first_step_s=first_step_s,
-                peak_rss_mib=rss.stop())
+                peak_rss_mib=rss.stop(),
+                decoder='opencv' if image_feature.cv2 is not None else 'pil')
   if hasattr(iterator, 'close'):
     iterator.close()
   return result
@@ -333,7 +344,8 @@ def run_child(args, placement) -> dict:
              '--image_size', str(args.image_size)]
   if args.num_workers is not None:
     command += ['--num_workers', str(args.num_workers)]
-  done = subprocess.run(command, capture_output=True, text=True, check=False)
+  env = dict(os.environ, **{HIDE_OPENCV_ENV: '1' if placement.endswith('_pil') else '0'})
+  done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
   lines = done.stdout.strip().splitlines()
   if done.returncode or not lines:
     sys.exit(f'{placement} measurement failed:\n{done.stderr[-4000:]}')
@@ -366,12 +378,13 @@ def main():
       runs[placement].append(run_child(args, placement))
       print(f'repeat {repeat}: {placement:15s} {runs[placement][-1]}', flush=True)
   median = {placement: {key: statistics.median(run[key] for run in results)
-                        for key in results[0]}
+                        for key in results[0] if key != 'decoder'}
             for placement, results in runs.items()}
   ours = median[LIBRARY_PLACEMENT]
   ratios = {name: ratio_spread(runs[placement], runs['torch'])
             for name, placement in (('ratio', 'device_uncached'), ('cached_ratio', 'device'),
                                     ('host_augment_ratio', 'host'))}
+  ratios['opencv_over_pil'] = ratio_spread(runs['device_uncached'], runs['device_uncached_pil'])
   for name, spread in ratios.items():
     print(f'{name:20s} median {spread["median"]:.3f} (min {spread["min"]:.3f}, '
           f'max {spread["max"]:.3f}) over {args.repeats} repeats', flush=True)
@@ -382,6 +395,9 @@ def main():
       cached_ratio=ratios['cached_ratio']['median'],
       cached_ratio_spread=ratios['cached_ratio'],
       host_augment_ratio_spread=ratios['host_augment_ratio'],
+      opencv_over_pil=ratios['opencv_over_pil']['median'],
+      opencv_over_pil_spread=ratios['opencv_over_pil'],
+      uncached_decoder=runs['device_uncached'][0]['decoder'],
       samples_per_s=round(ours['samples_per_s'], 1),
       reference_samples_per_s=round(median['torch']['samples_per_s'], 1),
       host_augment_samples_per_s=round(median['host']['samples_per_s'], 1),
@@ -389,6 +405,7 @@ def main():
       uncached_samples_per_s_per_core=round(
           median['device_uncached']['samples_per_s'] / os.cpu_count(), 1),
       uncached_peak_rss_mib=round(median['device_uncached']['peak_rss_mib'], 1),
+      uncached_pil_samples_per_s=round(median['device_uncached_pil']['samples_per_s'], 1),
       time_to_first_batch_s=round(ours['time_to_first_batch_s'], 3),
       peak_rss_mib=round(ours['peak_rss_mib'], 1),
       reference_peak_rss_mib=round(median['torch']['peak_rss_mib'], 1),

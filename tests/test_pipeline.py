@@ -131,3 +131,33 @@ def test_progressive_resizing_switches_size_at_the_same_position_of_the_stream(d
   with contextlib.closing(resumed):
     resumed.set_state(state)
     assert_batches_equal(large, [next(resumed.at_step(step)) for step in range(2, 4)])
+
+
+def test_opencv_and_pil_decode_the_stored_images_to_the_same_pixels(data):
+  """TFDS decodes with OpenCV where it is installed (a dependency; Colab has it) and with
+  PIL elsewhere: either way a sample reads the same, PNG as stored by the builder and
+  JPEG as a user's files are stored."""
+  import io  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from tensorflow_datasets.core.features import image_feature  # pylint: disable=g-import-not-at-top
+  assert image_feature.cv2 is not None, 'OpenCV is a dependency: TFDS should decode with it'
+  features = data.train.dataset_info.features
+  for index in range(3):
+    record = data.train.data_source[index]
+    with_opencv = features.deserialize_example_np(record)
+    hidden = image_feature.cv2
+    image_feature.cv2 = None
+    try:
+      with_pil = features.deserialize_example_np(record)
+    finally:
+      image_feature.cv2 = hidden
+    for key in pipeline.IMAGE_KEYS:
+      np.testing.assert_array_equal(with_opencv[key], with_pil[key], err_msg=key)
+  rng = np.random.default_rng(0)
+  for channels, feature in ((3, features['bg']), (1, features['mask'])):
+    pixels = rng.integers(0, 256, (24, 40, channels), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if channels == 1 else pixels).save(buffer, 'JPEG', quality=80)
+    jpeg = buffer.getvalue()
+    np.testing.assert_array_equal(feature.decode_example_np_with_opencv(jpeg, channels),
+                                  feature.decode_example_np_with_pil(jpeg, channels))
