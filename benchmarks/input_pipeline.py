@@ -36,8 +36,9 @@ over repeats is reported; a ratio is the median of the per-repeat ratios, with t
 and max beside it. `ratio` is the fair one: ours decoding every sample at every read
 (uncached) against the reference; `cached_ratio` is ours with the decoded-sample cache,
 which serves a split only while it fits in `data.cache_mib` (the original's 400K samples
-never do); `opencv_over_pil` is ours uncached with OpenCV over ours uncached with PIL. Time to first batch is from building our iterator to
-holding its first batch (worker start-up included, imports and jit compilation not;
+never do); `opencv_over_pil` is ours uncached with OpenCV over ours uncached with PIL
+(each run says which decoder its process had; the script stops if one had the wrong one).
+Time to first batch is from building our iterator to holding its first batch (worker start-up included, imports and jit compilation not;
 `first_step_s` adds the compilation of the augment / normalize step); peak
 RSS is the largest sum of resident memory over our process and its workers, sampled every
 0.05 s. `samples_per_s` is the placement the library uses (device). The last line is one
@@ -377,6 +378,11 @@ def main():
     for placement in order:
       runs[placement].append(run_child(args, placement))
       print(f'repeat {repeat}: {placement:15s} {runs[placement][-1]}', flush=True)
+  for placement, decoder in (('device_uncached', 'opencv'), ('device_uncached_pil', 'pil')):
+    if any(run['decoder'] != decoder for run in runs[placement]):
+      sys.exit(f'{placement} decoded with {[run["decoder"] for run in runs[placement]]}, '
+               f'not {decoder}: opencv_over_pil would compare the wrong decoders '
+               '(is opencv-python-headless installed?)')
   median = {placement: {key: statistics.median(run[key] for run in results)
                         for key in results[0] if key != 'decoder'}
             for placement, results in runs.items()}

@@ -410,3 +410,25 @@ def test_file_names_with_newlines_stay_on_one_line(tmp_path):
   manifest = write_manifest(root, {'fg001_bg001_01': row})
   build_fails(manifest, tmp_path, user_data.escape_control_characters(os.path.join(root, 'bad\nname.png')),
               'differs from its fg_bg')
+
+
+def test_a_png_naming_a_transparent_colour_is_stored_without_it(tmp_path):
+  """PIL reads such a PNG as plain RGB (or gray), OpenCV as RGBA: stored as the plain
+  pixels, the sample reads with 3 (or 1) channels whichever decodes it."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  with_transparency = {}
+  for path, pixels in (('bg/img_001.png', rgb(seed=1)), ('mask/fg001_bg001_01.png', gray())):
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format='PNG',
+                                 transparency=(0, 0, 0) if pixels.ndim == 3 else 0)
+    with_transparency[path] = (buffer.getvalue(), pixels)
+  files = {**good_files(), **{path: data for path, (data, _) in with_transparency.items()}}
+  del files['bg/img_001.jpg']
+  source = user_data.from_path(write(tmp_path / 'root', files))
+  loaded = source.load(sources.Entry('fg001_bg001_01', 'img_001'))
+  for role, (_, pixels) in zip(('bg', 'mask'), with_transparency.values()):
+    stored = np.frombuffer(loaded.encoded[role], np.uint8)
+    decoded = cv2.imdecode(stored, cv2.IMREAD_UNCHANGED)
+    assert decoded.shape == pixels.shape, role
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(loaded.encoded[role]))),
+                                  pixels, err_msg=role)

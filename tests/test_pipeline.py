@@ -161,3 +161,20 @@ def test_opencv_and_pil_decode_the_stored_images_to_the_same_pixels(data):
     jpeg = buffer.getvalue()
     np.testing.assert_array_equal(feature.decode_example_np_with_opencv(jpeg, channels),
                                   feature.decode_example_np_with_pil(jpeg, channels))
+
+
+def test_the_input_benchmark_can_hide_opencv_from_tfds_in_a_fresh_process():
+  """benchmarks/input_pipeline.py times PIL decoding by hiding OpenCV in its child process
+  (and the workers, which import the module again) through an environment variable."""
+  import os  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  probe = ('import sys; sys.path.insert(0, "benchmarks"); import input_pipeline; '
+           'from tensorflow_datasets.core.features import image_feature; '
+           'print(image_feature.cv2 is None)')
+  for hide, expected in (('1', 'True'), ('0', 'False')):
+    env = dict(os.environ, INPUT_PIPELINE_BENCH_HIDE_OPENCV=hide)
+    done = subprocess.run([sys.executable, '-c', probe], cwd=root, env=env,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == expected, (hide, done.stderr[-2000:])

@@ -28,7 +28,9 @@ Rules for files (README, "Your own data"):
   (no alpha, not grayscale, not CMYK). `mask` and `depth` are 8-bit single-channel
   (mode `L`); a palette image whose used colours are all gray is accepted for both,
   and a 1-bit image for masks, both re-encoded as grayscale PNG because decoders read
-  them as palette indices or 0/1. Every other file is stored byte for byte as it is.
+  them as palette indices or 0/1. A PNG that names a transparent colour (a tRNS chunk,
+  no alpha channel) is re-encoded without it, because OpenCV would decode it with an
+  alpha channel. Every other file is stored byte for byte as it is.
 * The four images of a sample have one size.
 
 Problems of one sample raise `BadSampleError` from `load` (the builder stops, or skips

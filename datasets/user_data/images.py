@@ -82,12 +82,21 @@ def _check_mode(image: Image.Image, data: bytes, role: str,
                 where: str) -> CheckedImage:
   """Checks the decoded image's mode for `role`; see `check_image`."""
   mode = image.mode
+  # A PNG may name a transparent colour (a tRNS chunk) without an alpha channel: PIL reads
+  # it as RGB or L, OpenCV (TFDS's decoder where installed) adds an alpha channel. Stored
+  # without the chunk, both read the pixels PIL reads.
+  has_transparent_colour = 'transparency' in image.info
   if role in ('bg', 'fg_bg'):
     if mode != 'RGB':
       raise _error(f'{where}: {_describe_mode(mode)}; {role} must be an 8-bit '
                    'RGB image')
-    return CheckedImage(data, np.array(image, dtype=np.uint8), image.size)
+    pixels = np.array(image, dtype=np.uint8)
+    if has_transparent_colour:
+      data = sources_lib.encode_png(pixels)
+    return CheckedImage(data, pixels, image.size)
   if mode == 'L':
+    if has_transparent_colour:
+      data = sources_lib.encode_png(np.array(image, dtype=np.uint8))
     return CheckedImage(data, None, image.size)
   if (mode == 'P' and _is_gray_palette(image)) or (mode == '1' and role == 'mask'):
     return CheckedImage(sources_lib.encode_png(np.array(image.convert('L'))), None,
