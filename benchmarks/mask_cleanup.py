@@ -89,11 +89,11 @@ def mean_overlaps(model, source, image_size: int, indices) -> dict:
                                      image_size=image_size, batch_size=64):
     drawn = np.asarray(model.predict_batch(batch['bg'], batch['fg_bg'])['mask'])[..., 0] > 0.5
     true = (batch['mask'] / 255.0).astype(np.float32)
+    true_drawn = true[..., 0] > 0.5
     for name, cleanup in CLEANUPS.items():
       cleaned = np.stack([cleanup(mask) for mask in drawn])[..., None].astype(np.float32)
       iou, dice = metrics.binary_overlap(cleaned, true)
       sums[name] += (float(np.sum(iou)), float(np.sum(dice)))
-      true_drawn = true[..., 0] > 0.5
       cleaned_true = np.stack([cleanup(mask) for mask in true_drawn])
       iou, dice = metrics.binary_overlap(cleaned_true[..., None].astype(np.float32), true)
       true_sums[name] += (float(np.sum(iou)), float(np.sum(dice)))
