@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from datasets import builder as builder_lib
+from datasets import shared_backgrounds
 from datasets import sources as sources_lib
 from datasets import synthetic
 from datasets import user_data
@@ -60,7 +61,8 @@ def build_options(data_config) -> builder_lib.BuildOptions:
       workers=data_config.build_workers,
       # Absent from the config.json of runs older than the option.
       beam_runner=data_config.get('beam_runner', ''),
-      beam_options=data_config.get('beam_options', ''))
+      beam_options=data_config.get('beam_options', ''),
+      backgrounds_once=data_config.get('backgrounds_once', True))
 
 
 def load(data_config) -> LoadedDataset:
@@ -69,6 +71,7 @@ def load(data_config) -> LoadedDataset:
                                       build_options(data_config),
                                       data_config.data_dir)
   metadata = dict(builder.info.metadata)
-  return LoadedDataset(builder=builder, train=builder.as_data_source('train'),
-                       test=builder.as_data_source('test'), stats=metadata,
+  return LoadedDataset(builder=builder,
+                       train=shared_backgrounds.open_split(builder, 'train'),
+                       test=shared_backgrounds.open_split(builder, 'test'), stats=metadata,
                        reused=reused, source=data_config.source)

@@ -34,6 +34,7 @@ from tensorflow_datasets.core import example_serializer
 from tensorflow_datasets.core import writer as tfds_writer
 import tqdm
 
+from datasets import shared_backgrounds
 from datasets import sources as sources_lib
 
 VERSION = '1.0.0'
@@ -59,6 +60,15 @@ class BuildOptions:
   # `workers` processes. Either way the same records in the same order.
   beam_runner: str = ''
   beam_options: str = ''  # Beam pipeline options, as flags: '--direct_num_workers=2 ...'.
+  # For sources whose samples share background files (a user's own data): each distinct
+  # background stored once, not with every sample (`datasets.shared_backgrounds`).
+  backgrounds_once: bool = True
+
+
+def stores_backgrounds_once(source: sources_lib.Source, options: BuildOptions) -> bool:
+  """Whether `source`'s dataset stores each background once (`options.backgrounds_once`
+  and a source whose samples share background files; the synthetic classroom's do not)."""
+  return options.backgrounds_once and getattr(source, 'shares_backgrounds', False)
 
 
 def config_name(source: sources_lib.Source, options: BuildOptions) -> str:
@@ -66,6 +76,8 @@ def config_name(source: sources_lib.Source, options: BuildOptions) -> str:
   identity = dict(source=source.fingerprint(), split_by=options.split_by,
                   test_fraction=options.test_fraction,
                   on_bad_sample=options.on_bad_sample, seed=options.seed)
+  if stores_backgrounds_once(source, options):  # Names of other sets stay as they were.
+    identity['backgrounds_once'] = True
   digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
   return f"{source.fingerprint()['kind']}_{digest[:12]}"
 
@@ -192,12 +204,16 @@ class _ShardJob:
   entries: list = dataclasses.field(repr=False)
   on_bad_sample: str
   with_stats: bool
+  # Where each distinct background is saved (`shared_backgrounds.save_part`), the
+  # samples naming theirs by digest; None: every sample stores its background.
+  backgrounds_dir: str | None = None
   pool: _LoaderPool | None = dataclasses.field(default=None, repr=False)
   progress: _SplitProgress | None = dataclasses.field(default=None, repr=False)
   summary: dict | None = dataclasses.field(default=None, repr=False)
 
   def __call__(self) -> Iterator[tuple[str, Any]]:
     skipped, written = [], 0
+    saved = set()  # Digests of the backgrounds this shard has saved.
     bg_stats, fg_bg_stats = _ChannelStats(), _ChannelStats()
     if self.progress is not None and self.progress.started is None:
       self.progress.started = time.time()
@@ -214,7 +230,15 @@ class _ShardJob:
       if self.with_stats:
         bg_stats.add(bg_sums)
         fg_bg_stats.add(fg_bg_sums)
-      yield key, dict(encoded, name=key)
+      example = dict(encoded, name=key)
+      if self.backgrounds_dir is not None:
+        encoded_bg = example.pop('bg')
+        name = shared_backgrounds.digest(encoded_bg)
+        if name not in saved:
+          shared_backgrounds.save_part(self.backgrounds_dir, encoded_bg)
+          saved.add(name)
+        example[shared_backgrounds.DIGEST_KEY] = name
+      yield key, example
       written += 1
     self.summary = dict(written=written, skipped=skipped, bg=bg_stats.state(),
                         fg_bg=fg_bg_stats.state())
@@ -272,6 +296,7 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
     self._options = options
     self._pool: _LoaderPool | None = None  # The build's loader processes, while it runs.
     self._shards: dict[str, list[_ShardJob]] = {}  # The shards of the build running.
+    self._backgrounds_once = stores_backgrounds_once(source, options)
     config = tfds.core.BuilderConfig(
         name=config_name(source, options),
         description=json.dumps(dict(source=source.fingerprint(),
@@ -282,13 +307,15 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
   def _info(self) -> tfds.core.DatasetInfo:
     image = lambda channels: tfds.features.Image(shape=(None, None, channels),
                                                  encoding_format='png')
+    features = {'bg': image(3), 'fg_bg': image(3), 'mask': image(1), 'depth': image(1),
+                'name': tfds.features.Text()}
+    if self._backgrounds_once:
+      del features['bg']
+      features[shared_backgrounds.DIGEST_KEY] = tfds.features.Text()
     return tfds.core.DatasetInfo(
         builder=self,
         description=__doc__,
-        features=tfds.features.FeaturesDict({
-            'bg': image(3), 'fg_bg': image(3), 'mask': image(1), 'depth': image(1),
-            'name': tfds.features.Text(),
-        }),
+        features=tfds.features.FeaturesDict(features),
         metadata=tfds.core.MetadataDict(),
         disable_shuffling=True,  # Records stay in the source's order; grain shuffles.
     )
@@ -305,6 +332,9 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
         raise sources_lib.BadSampleError(
             f'{_describe(self._source)}: every sample of a split was skipped '
             f'({len(split["skipped"])} skipped, the first: {split["skipped"][0]})')
+    if self._backgrounds_once:
+      self.info.metadata[shared_backgrounds.METADATA_KEY] = shared_backgrounds.gather(
+          self._backgrounds_parts(), self.data_dir)
     self.info.metadata['bg'] = splits['train']['bg']
     self.info.metadata['fg_bg'] = splits['train']['fg_bg']
     self.info.metadata['skipped'] = splits['train']['skipped'] + splits['test']['skipped']
@@ -391,9 +421,17 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
       progress = _SplitProgress(f'building {self.builder_config.name} {split}', len(members))
       self._shards[split] = [
           _ShardJob(split, k, self._source, shard, self._options.on_bad_sample,
-                    with_stats=split == 'train', pool=self._pool, progress=progress)
+                    with_stats=split == 'train',
+                    backgrounds_dir=(self._backgrounds_parts() if self._backgrounds_once
+                                     else None),
+                    pool=self._pool, progress=progress)
           for k, shard in enumerate(shard_entries(members, shard_samples))]
     return self._shards
+
+  def _backgrounds_parts(self) -> str:
+    """Where the shards save the distinct backgrounds: inside TFDS's temporary build
+    folder (`self.data_dir` while building), so a failed build leaves nothing behind."""
+    return os.fspath(epath.Path(self.data_dir) / shared_backgrounds.PARTS_FOLDER)
 
   def _sample_bytes(self, entries, tries: int = 8) -> int:
     """The encoded size of the first sample that loads among the first `tries` (a

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
+from datasets import shared_backgrounds
 from datasets import sources as sources_lib
 
 IMAGE_KEYS = sources_lib.IMAGE_KEYS
@@ -94,8 +95,12 @@ def reopen_by_path(data_source):
 
   TFDS pickles a data source with its builder, as the builder's constructor arguments;
   `MaskDepthDataset` cannot be rebuilt from those (it needs its source), a read-only
-  builder of the same directory can. Anything else (a list, say) is returned as it is.
+  builder of the same directory can. A split joined with its stored backgrounds
+  (`shared_backgrounds.WithBackgrounds`) has its records reopened so. Anything else (a
+  list, say) is returned as it is.
   """
+  if isinstance(data_source, shared_backgrounds.WithBackgrounds):
+    return data_source.reopened(reopen_by_path)
   info = getattr(data_source, 'dataset_info', None)
   if info is None:
     return data_source

@@ -46,7 +46,11 @@ class LoadedSample:
 
 
 class Source(Protocol):
-  """What the dataset builder needs from a source of samples."""
+  """What the dataset builder needs from a source of samples.
+
+  A source may also say `shares_backgrounds = True` (a user's own data, where many
+  samples name one bg file): its dataset then stores each distinct background once.
+  """
 
   def fingerprint(self) -> dict[str, Any]:
     """A JSON-able description that changes whenever the samples would change."""
@@ -84,6 +88,8 @@ def _renderer_digest() -> str:
 class SyntheticSource:
   """The procedural classroom of `datasets.synthetic`, rendered on the fly."""
   spec: synthetic.SyntheticSpec
+  # Each sample's bg has its own sensor noise and camera shift: nothing to share.
+  shares_backgrounds = False
 
   def fingerprint(self) -> dict[str, Any]:
     """The spec and the renderer's code identify the samples exactly."""

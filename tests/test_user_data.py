@@ -14,6 +14,7 @@ from PIL import Image
 import pytest
 
 from datasets import builder as builder_lib
+from datasets import shared_backgrounds
 from datasets import sources
 from datasets import user_data
 
@@ -139,8 +140,8 @@ WRITERS = {
 
 
 def read_split(builder, split: str) -> list[dict[str, np.ndarray]]:
-  """Every decoded example of a split, in order."""
-  return [dict(example) for example in builder.as_data_source(split)]
+  """Every decoded example of a split, in order, each with its background."""
+  return [dict(example) for example in shared_backgrounds.open_split(builder, split)]
 
 
 def name_of(example) -> str:

@@ -23,6 +23,7 @@ class CsvSource:
   """A CSV manifest: columns bg,fg_bg,mask,depth, paths relative to the CSV's folder."""
   path: str
   kind = 'csv'
+  shares_backgrounds = True  # Many rows may name one bg file: each stored once.
 
   @property
   def _base(self) -> str:

@@ -38,6 +38,7 @@ class _NamedLayout:
   folder itself, `_stamp()` yields tuples that change when the files change.
   """
   kind = ''
+  shares_backgrounds = True  # Many samples name one bg file: each stored once.
 
   def fingerprint(self) -> dict[str, Any]:
     """Kind, absolute path, and a digest of the names with sizes and mtimes or CRCs."""
