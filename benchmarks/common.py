@@ -18,15 +18,19 @@ def random_batch(rng: np.random.Generator, batch_size: int, image_size: int):
               depth=rng.integers(0, 256, shape + (1,), np.uint8))
 
 
-def time_in_turns(runners: dict, rounds: int, steps: int) -> dict:
+def time_in_turns(runners: dict, rounds: int, steps: int, alternate: bool = False) -> dict:
   """Each runner's ms per step in every round; in a round the runners run in turn.
 
   A runner has `run(steps) -> seconds`. Interleaving puts a change in the machine's load
-  on every runner alike, so their medians compare.
+  on every runner alike, so their medians compare. With `alternate`, every other round
+  runs them in the reverse order, so that none always goes first.
   """
   times = {name: [] for name in runners}
-  for _ in range(rounds):
-    for name, runner in runners.items():
+  for round_index in range(rounds):
+    order = list(runners.items())
+    if alternate and round_index % 2:
+      order.reverse()
+    for name, runner in order:
       times[name].append(runner.run(steps) / steps * 1e3)
   return times
 

@@ -4,21 +4,24 @@
   python benchmarks/shared_backgrounds.py --image_size 96 --repeats 5
   python benchmarks/shared_backgrounds.py --quick                     # 64 px, a minute or so
 
-Writes a folder in the original's layout (`bg/img_BBB.jpg` once per room, `fg_bg/fgAAA_bgBBB_NN.jpg`,
-`mask/` and `depth/` PNGs) from the synthetic classroom with the capture nuisances that
+Writes a folder in the original's layout (`bg/img_BBB.jpg` once per room,
+`fg_bg/fgAAA_bgBBB_NN.jpg`, `mask/` and `depth/` PNGs) from the synthetic classroom with the capture nuisances that
 would give each sample its own background (sensor noise, camera shift) turned off, so that
 one background file serves every sample of its room, as in the original's 400K set (100
 files, 4,000 samples each). Then builds it twice, `data.backgrounds_once` on (the default)
 and off, and reports for each: build time, bytes on disk, and samples/s that the train
-pipeline delivers uncached (`data.cache_mib = 0`: every sample read and decoded at every
-read, as with a set too large for the cache), batches of 8, no worker processes, the two
-layouts read in turns in one process (`common.time_in_turns`) after a warm-up; a reader
-waiting for its turn holds at most its prefetch of batches ready, alike for both. `ratio`
-is once over whole (samples/s), per round: min, median and max. Bytes on disk count whole
-files (array_record writes at least 128 KiB a file, which decides tiny sets). The last
-line is one JSON object.
+pipeline delivers without the decoded-sample cache (`data.cache_mib = 0`: every sample read
+and decoded at every read, as with a set too large for that cache; the once layout still
+keeps its decoded backgrounds, which is where its gain comes from), batches of 8, no worker
+processes and no prefetch (each batch made when asked for, so the measure is the work a
+batch costs, not the reader threads' overlap), the two layouts read in turns in one
+process, the order reversed every other round (`common.time_in_turns`), after a warm-up.
+`ratio` is once over whole (samples/s), per round: min, median and max. Bytes on disk
+count whole files (array_record writes at least 128 KiB a file, which decides tiny sets).
+The last line is one JSON object.
 """
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -28,8 +31,6 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if sys.path[0] != ROOT:
   sys.path.insert(0, ROOT)
-
-import dataclasses  # pylint: disable=g-import-not-at-top
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 from PIL import Image  # pylint: disable=g-import-not-at-top
@@ -48,8 +49,9 @@ BATCH_SIZE = 8
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--quick', action='store_true',
-                      help='64 px, 6 rooms x 20 people, 2 repeats of 20 batches.')
-  parser.add_argument('--image_size', type=int, default=224)
+                      help='6 rooms x 20 people, 2 repeats of 20 batches (64 px unless '
+                           '--image_size says).')
+  parser.add_argument('--image_size', type=int, default=None, help='224 px unless --quick.')
   parser.add_argument('--rooms', type=int, default=10)
   parser.add_argument('--people', type=int, default=40)
   parser.add_argument('--placements', type=int, default=2)
@@ -60,8 +62,9 @@ def parse_args(argv=None):
       os.environ.get('TMPDIR', '/tmp'), 'shared_backgrounds_bench'))
   args = parser.parse_args(argv)
   if args.quick:
-    args.image_size, args.rooms, args.people = 64, 6, 20
-    args.repeats, args.batches = 2, 20
+    args.rooms, args.people, args.repeats, args.batches = 6, 20, 2, 20
+  if args.image_size is None:
+    args.image_size = 64 if args.quick else 224
   return args
 
 
@@ -109,8 +112,11 @@ class _Reader:
   """`run(steps)`: seconds to take `steps` uncached batches from a layout's train split."""
 
   def __init__(self, split, image_size: int):
+    # No prefetch: the batches are made when asked for, so a reader waiting for its turn
+    # neither holds ready batches nor takes cores from the one timed.
     self._batches = iter(pipeline.train_dataset(split, image_size=image_size,
-                                                global_batch_size=BATCH_SIZE, seed=0))
+                                                global_batch_size=BATCH_SIZE, seed=0,
+                                                prefetch=0))
 
   def run(self, steps: int) -> float:
     start = time.perf_counter()
@@ -139,7 +145,7 @@ def measure(args) -> dict:
     result[f'{layout}_bytes'] = folder_bytes(built.data_path)
     readers[layout] = _Reader(shared_backgrounds.open_split(built, 'train'), args.image_size)
     readers[layout].run(args.batches)  # Warm-up: reader threads, the backgrounds' cache.
-  ms = common.time_in_turns(readers, rounds=args.repeats, steps=args.batches)
+  ms = common.time_in_turns(readers, rounds=args.repeats, steps=args.batches, alternate=True)
   for layout in LAYOUTS:
     result[f'{layout}_samples_per_s'] = [round(BATCH_SIZE * 1e3 / t, 1) for t in ms[layout]]
   result['ratio'] = common.spread([w / o for o, w in zip(ms['once'], ms['whole'])])

@@ -122,8 +122,9 @@ def get_config():
   # '--direct_num_workers=4 --direct_running_mode=multi_processing'. Needs the `beam` extra.
   config.data.beam_runner = ''
   config.data.beam_options = ''
-  # A user's own data, where many samples name one bg file: store each background once
-  # (the samples name theirs by digest) instead of with every sample. Same samples read.
+  # A user's own data whose samples name at most half as many bg files as there are
+  # samples: store each background once (the samples name theirs by digest) instead of
+  # with every sample. The same samples read either way.
   config.data.backgrounds_once = True
   config.data.num_workers = 0  # grain worker processes (0: in the main process).
   config.data.prefetch = 2  # Batches prepared ahead of the train step.

@@ -66,9 +66,21 @@ class BuildOptions:
 
 
 def stores_backgrounds_once(source: sources_lib.Source, options: BuildOptions) -> bool:
-  """Whether `source`'s dataset stores each background once (`options.backgrounds_once`
-  and a source whose samples share background files; the synthetic classroom's do not)."""
-  return options.backgrounds_once and getattr(source, 'shares_backgrounds', False)
+  """Whether `source`'s dataset stores each background once: with
+  `options.backgrounds_once`, for a source that may share background files (a user's own
+  data; the synthetic classroom's samples each have their own) whose samples name at
+  most half as many backgrounds as there are samples."""
+  return (options.backgrounds_once and getattr(source, 'shares_backgrounds', False)
+          and _backgrounds_shared(source, json.dumps(source.fingerprint(), sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=16)
+def _backgrounds_shared(source, fingerprint: str) -> bool:
+  """At least two samples a background on average. Cached by the source and its
+  fingerprint, which changes with its files: a source is listed once a process."""
+  del fingerprint  # Part of the cache's key only.
+  entries = source.entries()
+  return 2 * len({entry.group for entry in entries}) <= len(entries)
 
 
 def config_name(source: sources_lib.Source, options: BuildOptions) -> str:
@@ -241,7 +253,7 @@ class _ShardJob:
       yield key, example
       written += 1
     self.summary = dict(written=written, skipped=skipped, bg=bg_stats.state(),
-                        fg_bg=fg_bg_stats.state())
+                        fg_bg=fg_bg_stats.state(), backgrounds=sorted(saved))
 
 
 def _load_all(source, entries, pool: _LoaderPool | None):
@@ -278,7 +290,8 @@ def _merge_summaries(summaries: list[dict]) -> dict:
     fg_bg_stats.add_state(summary['fg_bg'])
   return dict(written=sum(s['written'] for s in summaries),
               skipped=[message for s in summaries for message in s['skipped']],
-              bg=bg_stats.result(), fg_bg=fg_bg_stats.result())
+              bg=bg_stats.result(), fg_bg=fg_bg_stats.result(),
+              backgrounds={name for s in summaries for name in s['backgrounds']})
 
 
 class MaskDepthDataset(tfds.core.ShardBasedBuilder):
@@ -334,7 +347,8 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
             f'({len(split["skipped"])} skipped, the first: {split["skipped"][0]})')
     if self._backgrounds_once:
       self.info.metadata[shared_backgrounds.METADATA_KEY] = shared_backgrounds.gather(
-          self._backgrounds_parts(), self.data_dir)
+          self._backgrounds_parts(), self.data_dir,
+          splits['train']['backgrounds'] | splits['test']['backgrounds'])
     self.info.metadata['bg'] = splits['train']['bg']
     self.info.metadata['fg_bg'] = splits['train']['fg_bg']
     self.info.metadata['skipped'] = splits['train']['skipped'] + splits['test']['skipped']
@@ -442,7 +456,9 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
         loaded = self._source.load(entry)
       except sources_lib.BadSampleError:
         continue
-      return sum(len(data) for data in loaded.encoded.values()) + len(loaded.key)
+      stored = {key: data for key, data in loaded.encoded.items()
+                if not (key == 'bg' and self._backgrounds_once)}
+      return sum(len(data) for data in stored.values()) + len(loaded.key)
     return 64 * 2**10
 
 
@@ -475,9 +491,18 @@ def make_builder(source, options: BuildOptions, data_dir: str) -> MaskDepthDatas
 
 
 def build(source, options: BuildOptions, data_dir: str) -> tuple[MaskDepthDataset, bool]:
-  """Builds the dataset unless it exists; returns the builder and whether it was reused."""
+  """Builds the dataset unless it exists; returns the builder and whether it was reused.
+
+  A set that would store each background once is also found stored whole (as every set
+  was built before that layout): the same samples, reused rather than built again.
+  """
   download_config = beam_download_config(options)
   builder = make_builder(source, options, data_dir)
+  if not builder.is_prepared() and stores_backgrounds_once(source, options):
+    stored_whole = make_builder(source, dataclasses.replace(options, backgrounds_once=False),
+                                data_dir)
+    if stored_whole.is_prepared():
+      return stored_whole, True
   reused = builder.is_prepared()
   if not reused:
     tfds.disable_progress_bar()  # _report reports instead.

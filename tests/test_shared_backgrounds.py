@@ -38,22 +38,52 @@ def _assert_same_samples(ours: list[dict], theirs: list[dict]):
       np.testing.assert_array_equal(a[key], b[key])
 
 
-def test_each_background_is_stored_once_and_every_sample_reads_as_stored_whole(tmp_path):
-  source = _folder_source(tmp_path)
-  once, _ = builder_lib.build(source, ONCE, tmp_path / 'once')
-  whole, _ = builder_lib.build(source, WHOLE, tmp_path / 'whole')
+@pytest.mark.parametrize('options', [
+    ONCE, dataclasses.replace(ONCE, split_by='bg'),
+    dataclasses.replace(ONCE, on_bad_sample='skip')], ids=['by_sample', 'by_bg', 'skipping'])
+def test_each_background_is_stored_once_and_every_sample_reads_as_stored_whole(
+    tmp_path, options):
+  files = test_user_data.make_files()
+  if options.on_bad_sample == 'skip':  # A broken background and a broken fg_bg, skipped.
+    files['bg/img_004.jpg'] = b'not a jpeg'
+    files['fg_bg/fg001_bg001_01.jpg'] = b'not a jpeg'
+  source = user_data.from_path(test_user_data.write_folder(tmp_path / 'root', files))
+  once, _ = builder_lib.build(source, options, tmp_path / 'once')
+  whole, _ = builder_lib.build(source, dataclasses.replace(options, backgrounds_once=False),
+                               tmp_path / 'whole')
   assert once.builder_config.name != whole.builder_config.name
   assert 'bg' not in once.info.features and 'bg' in whole.info.features
-  digests = once.info.metadata[shared_backgrounds.METADATA_KEY]
-  assert len(digests) == test_user_data.NUM_BG == len(set(digests))
-  assert (once.data_path / shared_backgrounds.FILE_NAME).exists()
+  stored = len({test_user_data.name_of(sample).split('_bg')[1][:3]
+                for split in ('train', 'test') for sample in _read(whole.as_data_source(split))})
+  assert once.info.metadata[shared_backgrounds.METADATA_KEY] == stored
+  assert stored == (test_user_data.NUM_BG - 1 if options.on_bad_sample == 'skip'
+                    else test_user_data.NUM_BG)
   assert shared_backgrounds.PARTS_FOLDER not in os.listdir(once.data_path)
   for split in ('train', 'test'):
     _assert_same_samples(_read(shared_backgrounds.open_split(once, split)),
                          _read(shared_backgrounds.open_split(whole, split)))
-  # The statistics count every sample's background, as before.
+  # The statistics count every sample's background, as before, and the same skipped ones.
   for key in ('bg', 'fg_bg', 'skipped'):
     assert once.info.metadata[key] == whole.info.metadata[key]
+
+
+def test_a_set_built_before_backgrounds_were_stored_once_is_reused_under_its_name(tmp_path):
+  source = _folder_source(tmp_path)
+  before, _ = builder_lib.build(source, WHOLE, tmp_path / 'data')
+  again, reused = builder_lib.build(source, ONCE, tmp_path / 'data')
+  assert reused and again.builder_config.name == before.builder_config.name
+  assert 'bg' in again.info.features
+
+
+def test_a_source_with_a_background_per_sample_stores_it_with_the_sample(tmp_path):
+  files = {path: data for path, data in test_user_data.make_files().items()
+           if not path.startswith('fg_bg/fg002')}  # One person: each bg serves one sample.
+  files = {path: data for path, data in files.items()
+           if not path.startswith(('mask/fg002', 'depth/fg002'))}
+  source = user_data.from_path(test_user_data.write_csv(tmp_path / 'csv', files))
+  assert not builder_lib.stores_backgrounds_once(source, ONCE)
+  built, _ = builder_lib.build(source, ONCE, tmp_path / 'data')
+  assert 'bg' in built.info.features
 
 
 def test_samples_of_one_background_share_one_decoded_read_only_array(tmp_path):
@@ -93,7 +123,8 @@ def test_the_train_pipeline_gives_the_same_batches_either_way(tmp_path):
 
 def test_a_beam_build_stores_the_same_backgrounds_and_samples(tmp_path, monkeypatch):
   pytest.importorskip('apache_beam')
-  monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 2)  # Shards in both Beam workers.
+  # A shard a sample: the samples of one background are written by different workers.
+  monkeypatch.setattr(builder_lib, 'SHARD_SAMPLES', 1)
   source = _folder_source(tmp_path)
   here, _ = builder_lib.build(source, ONCE, tmp_path / 'here')
   beam_options = dataclasses.replace(
@@ -108,14 +139,48 @@ def test_a_beam_build_stores_the_same_backgrounds_and_samples(tmp_path, monkeypa
                          _read(shared_backgrounds.open_split(here, split)))
 
 
-def test_a_failed_build_leaves_no_backgrounds_behind(tmp_path):
+def test_a_failed_build_leaves_no_backgrounds_behind(tmp_path, monkeypatch):
   root = tmp_path / 'root'
   test_user_data.write_folder(root, test_user_data.make_files())
-  (root / 'mask' / 'fg002_bg004_02.png').write_bytes(b'not a png')
   source = user_data.from_path(str(root))
-  with pytest.raises(sources.BadSampleError, match='fg002_bg004_02.png'):
-    builder_lib.build(source, ONCE, tmp_path / 'data')
-  assert not [path for path in (tmp_path / 'data').rglob('*') if path.is_file()]
+  last_train_key = builder_lib.split_entries(source.entries(), ONCE)['train'][-1].key
+  (root / 'mask' / f'{last_train_key}.png').write_bytes(b'not a png')
+  saved = []
+  save_part = shared_backgrounds.save_part
+  monkeypatch.setattr(shared_backgrounds, 'save_part',
+                      lambda *args: saved.append(save_part(*args)) or saved[-1])
+  with pytest.raises(sources.BadSampleError, match=f'{last_train_key}.png'):
+    builder_lib.build(user_data.from_path(str(root)), ONCE, tmp_path / 'data')
+  assert saved  # Backgrounds were saved before the bad sample stopped the build ...
+  assert not [path for path in (tmp_path / 'data').rglob('*') if path.is_file()]  # ... and went.
+
+
+def test_a_missing_background_file_is_named_when_read(tmp_path):
+  once, _ = builder_lib.build(_folder_source(tmp_path), ONCE, tmp_path / 'data')
+  (once.data_path / shared_backgrounds.FILE_NAME).unlink()
+  split = shared_backgrounds.open_split(once, 'train')
+  with pytest.raises(FileNotFoundError, match='backgrounds.array_record.*delete the folder'):
+    split[0]
+
+
+def test_gathering_names_a_background_that_no_worker_saved(tmp_path):
+  shared_backgrounds.save_part(str(tmp_path / 'parts'), b'one')
+  wanted = {shared_backgrounds.digest(b'one'), shared_backgrounds.digest(b'two')}
+  with pytest.raises(FileNotFoundError, match='parts: 1 of the 2 backgrounds'):
+    shared_backgrounds.gather(str(tmp_path / 'parts'), str(tmp_path), wanted)
+
+
+def test_decoded_backgrounds_are_kept_within_a_byte_budget(tmp_path, monkeypatch):
+  once, _ = builder_lib.build(_folder_source(tmp_path), ONCE, tmp_path / 'data')
+  split = shared_backgrounds.open_split(once, 'train')
+  one_image = test_user_data.WIDTH * test_user_data.HEIGHT * 3
+  monkeypatch.setattr(shared_backgrounds, 'CACHE_BYTES', one_image)
+  first = split[0]['bg']
+  other = next(index for index in range(len(split))
+               if not np.array_equal(split[index]['bg'], first))
+  assert split[other]['bg'] is split[other]['bg']  # Kept while it is the latest ...
+  again = split[0]['bg']
+  assert again is not first and np.array_equal(again, first)  # ... the first was dropped.
 
 
 def test_the_synthetic_classroom_stores_backgrounds_with_every_sample_under_its_old_name():
@@ -140,3 +205,23 @@ def test_the_benchmark_writes_one_background_a_room_and_reads_both_layouts_in_tu
   assert result['once_bytes'] > 0 and result['whole_bytes'] > 0
   assert len(result['once_samples_per_s']) == len(result['whole_samples_per_s']) == 2
   assert result['ratio']['min'] <= result['ratio']['median'] <= result['ratio']['max']
+
+
+def test_timing_in_turns_can_reverse_the_order_every_other_round():
+  sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  'benchmarks'))
+  import common  # pylint: disable=g-import-not-at-top
+  order = []
+
+  class Runner:
+    def __init__(self, name):
+      self.name = name
+
+    def run(self, steps):
+      order.append(self.name)
+      return steps * 1e-3
+
+  times = common.time_in_turns({'a': Runner('a'), 'b': Runner('b')}, rounds=3, steps=2,
+                               alternate=True)
+  assert order == ['a', 'b', 'b', 'a', 'a', 'b']
+  assert times == {'a': [1.0, 1.0, 1.0], 'b': [1.0, 1.0, 1.0]}
