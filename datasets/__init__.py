@@ -34,7 +34,8 @@ class LoadedDataset:
     """The JSON object that `--mode build` prints as its last line."""
     return dict(train=len(self.train), test=len(self.test), source=self.source,
                 name=self.name, path=str(self.builder.data_path),
-                reused=self.reused, skipped=len(self.stats.get('skipped', [])))
+                reused=self.reused, skipped=len(self.stats.get('skipped', [])),
+                backgrounds_stored_once=self.stats.get(shared_backgrounds.METADATA_KEY, 0))
 
 
 def make_source(data_config) -> sources_lib.Source:

@@ -225,3 +225,15 @@ def test_timing_in_turns_can_reverse_the_order_every_other_round():
                                alternate=True)
   assert order == ['a', 'b', 'b', 'a', 'a', 'b']
   assert times == {'a': [1.0, 1.0, 1.0], 'b': [1.0, 1.0, 1.0]}
+
+
+def test_the_build_summary_says_how_many_backgrounds_were_stored_once(tmp_path):
+  import datasets  # pylint: disable=g-import-not-at-top
+  from configs import cnn  # pylint: disable=g-import-not-at-top
+  config = cnn.get_config()
+  config.data.source = str(_folder_source(tmp_path).path)
+  config.data.data_dir = str(tmp_path / 'data')
+  config.data.build_workers = 1
+  assert datasets.load(config.data).summary['backgrounds_stored_once'] == test_user_data.NUM_BG
+  config.data.backgrounds_once = False
+  assert datasets.load(config.data).summary['backgrounds_stored_once'] == 0
