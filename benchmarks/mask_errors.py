@@ -1,0 +1,124 @@
+"""Where a trained run's masks are wrong: at the person's outline or away from it, and by size.
+
+  python benchmarks/mask_errors.py --workdir runs/cnn_96 [--workdir runs/other ...]
+
+Each run's model (its last checkpoint, with its own mirror averaging) predicts its whole test
+split at the run's image size; the mask is drawn at 0.5, as the evaluation draws it. A wrong
+pixel is `at_outline` when it lies within one pixel (8-neighbourhood) of the true mask's
+outline, i.e. where the true mask changes between it and a neighbour: the band a drawing one
+pixel too fat or too thin gets wrong, whatever the resolution. Reported over the test split:
+- `iou`: the mean per-sample IoU (the evaluation's, `losses.metrics.binary_overlap`);
+- `wrong_at_outline_share`: the share of all wrong pixels that are at the outline;
+- `iou_outline_forgiven`: the mean IoU if every wrong pixel at the outline were right (what
+  the masks would score if only their outlines were off by a pixel);
+- `by_person_size`: the samples grouped by the true person's share of the picture
+  (SIZE_BINS), with each group's count, mean IoU and `wrong_at_outline_share`.
+The last line is one JSON object with every figure. Needs scipy (which jax installs).
+"""
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+# Person's share of the picture: upper bounds of the groups.
+SIZE_BINS = (0.01, 0.02, 0.05, 0.1, 1.0)
+
+
+def outline_band(true):
+  """Boolean N x H x W: pixels within one pixel (8-neighbourhood) of `true`'s outline."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  footprint = np.ones((1, 3, 3), bool)
+  return ndimage.binary_dilation(true, footprint) & ~ndimage.binary_erosion(
+      true, footprint, border_value=1)
+
+
+def per_sample(drawn, true) -> dict:
+  """Per-sample arrays for boolean N x H x W masks: iou, iou with the outline forgiven,
+  wrong pixels, wrong pixels at the outline, and the person's share of the picture."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  wrong = drawn != true
+  at_outline = wrong & outline_band(true)
+  union = np.sum(drawn | true, axis=(1, 2))
+  intersection = np.sum(drawn & true, axis=(1, 2))
+  # Forgiving a wrong pixel at the outline: a missed person pixel joins the intersection, a
+  # false one leaves the union.
+  missed_at_outline = np.sum(at_outline & true, axis=(1, 2))
+  false_at_outline = np.sum(at_outline & ~true, axis=(1, 2))
+  safe = lambda a, b: np.where(b > 0, a / np.maximum(b, 1), 1.0)
+  return dict(iou=safe(intersection, union),
+              iou_outline_forgiven=safe(intersection + missed_at_outline,
+                                        union - false_at_outline),
+              wrong=np.sum(wrong, axis=(1, 2)),
+              wrong_at_outline=np.sum(at_outline, axis=(1, 2)),
+              person_share=np.mean(true, axis=(1, 2)))
+
+
+def summarize(samples: dict) -> dict:
+  """The figures of the module docstring from `per_sample`'s arrays (concatenated)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  share = lambda part, whole: round(float(np.sum(part) / max(np.sum(whole), 1)), 4)
+  groups, lower = [], 0.0
+  for upper in SIZE_BINS:
+    members = (samples['person_share'] >= lower) & (samples['person_share'] < upper)
+    if upper == SIZE_BINS[-1]:
+      members |= samples['person_share'] >= upper
+    groups.append(dict(
+        person_share=[lower, upper], count=int(np.sum(members)),
+        iou=round(float(np.mean(samples['iou'][members])), 4) if members.any() else None,
+        wrong_at_outline_share=share(samples['wrong_at_outline'][members],
+                                     samples['wrong'][members])))
+    lower = upper
+  return dict(iou=round(float(np.mean(samples['iou'])), 4),
+              iou_outline_forgiven=round(float(np.mean(samples['iou_outline_forgiven'])), 4),
+              wrong_at_outline_share=share(samples['wrong_at_outline'], samples['wrong']),
+              by_person_size=groups)
+
+
+def measure(workdir: str) -> dict:
+  """The figures of one run's test split (see the module docstring)."""
+  # pylint: disable=g-import-not-at-top
+  import ml_collections
+  import numpy as np
+  import datasets
+  from datasets import pipeline
+  from training import predict
+  from training import run_folder
+  # pylint: enable=g-import-not-at-top
+  config = ml_collections.ConfigDict(run_folder.require_config(workdir))
+  data = datasets.load(config.data)
+  model, step = predict.load_model(workdir)
+  parts = []
+  for batch in pipeline.eval_batches(data.test, image_size=config.data.image_size,
+                                     batch_size=64):
+    drawn = np.asarray(model.predict_batch(batch['bg'], batch['fg_bg'])['mask'])[..., 0] > 0.5
+    parts.append(per_sample(drawn, batch['mask'][..., 0] > 127))
+  samples = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+  return dict(workdir=workdir, step=int(step), image_size=config.data.image_size,
+              samples=len(samples['iou']), **summarize(samples))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--workdir', action='append', required=True, help='a trained run')
+  args = parser.parse_args()
+  results = []
+  for workdir in args.workdir:
+    result = measure(workdir)
+    print(f'{workdir} ({result["image_size"]} px, step {result["step"]}): mask IoU '
+          f'{result["iou"]:.4f}; {result["wrong_at_outline_share"]:.1%} of wrong pixels within '
+          f'a pixel of the outline; IoU with those forgiven {result["iou_outline_forgiven"]:.4f}')
+    for group in result['by_person_size']:
+      low, high = group['person_share']
+      iou = 'n/a' if group['iou'] is None else f'{group["iou"]:.4f}'
+      print(f'  person {low:.0%}-{high:.0%} of the picture: {group["count"]:5d} samples, '
+            f'IoU {iou}, {group["wrong_at_outline_share"]:.1%} of wrong pixels at the outline')
+    results.append(result)
+  print(json.dumps(results))
+
+
+if __name__ == '__main__':
+  main()
