@@ -72,7 +72,6 @@ def load(data_config) -> LoadedDataset:
                                       build_options(data_config),
                                       data_config.data_dir)
   metadata = dict(builder.info.metadata)
-  return LoadedDataset(builder=builder,
-                       train=shared_backgrounds.open_split(builder, 'train'),
-                       test=shared_backgrounds.open_split(builder, 'test'), stats=metadata,
+  train, test = shared_backgrounds.open_splits(builder)
+  return LoadedDataset(builder=builder, train=train, test=test, stats=metadata,
                        reused=reused, source=data_config.source)

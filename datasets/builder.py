@@ -83,13 +83,21 @@ def _backgrounds_shared(source, fingerprint: str) -> bool:
   return 2 * len({entry.group for entry in entries}) <= len(entries)
 
 
-def config_name(source: sources_lib.Source, options: BuildOptions) -> str:
-  """A short stable name for the dataset that `source` and `options` produce."""
+def config_name(source: sources_lib.Source, options: BuildOptions,
+                backgrounds_once: bool | None = None) -> str:
+  """A short stable name for the dataset that `source` and `options` produce.
+
+  `backgrounds_once`: whether it stores each background once; None decides it
+  (`stores_backgrounds_once`, which lists the source). Names of sets stored whole are
+  those of every set before that layout existed.
+  """
+  if backgrounds_once is None:
+    backgrounds_once = stores_backgrounds_once(source, options)
   identity = dict(source=source.fingerprint(), split_by=options.split_by,
                   test_fraction=options.test_fraction,
                   on_bad_sample=options.on_bad_sample, seed=options.seed)
-  if stores_backgrounds_once(source, options):  # Names of other sets stay as they were.
-    identity['backgrounds_once'] = True
+  if backgrounds_once:
+    identity['background_storage'] = 'once'
   digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
   return f"{source.fingerprint()['kind']}_{digest[:12]}"
 
@@ -304,14 +312,16 @@ class MaskDepthDataset(tfds.core.ShardBasedBuilder):
   VERSION = tfds.core.Version(VERSION)
 
   def __init__(self, *, source: sources_lib.Source, options: BuildOptions,
-               data_dir: str, **kwargs):
+               data_dir: str, backgrounds_once: bool | None = None, **kwargs):
     self._source = source
     self._options = options
     self._pool: _LoaderPool | None = None  # The build's loader processes, while it runs.
     self._shards: dict[str, list[_ShardJob]] = {}  # The shards of the build running.
-    self._backgrounds_once = stores_backgrounds_once(source, options)
+    if backgrounds_once is None:
+      backgrounds_once = stores_backgrounds_once(source, options)
+    self._backgrounds_once = backgrounds_once
     config = tfds.core.BuilderConfig(
-        name=config_name(source, options),
+        name=config_name(source, options, backgrounds_once),
         description=json.dumps(dict(source=source.fingerprint(),
                                     options=dataclasses.asdict(options))))
     super().__init__(data_dir=data_dir, config=config, file_format='array_record',
@@ -485,29 +495,31 @@ def _describe(source) -> str:
   return str(fingerprint.get('path', fingerprint['kind']))
 
 
-def make_builder(source, options: BuildOptions, data_dir: str) -> MaskDepthDataset:
-  """The builder of `source`'s dataset under `data_dir` (built or not)."""
-  return MaskDepthDataset(source=source, options=options, data_dir=os.fspath(data_dir))
+def make_builder(source, options: BuildOptions, data_dir: str,
+                 backgrounds_once: bool | None = None) -> MaskDepthDataset:
+  """The builder of `source`'s dataset under `data_dir` (built or not); `backgrounds_once`
+  as in `config_name`."""
+  return MaskDepthDataset(source=source, options=options, data_dir=os.fspath(data_dir),
+                          backgrounds_once=backgrounds_once)
 
 
 def build(source, options: BuildOptions, data_dir: str) -> tuple[MaskDepthDataset, bool]:
   """Builds the dataset unless it exists; returns the builder and whether it was reused.
 
-  A set that would store each background once is also found stored whole (as every set
-  was built before that layout): the same samples, reused rather than built again.
+  A built set is looked for without listing the source: stored with each background
+  once, or stored whole (as every set was before that layout; the same samples), so a set
+  built before is reused as it is. Only a build lists the source to choose the layout.
   """
   download_config = beam_download_config(options)
+  may_share = options.backgrounds_once and getattr(source, 'shares_backgrounds', False)
+  for backgrounds_once in ((True, False) if may_share else (False,)):
+    built = make_builder(source, options, data_dir, backgrounds_once)
+    if built.is_prepared():
+      return built, True
   builder = make_builder(source, options, data_dir)
-  if not builder.is_prepared() and stores_backgrounds_once(source, options):
-    stored_whole = make_builder(source, dataclasses.replace(options, backgrounds_once=False),
-                                data_dir)
-    if stored_whole.is_prepared():
-      return stored_whole, True
-  reused = builder.is_prepared()
-  if not reused:
-    tfds.disable_progress_bar()  # _report reports instead.
-    builder.download_and_prepare(download_config=download_config)
-  return builder, reused
+  tfds.disable_progress_bar()  # _report reports instead.
+  builder.download_and_prepare(download_config=download_config)
+  return builder, False
 
 
 def beam_download_config(options: BuildOptions) -> tfds.download.DownloadConfig | None:

@@ -32,8 +32,9 @@ DIGESTS_FILE_NAME = 'backgrounds.json'
 PARTS_FOLDER = 'background_parts'
 METADATA_KEY = 'backgrounds_stored_once'  # The number of backgrounds, in the metadata.
 DIGEST_KEY = 'bg_digest'
-# Decoded backgrounds kept per process, most recently used first: a user's photos are
-# stored at their own size (6 MB each decoded at 1920 x 1080), so the budget is in bytes.
+# Decoded backgrounds kept per dataset and process, most recently used first: a user's
+# photos are stored at their own size (6 MB each decoded at 1920 x 1080), so the budget is
+# in bytes.
 CACHE_BYTES = 256 * 2**20
 
 
@@ -116,7 +117,8 @@ class BackgroundTable:
     path = epath.Path(self._data_dir)
     try:
       names = json.loads((path / DIGESTS_FILE_NAME).read_text())
-      self._reader = array_record_module.ArrayRecordReader(os.fspath(path / FILE_NAME))
+      self._reader = array_record_module.ArrayRecordReader(
+          os.fspath(path / FILE_NAME), 'readahead_buffer_size:0')  # Random access.
       if self._reader.num_records() != len(names):  # Opens the file, too.
         raise ValueError(f'{len(names)} digests for {self._reader.num_records()} records')
     except (OSError, ValueError, RuntimeError) as error:  # ArrayRecordReader: RuntimeError.
@@ -175,10 +177,16 @@ class WithBackgrounds:
     return WithBackgrounds(reopen(self.records), self.backgrounds)
 
 
-def open_split(builder, split: str):
-  """`builder`'s split as samples with every image: its data source as it is, or, for a
-  dataset with each background stored once, joined with its backgrounds."""
-  records = builder.as_data_source(split)
+def open_splits(builder, splits=('train', 'test')) -> list:
+  """`builder`'s splits as samples with every image: its data sources as they are, or,
+  for a dataset with each background stored once, joined with its backgrounds (one
+  table, one cache, for all of them)."""
   if DIGEST_KEY not in builder.info.features:
-    return records
-  return WithBackgrounds(records, BackgroundTable(builder.data_dir))
+    return [builder.as_data_source(split) for split in splits]
+  backgrounds = BackgroundTable(builder.data_dir)
+  return [WithBackgrounds(builder.as_data_source(split), backgrounds) for split in splits]
+
+
+def open_split(builder, split: str):
+  """One split of `builder`, as `open_splits` opens it."""
+  return open_splits(builder, (split,))[0]

@@ -75,6 +75,19 @@ def test_a_set_built_before_backgrounds_were_stored_once_is_reused_under_its_nam
   assert 'bg' in again.info.features
 
 
+def test_a_built_set_is_found_without_listing_the_source_again(tmp_path, monkeypatch):
+  source = _folder_source(tmp_path)
+  built, _ = builder_lib.build(source, ONCE, tmp_path / 'data')
+
+  def no_listing(self):
+    raise AssertionError(f'{self.path} listed again')
+
+  monkeypatch.setattr(user_data.FolderSource, 'entries', no_listing)
+  builder_lib._backgrounds_shared.cache_clear()  # pylint: disable=protected-access  # A new process.
+  again, reused = builder_lib.build(user_data.from_path(source.path), ONCE, tmp_path / 'data')
+  assert reused and again.builder_config.name == built.builder_config.name
+
+
 def test_a_source_with_a_background_per_sample_stores_it_with_the_sample(tmp_path):
   files = {path: data for path, data in test_user_data.make_files().items()
            if not path.startswith('fg_bg/fg002')}  # One person: each bg serves one sample.
@@ -234,6 +247,8 @@ def test_the_build_summary_says_how_many_backgrounds_were_stored_once(tmp_path):
   config.data.source = str(_folder_source(tmp_path).path)
   config.data.data_dir = str(tmp_path / 'data')
   config.data.build_workers = 1
-  assert datasets.load(config.data).summary['backgrounds_stored_once'] == test_user_data.NUM_BG
+  loaded = datasets.load(config.data)
+  assert loaded.summary['backgrounds_stored_once'] == test_user_data.NUM_BG
+  assert loaded.train.backgrounds is loaded.test.backgrounds  # One cache for both splits.
   config.data.backgrounds_once = False
   assert datasets.load(config.data).summary['backgrounds_stored_once'] == 0
