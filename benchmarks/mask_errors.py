@@ -5,14 +5,18 @@
 Each run's model (its last checkpoint, with its own mirror averaging) predicts its whole test
 split at the run's image size; the mask is drawn at 0.5, as the evaluation draws it. A wrong
 pixel is `at_outline` when it lies within one pixel (8-neighbourhood) of the true mask's
-outline, i.e. where the true mask changes between it and a neighbour: the band a drawing one
-pixel too fat or too thin gets wrong, whatever the resolution. Reported over the test split:
+outline, i.e. where the true mask changes between it and a neighbour: a band two pixels wide,
+what a drawing one pixel too fat, too thin or shifted gets wrong. Reported over the test split
+(means of per-sample IoUs; `wrong_at_outline_share` pools the pixels of all samples):
 - `iou`: the mean per-sample IoU (the evaluation's, `losses.metrics.binary_overlap`);
 - `wrong_at_outline_share`: the share of all wrong pixels that are at the outline;
-- `iou_outline_forgiven`: the mean IoU if every wrong pixel at the outline were right (what
-  the masks would score if only their outlines were off by a pixel);
-- `by_person_size`: the samples grouped by the true person's share of the picture
-  (SIZE_BINS), with each group's count, mean IoU and `wrong_at_outline_share`.
+- `iou_outline_forgiven`: the mean IoU if every wrong pixel at the outline were right;
+- controls, from the true masks alone: `empty_forgiven`, what a drawing of nothing would score
+  forgiven alike (the share of the person inside the band: how generous forgiving is);
+  `true_shifted` and `true_thinned`, the IoU of the true mask moved one pixel to the right or
+  eroded by one pixel (what a one-pixel error costs at this size);
+- `by_person_size`: all of these for the samples grouped by the true person's share of the
+  picture (SIZE_BINS).
 The last line is one JSON object with every figure. Needs scipy (which jax installs).
 """
 import argparse
@@ -36,44 +40,56 @@ def outline_band(true):
       true, footprint, border_value=1)
 
 
-def per_sample(drawn, true) -> dict:
-  """Per-sample arrays for boolean N x H x W masks: iou, iou with the outline forgiven,
-  wrong pixels, wrong pixels at the outline, and the person's share of the picture."""
+def _iou(a, b):
+  """Per-sample IoU of boolean N x H x W masks (1 where both are empty)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
+  union = np.sum(a | b, axis=(1, 2))
+  return np.where(union > 0, np.sum(a & b, axis=(1, 2)) / np.maximum(union, 1), 1.0)
+
+
+def per_sample(drawn, true) -> dict:
+  """Per-sample arrays for boolean N x H x W masks: see the module docstring (the
+  controls `empty_forgiven`, `true_shifted` and `true_thinned` need no model)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  band = outline_band(true)
   wrong = drawn != true
-  at_outline = wrong & outline_band(true)
-  union = np.sum(drawn | true, axis=(1, 2))
-  intersection = np.sum(drawn & true, axis=(1, 2))
-  # Forgiving a wrong pixel at the outline: a missed person pixel joins the intersection, a
-  # false one leaves the union.
-  missed_at_outline = np.sum(at_outline & true, axis=(1, 2))
-  false_at_outline = np.sum(at_outline & ~true, axis=(1, 2))
-  safe = lambda a, b: np.where(b > 0, a / np.maximum(b, 1), 1.0)
-  return dict(iou=safe(intersection, union),
-              iou_outline_forgiven=safe(intersection + missed_at_outline,
-                                        union - false_at_outline),
+  at_outline = wrong & band
+  # Forgiving a wrong pixel at the outline: it takes the true mask's value there.
+  forgiven = np.where(at_outline, true, drawn)
+  shifted = np.zeros_like(true)
+  shifted[:, :, 1:] = true[:, :, :-1]
+  thinned = ndimage.binary_erosion(true, np.ones((1, 3, 3), bool), border_value=1)
+  return dict(iou=_iou(drawn, true),
+              iou_outline_forgiven=_iou(forgiven, true),
+              empty_forgiven=_iou(np.where(band, true, False), true),
+              true_shifted=_iou(shifted, true),
+              true_thinned=_iou(thinned, true),
               wrong=np.sum(wrong, axis=(1, 2)),
               wrong_at_outline=np.sum(at_outline, axis=(1, 2)),
               person_share=np.mean(true, axis=(1, 2)))
+
+
+MEANS = ('iou', 'iou_outline_forgiven', 'empty_forgiven', 'true_shifted', 'true_thinned')
 
 
 def summarize(samples: dict) -> dict:
   """The figures of the module docstring from `per_sample`'s arrays (concatenated)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   share = lambda part, whole: round(float(np.sum(part) / max(np.sum(whole), 1)), 4)
+  means = lambda members: {key: (round(float(np.mean(samples[key][members])), 4)
+                                 if members.any() else None) for key in MEANS}
   groups, lower = [], 0.0
   for upper in SIZE_BINS:
     members = (samples['person_share'] >= lower) & (samples['person_share'] < upper)
     if upper == SIZE_BINS[-1]:
       members |= samples['person_share'] >= upper
     groups.append(dict(
-        person_share=[lower, upper], count=int(np.sum(members)),
-        iou=round(float(np.mean(samples['iou'][members])), 4) if members.any() else None,
+        person_share=[lower, upper], count=int(np.sum(members)), **means(members),
         wrong_at_outline_share=share(samples['wrong_at_outline'][members],
                                      samples['wrong'][members])))
     lower = upper
-  return dict(iou=round(float(np.mean(samples['iou'])), 4),
-              iou_outline_forgiven=round(float(np.mean(samples['iou_outline_forgiven'])), 4),
+  return dict(**means(np.ones(len(samples['iou']), bool)),
               wrong_at_outline_share=share(samples['wrong_at_outline'], samples['wrong']),
               by_person_size=groups)
 
@@ -110,12 +126,19 @@ def main():
     result = measure(workdir)
     print(f'{workdir} ({result["image_size"]} px, step {result["step"]}): mask IoU '
           f'{result["iou"]:.4f}; {result["wrong_at_outline_share"]:.1%} of wrong pixels within '
-          f'a pixel of the outline; IoU with those forgiven {result["iou_outline_forgiven"]:.4f}')
+          f'a pixel of the outline; IoU with those forgiven {result["iou_outline_forgiven"]:.4f}'
+          f'; controls: nothing drawn, forgiven alike {result["empty_forgiven"]:.4f}, the true '
+          f'mask a pixel to the right {result["true_shifted"]:.4f}, a pixel thinner '
+          f'{result["true_thinned"]:.4f}')
     for group in result['by_person_size']:
       low, high = group['person_share']
-      iou = 'n/a' if group['iou'] is None else f'{group["iou"]:.4f}'
+      if not group['count']:
+        continue
       print(f'  person {low:.0%}-{high:.0%} of the picture: {group["count"]:5d} samples, '
-            f'IoU {iou}, {group["wrong_at_outline_share"]:.1%} of wrong pixels at the outline')
+            f'IoU {group["iou"]:.4f}, {group["wrong_at_outline_share"]:.1%} of wrong pixels '
+            f'at the outline, forgiven {group["iou_outline_forgiven"]:.4f}; nothing drawn '
+            f'{group["empty_forgiven"]:.4f}, shifted {group["true_shifted"]:.4f}, thinner '
+            f'{group["true_thinned"]:.4f}')
     results.append(result)
   print(json.dumps(results))
 

@@ -47,8 +47,17 @@ def test_a_wrong_pixel_far_from_the_person_is_not_forgiven():
   assert samples['iou_outline_forgiven'][0] == samples['iou'][0] == 25 / 26
 
 
+def test_the_controls_score_the_true_mask_moved_thinned_and_nothing_drawn():
+  samples = mask_errors.per_sample(np.zeros((1, 12, 12), bool), _square())
+  assert samples['iou'][0] == 0.0
+  assert samples['empty_forgiven'][0] == 16 / 25  # The square's own border ring.
+  assert samples['true_shifted'][0] == 20 / 30
+  assert samples['true_thinned'][0] == 9 / 25
+
+
 def test_samples_are_grouped_by_the_persons_share_of_the_picture():
   samples = dict(iou=np.array([0.5, 0.7, 0.9]), iou_outline_forgiven=np.ones(3),
+                 empty_forgiven=np.zeros(3), true_shifted=np.zeros(3), true_thinned=np.zeros(3),
                  wrong=np.array([10, 10, 10]), wrong_at_outline=np.array([10, 5, 0]),
                  person_share=np.array([0.005, 0.03, 0.5]))
   summary = mask_errors.summarize(samples)
