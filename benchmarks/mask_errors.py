@@ -17,6 +17,9 @@ what a drawing one pixel too fat, too thin or shifted gets wrong. Reported over 
   eroded by one pixel (what a one-pixel error costs at this size);
 - `by_person_size`: all of these for the samples grouped by the true person's share of the
   picture (SIZE_BINS).
+`depth_errors.py` reports the first three figures too (by the person's area in pixels, with
+the masks' misses and false alarms); this script adds the controls and the groups by the
+person's share of the picture, and shares its outline band (`depth_errors.near_outline`).
 The last line is one JSON object with every figure. Needs scipy (which jax installs).
 """
 import argparse
@@ -27,17 +30,10 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import depth_errors  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 # Person's share of the picture: upper bounds of the groups.
 SIZE_BINS = (0.01, 0.02, 0.05, 0.1, 1.0)
-
-
-def outline_band(true):
-  """Boolean N x H x W: pixels within one pixel (8-neighbourhood) of `true`'s outline."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from scipy import ndimage  # pylint: disable=g-import-not-at-top
-  footprint = np.ones((1, 3, 3), bool)
-  return ndimage.binary_dilation(true, footprint) & ~ndimage.binary_erosion(
-      true, footprint, border_value=1)
 
 
 def _iou(a, b):
@@ -52,7 +48,7 @@ def per_sample(drawn, true) -> dict:
   controls `empty_forgiven`, `true_shifted` and `true_thinned` need no model)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from scipy import ndimage  # pylint: disable=g-import-not-at-top
-  band = outline_band(true)
+  band = depth_errors.near_outline(true, 1)
   wrong = drawn != true
   at_outline = wrong & band
   # Forgiving a wrong pixel at the outline: it takes the true mask's value there.

@@ -17,14 +17,6 @@ def _square(size=12, low=3, high=8):
   return mask
 
 
-def test_the_outline_band_is_the_pixels_next_to_where_the_mask_changes():
-  band = mask_errors.outline_band(_square())[0]
-  expected = np.zeros((12, 12), bool)
-  expected[2:9, 2:9] = True  # One pixel outside the square ...
-  expected[4:7, 4:7] = False  # ... and its own border pixels, not its inside.
-  np.testing.assert_array_equal(band, expected)
-
-
 def test_iou_is_the_evaluations_and_a_drawing_a_pixel_too_fat_is_forgiven():
   rng = np.random.default_rng(0)
   drawn, true = rng.random((2, 5, 16, 16)) > 0.6

@@ -333,3 +333,17 @@ def test_the_96_px_recipe_renders_the_default_people_at_96_px_twice_each():
   # The default's model, optimizer and schedule.
   for section in ('model', 'optimizer', 'schedule', 'loss'):
     assert cnn_96.get_config()[section].to_dict() == cnn.get_config()[section].to_dict(), section
+
+
+def test_the_128_px_recipe_is_the_96_px_one_at_128_px_for_its_last_third():
+  from configs import cnn_96, cnn_128  # pylint: disable=g-import-not-at-top
+  from datasets import pipeline  # pylint: disable=g-import-not-at-top
+  config, recipe_96 = cnn_128.get_config(), cnn_96.get_config()
+  assert (config.data.image_size, config.data.synthetic.render_size) == (128, 128)
+  assert pipeline.stage_ends(128, config.train.steps, config.train.stages) == [
+      (64, 4800), (128, 7200)]
+  for section in ('model', 'optimizer', 'schedule', 'loss'):
+    assert config[section].to_dict() == recipe_96[section].to_dict(), section
+  for field in ('num_backgrounds', 'num_foregrounds', 'foregrounds_per_background',
+                'placements', 'near_share', 'flips'):
+    assert config.data.synthetic[field] == recipe_96.data.synthetic[field], field
