@@ -1,4 +1,4 @@
-"""The CPU recipe for the best masks: make run's model trained at 64 px, then at 128 px.
+"""The CPU recipe for the finest masks: make run's model trained at 64 px, then at 128 px.
 
   python run.py --config configs/cnn_128.py --workdir runs/cnn_128
 
@@ -6,12 +6,13 @@
 of a pool of 3,000 in each, two placements of every person: 4,200 train samples from 2,100
 rooms, 1,800 test from 900) on the set rendered at 128 px, for 7,200 steps of 8: the first
 two thirds (4,800 steps) at 64 x 64, the last third at 128 x 128 from the same weights; every
-evaluation is at 128 px. On a 2-core CPU it took about as long as cnn_96.py (a 128 px step took
-about 1.8 times a 96 px one in those runs, and there are half as many) and drew better masks: mask
-IoU 0.923 against 0.909, depth delta1 0.980 against 0.979, on the 900 test rooms
-(BENCHMARKS.md, "The 96 px recipe at 128 px"). Most of a mask's wrong pixels lie within a
-pixel of the person's outline; at 128 px that band is a smaller share of the person.
-Evaluations before the last third read low (a model trained at 64 px, shown 128 px).
+evaluation is at 128 px. On a 2-core CPU it took about as long as cnn_96.py (two runs with
+other jobs beside them, not side by side: a 128 px step took about 1.8 times a 96 px one, and
+there are half as many) and reached mask IoU 0.923 and depth delta1 0.980 on its 900 test
+rooms (cnn_96.py: 0.909 and 0.979, at 96 px; one seed each; BENCHMARKS.md, "The 96 px recipe
+at 128 px"). The masks are finer, not better drawn in pixels: their outlines are about as
+many pixels off as at 96 px, and a pixel is smaller. Evaluations before the last third read
+low (a model trained at 64 px, shown 128 px).
 """
 from configs import cnn_96
 
