@@ -1,4 +1,4 @@
-"""The CPU recipe for the finest masks: make run's model trained at 64 px, then at 128 px.
+"""The CPU recipe for masks at 128 px: make run's model trained at 64 px, then at 128 px.
 
   python run.py --config configs/cnn_128.py --workdir runs/cnn_128
 
@@ -11,7 +11,8 @@ other jobs beside them, not side by side: a 128 px step took about 1.8 times a 9
 there are half as many) and reached mask IoU 0.923 and depth delta1 0.980 on its 900 test
 rooms (cnn_96.py: 0.909 and 0.979, at 96 px; one seed each; BENCHMARKS.md, "The 96 px recipe
 at 128 px"). The masks are finer, not better drawn in pixels: their outlines are about as
-many pixels off as at 96 px, and a pixel is smaller. Evaluations before the last third read
+many pixels off as at 96 px, and a pixel is smaller (on one grid the two runs could not be
+ranked: `benchmarks/cross_grid.py`). Evaluations before the last third read
 low (a model trained at 64 px, shown 128 px).
 """
 from configs import cnn_96
