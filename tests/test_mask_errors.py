@@ -26,7 +26,7 @@ def test_iou_is_the_evaluations_and_a_drawing_a_pixel_too_fat_is_forgiven():
   np.testing.assert_allclose(samples['iou'], expected, atol=1e-6)
   too_fat = _square(low=2, high=9)
   fat = mask_errors.per_sample(too_fat, _square())
-  assert fat['iou'][0] == 25 / 49
+  assert fat['iou'][0] == np.float32(25) / np.float32(49)
   assert fat['iou_outline_forgiven'][0] == 1.0
   assert fat['wrong'][0] == fat['wrong_at_outline'][0] == 24
 
@@ -36,15 +36,15 @@ def test_a_wrong_pixel_far_from_the_person_is_not_forgiven():
   drawn[0, 0, 11] = True
   samples = mask_errors.per_sample(drawn, _square())
   assert samples['wrong_at_outline'][0] == 0
-  assert samples['iou_outline_forgiven'][0] == samples['iou'][0] == 25 / 26
+  assert samples['iou_outline_forgiven'][0] == samples['iou'][0] == np.float32(25) / np.float32(26)
 
 
 def test_the_controls_score_the_true_mask_moved_thinned_and_nothing_drawn():
   samples = mask_errors.per_sample(np.zeros((1, 12, 12), bool), _square())
   assert samples['iou'][0] == 0.0
-  assert samples['empty_forgiven'][0] == 16 / 25  # The square's own border ring.
-  assert samples['true_shifted'][0] == 20 / 30
-  assert samples['true_thinned'][0] == 9 / 25
+  assert samples['empty_forgiven'][0] == np.float32(16) / np.float32(25)  # The square's own border ring.
+  assert samples['true_shifted'][0] == np.float32(20) / np.float32(30)
+  assert samples['true_thinned'][0] == np.float32(9) / np.float32(25)
 
 
 def test_samples_are_grouped_by_the_persons_share_of_the_picture():
