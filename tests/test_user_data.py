@@ -180,6 +180,31 @@ def test_entries_are_sorted_and_grouped_by_background(tmp_path):
   assert {e.group for e in entries} == {f'img_{b:03d}' for b in range(1, NUM_BG + 1)}
 
 
+def test_csv_backgrounds_of_one_stem_in_two_folders_are_two_groups(tmp_path):
+  files = make_files()
+  path = write_csv(tmp_path / 'csv', files)
+  with open(path, newline='', encoding='utf-8') as f:
+    rows = list(csv.DictReader(f))
+  # img_002's rows name a copy of it, in another folder under img_001's name; one of
+  # img_001's rows names its file another way.
+  folder = os.path.dirname(path)
+  os.makedirs(os.path.join(folder, 'other room'), exist_ok=True)
+  for row in rows:
+    if row['bg'].startswith('back grounds/img_002'):
+      moved = 'other room/img_001' + os.path.splitext(row['bg'])[1]
+      shutil.copy(os.path.join(folder, row['bg']), os.path.join(folder, moved))
+      row['bg'] = moved
+  first = next(row for row in rows if row['bg'].startswith('back grounds/img_001'))
+  first['bg'] = './' + first['bg']
+  with open(path, 'w', newline='', encoding='utf-8') as f:
+    writer = csv.DictWriter(f, list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  groups = {entry.group for entry in user_data.from_path(path).entries()}
+  assert groups == {'back grounds/img_001', 'other room/img_001', 'img_003', 'img_004',
+                    'img_005'}
+
+
 @pytest.mark.parametrize('kind', ['folder', 'csv'])
 def test_split_by_bg_keeps_each_background_in_one_split(kind, tmp_path):
   source = user_data.from_path(WRITERS[kind](tmp_path, make_files()))

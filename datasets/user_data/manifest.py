@@ -52,7 +52,8 @@ class CsvSource:
   def entries(self) -> list[sources_lib.Entry]:
     """One Entry per row, sorted by key (the fg_bg stem); whole-source problems raise."""
     index = reading._fresh_index(self, self._build_index)
-    return [sources_lib.Entry(key=key, group=_stem(row.paths['bg']))
+    groups = background_groups([row.paths['bg'] for row in index.values()])
+    return [sources_lib.Entry(key=key, group=groups[row.paths['bg']])
             for key, row in sorted(index.items())]
 
   def load(self, entry: sources_lib.Entry) -> sources_lib.LoadedSample:
@@ -105,6 +106,19 @@ class CsvSource:
 
 def _stem(path: str) -> str:
   return os.path.splitext(os.path.basename(path))[0]
+
+
+def background_groups(bg_paths: list[str]) -> dict[str, str]:
+  """Each bg path of a manifest -> its background's group name: the file's stem, or,
+  where different files share a stem (`a/bg.jpg`, `b/bg.jpg`), its path without the
+  extension, so that different backgrounds never make one group. Paths naming one file
+  (`./a/bg.jpg`, `a/bg.jpg`) make one group."""
+  files = {path: os.path.normpath(path).replace(os.sep, '/') for path in bg_paths}
+  files_by_stem = {}
+  for file in set(files.values()):
+    files_by_stem.setdefault(_stem(file), set()).add(file)
+  return {path: _stem(file) if len(files_by_stem[_stem(file)]) == 1
+          else os.path.splitext(file)[0] for path, file in files.items()}
 
 
 def _read_manifest(path: str) -> list[_ManifestRow]:
