@@ -347,3 +347,19 @@ def test_the_128_px_recipe_is_the_96_px_one_at_128_px_for_its_last_third():
   for field in ('num_backgrounds', 'num_foregrounds', 'foregrounds_per_background',
                 'placements', 'near_share', 'flips'):
     assert config.data.synthetic[field] == recipe_96.data.synthetic[field], field
+
+
+def test_the_fast_128_px_recipe_puts_a_thin_full_resolution_level_before_the_128_px_model():
+  from configs import cnn_128, cnn_128_fast  # pylint: disable=g-import-not-at-top
+  from datasets import pipeline  # pylint: disable=g-import-not-at-top
+  from zoo import registry  # pylint: disable=g-import-not-at-top
+  config, slow = cnn_128_fast.get_config(), cnn_128.get_config()
+  # 4,000 steps at 128 px, no stage at 64 px; one change to the model: 24 features at
+  # full resolution in front of cnn_128.py's three levels (stride 8, a divisor of 128).
+  assert pipeline.stage_ends(128, config.train.steps, config.train.stages) == [(128, 4000)]
+  assert config.model.widths == (24,) + tuple(slow.model.widths)
+  assert registry.stride(config.model) == 8
+  differs = lambda a, b: {key for key in a if a[key] != b[key]}
+  assert differs(config.model.to_dict(), slow.model.to_dict()) == {'widths'}
+  assert differs(config.train.to_dict(), slow.train.to_dict()) == {'steps', 'stages'}
+  assert differs(config.to_dict(), slow.to_dict()) == {'model', 'train', 'eval'}
