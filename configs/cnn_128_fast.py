@@ -12,7 +12,7 @@ steps of 8 (no stage at 64 px: the levels behind the thin one already see 64 px 
 On a 2-core AMD EPYC it took 1 h 8 min with the set's build and reached mask IoU 0.920 and
 depth delta1 0.977 on the 900 test rooms, against cnn_128.py's 0.923 and 0.980 in about twice
 the time (one step here costs half of cnn_128.py's at 128 px, measured side by side); on
-real photographs its masks score 0.01-0.02 lower than cnn_128.py's. BENCHMARKS.md, "A thin
+real photographs its masks score 0.013-0.023 lower than cnn_128.py's. BENCHMARKS.md, "A thin
 full-resolution level at 128 px", has both runs and their commands (one seed each).
 """
 from configs import cnn_128

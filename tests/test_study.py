@@ -359,7 +359,9 @@ def test_the_fast_128_px_recipe_puts_a_thin_full_resolution_level_before_the_128
   assert pipeline.stage_ends(128, config.train.steps, config.train.stages) == [(128, 4000)]
   assert config.model.widths == (24,) + tuple(slow.model.widths)
   assert registry.stride(config.model) == 8
-  differs = lambda a, b: {key for key in a if a[key] != b[key]}
+  assert config.eval.every == config.train.steps == 4000  # One evaluation, at the end.
+  differs = lambda a, b: {key for key in a.keys() | b.keys() if a.get(key) != b.get(key)}
   assert differs(config.model.to_dict(), slow.model.to_dict()) == {'widths'}
   assert differs(config.train.to_dict(), slow.train.to_dict()) == {'steps', 'stages'}
+  assert differs(config.eval.to_dict(), slow.eval.to_dict()) == {'every'}
   assert differs(config.to_dict(), slow.to_dict()) == {'model', 'train', 'eval'}

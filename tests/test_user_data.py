@@ -17,6 +17,7 @@ from datasets import builder as builder_lib
 from datasets import shared_backgrounds
 from datasets import sources
 from datasets import user_data
+from datasets.user_data import manifest
 
 WIDTH, HEIGHT = 12, 10
 NUM_BG, NUM_FG = 5, 2  # 10 samples: 7 train, 3 test.
@@ -180,9 +181,20 @@ def test_entries_are_sorted_and_grouped_by_background(tmp_path):
   assert {e.group for e in entries} == {f'img_{b:03d}' for b in range(1, NUM_BG + 1)}
 
 
-def test_csv_backgrounds_of_one_stem_in_two_folders_are_two_groups(tmp_path):
+def test_bg_files_of_one_name_make_one_group_each_and_one_file_one_group():
+  groups = manifest.background_groups(
+      ['a/bg.jpg', 'b/bg.jpg', 'b/bg.png', './a/bg.jpg', 'a//bg.jpg', 'c/room.jpg',
+       'room2.png'])
+  assert groups == {'a/bg.jpg': 'a/bg.jpg', './a/bg.jpg': 'a/bg.jpg', 'a//bg.jpg': 'a/bg.jpg',
+                    'b/bg.jpg': 'b/bg.jpg', 'b/bg.png': 'b/bg.png',
+                    'c/room.jpg': 'room', 'room2.png': 'room2'}  # Unique names: the stem.
+
+
+def test_a_csv_naming_two_bg_files_of_one_name_groups_them_apart_under_its_own_name(tmp_path):
   files = make_files()
   path = write_csv(tmp_path / 'csv', files)
+  unique_names = user_data.from_path(path).fingerprint()
+  assert 'bg_groups' not in unique_names  # Sets built before keep their names.
   with open(path, newline='', encoding='utf-8') as f:
     rows = list(csv.DictReader(f))
   # img_002's rows name a copy of it, in another folder under img_001's name; one of
@@ -200,9 +212,15 @@ def test_csv_backgrounds_of_one_stem_in_two_folders_are_two_groups(tmp_path):
     writer = csv.DictWriter(f, list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-  groups = {entry.group for entry in user_data.from_path(path).entries()}
-  assert groups == {'back grounds/img_001', 'other room/img_001', 'img_003', 'img_004',
-                    'img_005'}
+  source = user_data.from_path(path)
+  bg_of = {os.path.splitext(row['fg_bg'].split('/')[-1])[0]: row['bg'] for row in rows}
+  for entry in source.entries():
+    bg = os.path.normpath(bg_of[entry.key])
+    expected = bg if 'img_001' in bg else os.path.splitext(os.path.basename(bg))[0]
+    assert entry.group == expected, entry
+  assert {e.group for e in source.entries()} == {
+      'back grounds/img_001.jpg', 'other room/img_001.png', 'img_003', 'img_004', 'img_005'}
+  assert source.fingerprint()['bg_groups'] == 'path'  # Another set than the one before.
 
 
 @pytest.mark.parametrize('kind', ['folder', 'csv'])

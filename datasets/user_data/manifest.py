@@ -30,8 +30,22 @@ class CsvSource:
     return os.path.dirname(self.path)
 
   def fingerprint(self) -> dict[str, Any]:
-    """Kind, absolute path, and a digest of the CSV and its files' sizes and mtimes."""
-    return dict(kind=self.kind, path=self.path, digest=self._fingerprint_digest)
+    """Kind, absolute path, and a digest of the CSV and its files' sizes and mtimes; where
+    different bg files share a name, `bg_groups: 'path'` too, so that a set built when
+    such files made one group is not reused for today's grouping (`background_groups`)."""
+    fingerprint = dict(kind=self.kind, path=self.path, digest=self._fingerprint_digest)
+    if self._bg_names_collide:
+      fingerprint['bg_groups'] = 'path'
+    return fingerprint
+
+  @functools.cached_property
+  def _bg_names_collide(self) -> bool:
+    try:
+      bg_paths = [row.paths['bg'] for row in _read_manifest(self.path)]
+    except images.BadSampleError:
+      return False  # `entries` reports it.
+    files = set(_normalized(bg_paths).values())
+    return len({_stem(file) for file in files}) < len(files)
 
   @functools.cached_property
   def _fingerprint_digest(self) -> str:
@@ -110,15 +124,20 @@ def _stem(path: str) -> str:
 
 def background_groups(bg_paths: list[str]) -> dict[str, str]:
   """Each bg path of a manifest -> its background's group name: the file's stem, or,
-  where different files share a stem (`a/bg.jpg`, `b/bg.jpg`), its path without the
-  extension, so that different backgrounds never make one group. Paths naming one file
-  (`./a/bg.jpg`, `a/bg.jpg`) make one group."""
-  files = {path: os.path.normpath(path).replace(os.sep, '/') for path in bg_paths}
+  where different files share a stem (`a/bg.jpg`, `b/bg.jpg`, `b/bg.png`), the file's
+  path, so that different files never make one group. Paths naming one file in
+  different words (`./a/bg.jpg`, `a/bg.jpg`) make one group."""
+  files = _normalized(bg_paths)
   files_by_stem = {}
   for file in set(files.values()):
     files_by_stem.setdefault(_stem(file), set()).add(file)
-  return {path: _stem(file) if len(files_by_stem[_stem(file)]) == 1
-          else os.path.splitext(file)[0] for path, file in files.items()}
+  return {path: _stem(file) if len(files_by_stem[_stem(file)]) == 1 else file
+          for path, file in files.items()}
+
+
+def _normalized(paths: list[str]) -> dict[str, str]:
+  """Each path -> the same path in one spelling ('./a//b.jpg' -> 'a/b.jpg'; '' stays)."""
+  return {path: os.path.normpath(path).replace(os.sep, '/') if path else '' for path in paths}
 
 
 def _read_manifest(path: str) -> list[_ManifestRow]:
