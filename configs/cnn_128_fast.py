@@ -24,5 +24,5 @@ def get_config():
   config.model.widths = (24,) + tuple(config.model.widths)
   config.train.steps = 4000
   config.train.stages = []
-  config.eval.every = 4000
+  config.eval.every = config.train.steps  # One evaluation, at the end.
   return config

@@ -42,7 +42,8 @@ def test_a_wrong_pixel_far_from_the_person_is_not_forgiven():
 def test_the_controls_score_the_true_mask_moved_thinned_and_nothing_drawn():
   samples = mask_errors.per_sample(np.zeros((1, 12, 12), bool), _square())
   assert samples['iou'][0] == 0.0
-  assert samples['empty_forgiven'][0] == np.float32(16) / np.float32(25)  # The square's own border ring.
+  # Nothing drawn, the square's own border ring forgiven:
+  assert samples['empty_forgiven'][0] == np.float32(16) / np.float32(25)
   assert samples['true_shifted'][0] == np.float32(20) / np.float32(30)
   assert samples['true_thinned'][0] == np.float32(9) / np.float32(25)
 

@@ -39,21 +39,23 @@ class CsvSource:
     return fingerprint
 
   @functools.cached_property
-  def _bg_names_collide(self) -> bool:
+  def _fingerprinted_rows(self) -> list[_ManifestRow]:
+    """The manifest's rows, read once for the fingerprint; none if it cannot be read
+    (`entries` reports it; the CSV's own hash identifies it meanwhile)."""
     try:
-      bg_paths = [row.paths['bg'] for row in _read_manifest(self.path)]
+      return _read_manifest(self.path)
     except images.BadSampleError:
-      return False  # `entries` reports it.
-    files = set(_normalized(bg_paths).values())
-    return len({_stem(file) for file in files}) < len(files)
+      return []
+
+  @functools.cached_property
+  def _bg_names_collide(self) -> bool:
+    files = _normalized([row.paths['bg'] for row in self._fingerprinted_rows]).values()
+    return any(len(same_name) > 1 for same_name in _files_by_stem(files).values())
 
   @functools.cached_property
   def _fingerprint_digest(self) -> str:
     items = [('csv', hashlib.sha256(reading._read_file(self.path)).hexdigest())]
-    try:
-      rows = _read_manifest(self.path)
-    except images.BadSampleError:
-      rows = []  # `entries` reports it; the CSV's own hash identifies it meanwhile.
+    rows = self._fingerprinted_rows
     for path in sorted({p for row in rows for p in row.paths.values()}):
       full = self._resolve(path)
       try:
@@ -128,11 +130,17 @@ def background_groups(bg_paths: list[str]) -> dict[str, str]:
   path, so that different files never make one group. Paths naming one file in
   different words (`./a/bg.jpg`, `a/bg.jpg`) make one group."""
   files = _normalized(bg_paths)
-  files_by_stem = {}
-  for file in set(files.values()):
-    files_by_stem.setdefault(_stem(file), set()).add(file)
+  files_by_stem = _files_by_stem(files.values())
   return {path: _stem(file) if len(files_by_stem[_stem(file)]) == 1 else file
           for path, file in files.items()}
+
+
+def _files_by_stem(files) -> dict[str, set[str]]:
+  """Each file stem -> the distinct files of that stem."""
+  files_by_stem = {}
+  for file in files:
+    files_by_stem.setdefault(_stem(file), set()).add(file)
+  return files_by_stem
 
 
 def _normalized(paths: list[str]) -> dict[str, str]:
